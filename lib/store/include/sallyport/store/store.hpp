@@ -1,0 +1,77 @@
+#pragma once
+// The one interface to the gateway's state. Every record a gateway needs lives here (nothing is
+// kept only in one gateway process), so several gateways can share a PostgreSQL backend.
+// Implementations are thread-safe. Failures of the database itself throw store::Error; expected
+// outcomes (missing row, duplicate name, exhausted activation) are return values.
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sallyport/store/types.hpp"
+
+namespace sallyport::store {
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class ConsumeResult { kConsumed, kNotFound, kExpired, kExhausted };
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Users. create_user returns false when the name is taken.
+  virtual bool create_user(const User& user) = 0;
+  virtual std::optional<User> get_user(const std::string& name) = 0;
+  virtual std::vector<User> list_users() = 0;  // ordered by name
+  virtual bool delete_user(const std::string& name) = 0;
+  virtual bool set_user_password(const std::string& name, const std::string& password_hash) = 0;
+  virtual bool set_user_tags(const std::string& name, const Tags& tags) = 0;
+
+  // Activations. consume_activation atomically checks expiry and limit and counts one use.
+  virtual bool create_activation(const Activation& activation) = 0;
+  virtual std::optional<Activation> get_activation(const std::string& id) = 0;
+  virtual std::vector<Activation> list_activations() = 0;  // ordered by created_at
+  virtual bool delete_activation(const std::string& id) = 0;
+  virtual ConsumeResult consume_activation(const std::string& id, Millis now) = 0;
+
+  // Nodes. create_node returns false when the id is taken.
+  virtual bool create_node(const Node& node) = 0;
+  virtual std::optional<Node> get_node(const std::string& id) = 0;
+  virtual std::vector<Node> find_nodes_by_name(const std::string& name) = 0;
+  virtual std::vector<Node> list_nodes() = 0;  // ordered by name, then id
+  virtual bool set_node_tags(const std::string& id, const Tags& tags) = 0;
+  virtual bool set_node_inventory(const std::string& id, const Inventory& inventory) = 0;
+  virtual bool revoke_node(const std::string& id) = 0;
+  // Connection state: connected=true with the gateway id and ping time, or false on close.
+  virtual bool set_node_connection(const std::string& id, bool connected,
+                                   const std::string& gateway_id, Millis last_ping_at) = 0;
+  virtual bool touch_node(const std::string& id, Millis last_ping_at) = 0;
+  // Marks every node held by gateway_id as disconnected (gateway start-up after a crash).
+  virtual void disconnect_gateway_nodes(const std::string& gateway_id) = 0;
+
+  // API tokens (only hashes are stored).
+  virtual void create_token(const ApiToken& token) = 0;
+  virtual std::optional<ApiToken> get_token(const std::string& token_hash) = 0;
+  virtual bool delete_token(const std::string& token_hash) = 0;
+  virtual void delete_user_tokens(const std::string& user) = 0;
+  virtual void delete_expired_tokens(Millis now) = 0;
+
+  // Failed-login counting for rate limiting; key is e.g. "user:alice" or "addr:127.0.0.1".
+  virtual void record_login_failure(const std::string& key, Millis time) = 0;
+  virtual int count_login_failures(const std::string& key, Millis since) = 0;
+  virtual void clear_login_failures(const std::string& key) = 0;
+
+  // Audit log: append assigns the id and returns it; list returns events with time >= since,
+  // oldest first, at most limit.
+  virtual std::int64_t append_audit(const AuditEvent& event) = 0;
+  virtual std::vector<AuditEvent> list_audit(Millis since, int limit) = 0;
+};
+
+// Opens (creating if needed) an SQLite database file and migrates its schema. WAL mode.
+std::unique_ptr<Store> open_sqlite(const std::string& path);
+
+}  // namespace sallyport::store

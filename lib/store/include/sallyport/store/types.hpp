@@ -1,0 +1,77 @@
+#pragma once
+// Records kept in the gateway's state. Times are milliseconds since the Unix epoch (UTC).
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sallyport::store {
+
+using Millis = std::int64_t;
+using Tags = std::map<std::string, std::string>;
+
+struct User {
+  std::string name;
+  std::string password_hash;  // Argon2id encoded; never logged
+  Tags tags;
+  bool is_admin = false;
+  Millis created_at = 0;
+};
+
+struct Activation {
+  std::string id;
+  std::string name;
+  std::string code_hash;       // sha256 hex of the one-time code
+  Tags tags;
+  int registration_limit = 1;
+  int registrations = 0;
+  Millis expires_at = 0;
+  Millis created_at = 0;
+  std::string created_by;
+};
+
+struct Inventory {
+  std::string hostname;
+  std::string platform_name;     // e.g. "Debian GNU/Linux"
+  std::string platform_version;  // e.g. "12"
+  std::string kernel;
+  std::string architecture;
+  std::string agent_version;
+  std::vector<std::string> ip_addresses;
+};
+
+struct Node {
+  std::string id;            // "mi-" + 17 lowercase hex digits
+  std::string name;
+  std::string public_key;    // raw 32-byte Ed25519 key
+  std::string activation_id;
+  Tags tags;
+  Inventory inventory;
+  Millis registered_at = 0;
+  bool revoked = false;
+  // Connection state, written by whichever gateway holds the agent's connection.
+  bool connected = false;
+  std::string connected_gateway;  // gateway instance id holding the connection
+  Millis last_ping_at = 0;
+};
+
+struct ApiToken {
+  std::string token_hash;  // sha256 hex of the bearer secret
+  std::string user;
+  Millis created_at = 0;
+  Millis expires_at = 0;
+};
+
+struct AuditEvent {
+  std::int64_t id = 0;  // assigned by the store, increasing
+  Millis time = 0;
+  std::string actor;    // user name, "node/mi-…", or "anonymous"
+  std::string source;   // remote address
+  std::string action;   // e.g. "auth:Login", "activation:Create"
+  std::string target;   // e.g. "user/alice", "node/mi-…"
+  std::string outcome;  // "success" | "failure" | "denied"
+  std::string detail;   // free text, never a secret
+};
+
+}  // namespace sallyport::store
