@@ -1,5 +1,5 @@
 # Every dependency comes from Debian 12's packages (see scripts/install-deps.sh).
-find_package(Boost 1.81 EXACT REQUIRED CONFIG COMPONENTS system json)
+find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS system json)
 find_package(OpenSSL 3 REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(CLI11 REQUIRED CONFIG)
