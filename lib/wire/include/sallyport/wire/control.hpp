@@ -1,0 +1,41 @@
+#pragma once
+// Control messages of the agent link: one JSON object per control frame, {"type": ..., ...}.
+// The schema (message types, their fields, kinds and size bounds) is one table in control.cpp;
+// parse_control() refuses anything outside it, so handlers only ever see validated messages.
+// The first message each side sends carries the protocol version.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "sallyport/wire/frame.hpp"
+
+namespace sallyport::wire {
+
+constexpr int kProtocolVersion = 1;
+constexpr std::size_t kMaxControlBytes = 64 * 1024;
+
+// Message type names.
+namespace msg {
+inline constexpr const char* kChallenge = "challenge";   // gateway -> agent: protocol, nonce
+inline constexpr const char* kHello = "hello";           // agent -> gateway: protocol, node_id, signature
+inline constexpr const char* kWelcome = "welcome";       // gateway -> agent: heartbeat_seconds
+inline constexpr const char* kInventory = "inventory";   // agent -> gateway
+inline constexpr const char* kHeartbeat = "heartbeat";   // agent -> gateway, gateway -> agent (reply)
+inline constexpr const char* kError = "error";           // either way: code, message; then close
+}  // namespace msg
+
+struct ParsedControl {
+  nlohmann::json message;  // a validated object when error is empty
+  std::string error;
+};
+
+ParsedControl parse_control(std::string_view payload);
+
+// Builds the control frame for a message; checks it against the schema first (throws
+// std::invalid_argument on our own malformed message, a programming error).
+std::string encode_control(const nlohmann::json& message);
+
+// The bytes an agent signs to prove its identity for one connection.
+std::string hello_signing_input(std::string_view nonce, std::string_view node_id);
+
+}  // namespace sallyport::wire

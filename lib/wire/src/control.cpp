@@ -1,0 +1,154 @@
+#include "sallyport/wire/control.hpp"
+
+#include <map>
+#include <stdexcept>
+#include <vector>
+
+namespace sallyport::wire {
+namespace {
+
+enum class Kind { kString, kInteger, kStringList };
+
+struct Field {
+  const char* name;
+  Kind kind;
+  std::size_t max;  // bytes for strings, items for lists, value for integers
+  bool required;
+};
+
+// The schema, version kProtocolVersion. Unknown fields are refused too, so a typo or an
+// attacker's extra field never reaches a handler.
+const std::map<std::string, std::vector<Field>, std::less<>>& schema() {
+  static const std::map<std::string, std::vector<Field>, std::less<>> table = {
+      {msg::kChallenge, {{"protocol", Kind::kInteger, 1000, true}, {"nonce", Kind::kString, 128, true}}},
+      {msg::kHello,
+       {{"protocol", Kind::kInteger, 1000, true},
+        {"node_id", Kind::kString, 64, true},
+        {"signature", Kind::kString, 256, true},
+        {"agent_version", Kind::kString, 64, true}}},
+      {msg::kWelcome,
+       {{"heartbeat_seconds", Kind::kInteger, 3600, true}, {"gateway_id", Kind::kString, 128, true}}},
+      {msg::kInventory,
+       {{"hostname", Kind::kString, 255, true},
+        {"platform_name", Kind::kString, 128, true},
+        {"platform_version", Kind::kString, 128, true},
+        {"kernel", Kind::kString, 256, true},
+        {"architecture", Kind::kString, 64, true},
+        {"agent_version", Kind::kString, 64, true},
+        {"ip_addresses", Kind::kStringList, 64, true}}},
+      {msg::kHeartbeat, {}},
+      {msg::kError, {{"code", Kind::kString, 64, true}, {"message", Kind::kString, 1024, true}}},
+  };
+  return table;
+}
+
+std::string check_field(const nlohmann::json& value, const Field& field) {
+  const std::string name = field.name;
+  switch (field.kind) {
+    case Kind::kString:
+      if (!value.is_string()) return "field '" + name + "' must be a string";
+      if (value.get_ref<const std::string&>().size() > field.max) return "field '" + name + "' is too long";
+      return "";
+    case Kind::kInteger:
+      if (!value.is_number_integer()) return "field '" + name + "' must be an integer";
+      if (value.get<std::int64_t>() < 0 || value.get<std::int64_t>() > static_cast<std::int64_t>(field.max)) {
+        return "field '" + name + "' is out of range";
+      }
+      return "";
+    case Kind::kStringList:
+      if (!value.is_array()) return "field '" + name + "' must be a list of strings";
+      if (value.size() > field.max) return "field '" + name + "' has too many items";
+      for (const auto& item : value) {
+        if (!item.is_string() || item.get_ref<const std::string&>().size() > 256) {
+          return "field '" + name + "' must hold strings of at most 256 bytes";
+        }
+      }
+      return "";
+  }
+  return "unknown field kind";
+}
+
+std::string validate(const nlohmann::json& message) {
+  if (!message.is_object()) return "control message is not a JSON object";
+  const auto type_it = message.find("type");
+  if (type_it == message.end() || !type_it->is_string()) return "control message has no type";
+  const auto& type = type_it->get_ref<const std::string&>();
+  const auto spec = schema().find(type);
+  if (spec == schema().end()) return "unknown control message type '" + type.substr(0, 64) + "'";
+  for (const auto& field : spec->second) {
+    const auto it = message.find(field.name);
+    if (it == message.end()) {
+      if (field.required) return type + ": missing field '" + field.name + "'";
+      continue;
+    }
+    if (auto problem = check_field(*it, field); !problem.empty()) return type + ": " + problem;
+  }
+  for (const auto& [key, value] : message.items()) {
+    if (key == "type") continue;
+    bool known = false;
+    for (const auto& field : spec->second) known = known || key == field.name;
+    if (!known) return type + ": unknown field '" + key.substr(0, 64) + "'";
+  }
+  return "";
+}
+
+}  // namespace
+
+ParsedControl parse_control(std::string_view payload) {
+  ParsedControl result;
+  if (payload.size() > kMaxControlBytes) {
+    result.error = "control message larger than the limit";
+    return result;
+  }
+  // Depth is bounded by the schema (flat objects), but nlohmann's parser recurses: refuse deep
+  // nesting before parsing so hostile input cannot exhaust the stack.
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : payload) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > 4) {
+        result.error = "control message nested too deeply";
+        return result;
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  auto parsed = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    result.error = "control message is not valid JSON";
+    return result;
+  }
+  result.error = validate(parsed);
+  if (result.error.empty()) result.message = std::move(parsed);
+  return result;
+}
+
+std::string encode_control(const nlohmann::json& message) {
+  if (auto problem = validate(message); !problem.empty()) throw std::invalid_argument(problem);
+  return encode(FrameType::kControl, 0, message.dump());
+}
+
+std::string hello_signing_input(std::string_view nonce, std::string_view node_id) {
+  std::string input = "sallyport-agent-hello-v1";
+  input.push_back('\0');
+  input.append(nonce);
+  input.push_back('\0');
+  input.append(node_id);
+  return input;
+}
+
+}  // namespace sallyport::wire

@@ -1,0 +1,57 @@
+#include "sallyport/wire/control.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace sallyport::wire;
+using nlohmann::json;
+
+TEST(Control, HelloRoundTrips) {
+  const json hello = {{"type", "hello"}, {"protocol", 1}, {"node_id", "mi-0123456789abcdef0"},
+                      {"signature", "c2ln"}, {"agent_version", "0.1.0"}};
+  const auto frame = decode_one(encode_control(hello));
+  ASSERT_TRUE(frame.frame.has_value());
+  const auto parsed = parse_control(frame.frame->payload);
+  ASSERT_TRUE(parsed.error.empty()) << parsed.error;
+  EXPECT_EQ(parsed.message, hello);
+}
+
+struct BadCase {
+  const char* payload;
+  const char* expected_error_part;
+};
+
+class ControlRefuses : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ControlRefuses, WithClearError) {
+  const auto parsed = parse_control(GetParam().payload);
+  EXPECT_NE(parsed.error.find(GetParam().expected_error_part), std::string::npos) << parsed.error;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ControlRefuses,
+    ::testing::Values(BadCase{"not json", "not valid JSON"}, BadCase{"[1,2]", "not a JSON object"},
+                      BadCase{R"({"x":1})", "no type"}, BadCase{R"({"type":"launch"})", "unknown control message type"},
+                      BadCase{R"({"type":"error","code":"x"})", "missing field 'message'"},
+                      BadCase{R"({"type":"error","code":1,"message":"m"})", "must be a string"},
+                      BadCase{R"({"type":"heartbeat","extra":1})", "unknown field 'extra'"},
+                      BadCase{R"({"type":"welcome","heartbeat_seconds":-1,"gateway_id":"g"})", "out of range"},
+                      BadCase{R"({"type":"inventory","hostname":"h","platform_name":"p","platform_version":"v","kernel":"k","architecture":"a","agent_version":"1","ip_addresses":[1]})", "must hold strings"},
+                      BadCase{R"({"a":[[[[[[1]]]]]]})", "nested too deeply"}));
+
+TEST(Control, BracketsInsideStringsDoNotCountAsNesting) {
+  const auto parsed = parse_control(R"({"type":"error","code":"x","message":"[[[[[[{{{{{"})");
+  EXPECT_TRUE(parsed.error.empty()) << parsed.error;
+}
+
+TEST(Control, RefusesOversized) {
+  const std::string big = R"({"type":"error","code":"x","message":")" + std::string(kMaxControlBytes, 'a') + "\"}";
+  EXPECT_NE(parse_control(big).error.find("larger"), std::string::npos);
+}
+
+TEST(Control, EncodeRefusesOwnMalformedMessage) {
+  EXPECT_THROW(encode_control(json{{"type", "hello"}}), std::invalid_argument);
+}
+
+TEST(Control, SigningInputSeparatesFields) {
+  EXPECT_NE(hello_signing_input("ab", "c"), hello_signing_input("a", "bc"));
+}
