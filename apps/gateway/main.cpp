@@ -1,0 +1,59 @@
+// sallyport-gateway: serves agents, the CLI and the API on one TLS port.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "sallyport/gateway/gateway.hpp"
+
+int main(int argc, char** argv) {
+  using sallyport::gateway::GatewayConfig;
+  CLI::App app{"Sallyport gateway: the guarded door to your private machines"};
+  app.set_version_flag("--version", "sallyport-gateway 0.1.0");
+  std::string config_file, data_dir, listen, tls_cert, tls_key, log_level, log_file;
+  std::vector<std::string> extra_names;
+  int heartbeat = 0, agent_timeout = 0, token_ttl = 0;
+  app.add_option("--config", config_file, "TOML configuration file ([gateway] table)")->check(CLI::ExistingFile);
+  app.add_option("--data-dir", data_dir, "state, keys, certificates and logs (default ./gw)");
+  app.add_option("--listen", listen, "HOST:PORT to serve TLS on (default 127.0.0.1:8443)");
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain to use instead of the built-in CA");
+  app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
+  app.add_option("--tls-extra-name", extra_names, "extra DNS name or IP for the generated certificate");
+  app.add_option("--agent-heartbeat", heartbeat, "seconds between agent heartbeats (default 10)");
+  app.add_option("--agent-timeout", agent_timeout, "seconds of silence before a node is ConnectionLost (default 25)");
+  app.add_option("--token-ttl", token_ttl, "minutes a login token lives (default 60)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error (default info)");
+  app.add_option("--log-file", log_file, "write the log here instead of standard error");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    GatewayConfig config;
+    if (!config_file.empty()) config = sallyport::gateway::load_config_file(config_file);
+    if (!data_dir.empty()) config.data_dir = data_dir;
+    if (!listen.empty()) config.listen = listen;
+    if (!tls_cert.empty()) config.tls_cert_file = tls_cert;
+    if (!tls_key.empty()) config.tls_key_file = tls_key;
+    if (!extra_names.empty()) config.tls_extra_names = extra_names;
+    if (heartbeat) config.agent_heartbeat_seconds = heartbeat;
+    if (agent_timeout) config.agent_timeout_seconds = agent_timeout;
+    if (token_ttl) config.token_ttl_minutes = token_ttl;
+    if (!log_level.empty()) config.log_level = log_level;
+    if (!log_file.empty()) config.log_file = log_file;
+    if (!config.log_file.empty()) spdlog::set_default_logger(spdlog::basic_logger_mt("gateway", config.log_file.string()));
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    spdlog::flush_on(spdlog::level::info);
+
+    sallyport::gateway::Gateway gateway(config);
+    std::cout << "Sallyport gateway listening on https://" << config.listen.substr(0, config.listen.rfind(':')) << ":"
+              << gateway.port() << "\n"
+              << "CA fingerprint: " << gateway.ca_fingerprint() << "\n";
+    if (!gateway.startup_notice().empty()) std::cout << gateway.startup_notice() << "\n";
+    std::cout << std::flush;
+    gateway.run();
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << "sallyport-gateway: " << error.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,47 @@
+#pragma once
+// The agent links this gateway holds. Each agent proves its identity on every connect by
+// signing the gateway's random challenge with its Ed25519 key; then it sends inventory and
+// heartbeats. Link state is written to the store so every gateway (and `nodes ls`) sees it.
+#include <boost/asio/awaitable.hpp>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "sallyport/gateway/api.hpp"
+#include "sallyport/gateway/audit.hpp"
+#include "sallyport/store/store.hpp"
+#include "sallyport/transport/http_types.hpp"
+#include "sallyport/transport/message_socket.hpp"
+#include "sallyport/util/clock.hpp"
+
+namespace sallyport::gateway {
+
+inline constexpr const char* kAgentLinkPath = "/v1/agent/connect";
+
+struct HubSettings {
+  std::string gateway_id;
+  int heartbeat_seconds = 10;
+};
+
+class AgentHub final : public LinkControl {
+ public:
+  AgentHub(store::Store& store, Auditor& audit, const util::Clock& clock, HubSettings settings);
+
+  // Runs one agent link until it ends.
+  boost::asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket);
+  void disconnect(const std::string& node_id, const std::string& reason) override;
+  void close_all();
+  std::size_t link_count() const { return links_.size(); }
+
+ private:
+  boost::asio::awaitable<void> refuse(transport::MessageSocket& socket, const std::string& code,
+                                      const std::string& message);
+
+  store::Store& store_;
+  Auditor& audit_;
+  const util::Clock& clock_;
+  HubSettings settings_;
+  std::map<std::string, std::shared_ptr<transport::MessageSocket>> links_;
+};
+
+}  // namespace sallyport::gateway

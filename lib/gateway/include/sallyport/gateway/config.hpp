@@ -1,0 +1,33 @@
+#pragma once
+// Gateway configuration: built-in defaults, then a TOML file (--config), then flags.
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sallyport::gateway {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct GatewayConfig {
+  std::filesystem::path data_dir = "./gw";
+  std::string listen = "127.0.0.1:8443";
+  std::filesystem::path tls_cert_file;     // optional: use this chain instead of the built-in CA
+  std::filesystem::path tls_key_file;
+  std::vector<std::string> tls_extra_names;  // extra SANs for the generated server certificate
+  int agent_heartbeat_seconds = 10;          // told to agents in the welcome message
+  int agent_timeout_seconds = 25;            // silence after which a link is dropped (ConnectionLost)
+  int token_ttl_minutes = 60;
+  std::string log_level = "info";
+  std::filesystem::path log_file;            // empty: standard error
+};
+
+// Reads the [gateway] table of a TOML file over the given defaults. Unknown keys are errors
+// (a typo must not silently fall back to a default). Throws ConfigError naming file and line.
+GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig defaults = {});
+// Checks ranges and combinations; throws ConfigError.
+void validate(const GatewayConfig& config);
+
+}  // namespace sallyport::gateway

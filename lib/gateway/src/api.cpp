@@ -1,0 +1,253 @@
+#include "sallyport/gateway/api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "api_internal.hpp"
+#include "sallyport/util/tags.hpp"
+#include "sallyport/util/time_format.hpp"
+
+namespace sallyport::gateway {
+namespace impl {
+
+HttpResponse json_response(unsigned status, const json& body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = body.dump();
+  return response;
+}
+
+HttpResponse error_response(unsigned status, const std::string& code, const std::string& message) {
+  return json_response(status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+Body::Body(const std::string& text) {
+  if (text.size() > kMaxJsonBodyBytes) {
+    fail("request body is larger than 64 KiB");
+    return;
+  }
+  value_ = json::parse(text.empty() ? std::string("{}") : text, nullptr, /*allow_exceptions=*/false);
+  if (value_.is_discarded()) {
+    fail("request body is not valid JSON");
+  } else if (!value_.is_object()) {
+    fail("request body must be a JSON object");
+  }
+}
+
+void Body::fail(std::string message) {
+  if (error_.empty()) error_ = std::move(message);
+}
+
+std::string Body::string(const char* name, bool required, std::size_t max_bytes) {
+  if (!ok()) return "";
+  const auto it = value_.find(name);
+  if (it == value_.end() || it->is_null()) {
+    if (required) fail(std::string("field '") + name + "' is required");
+    return "";
+  }
+  if (!it->is_string()) {
+    fail(std::string("field '") + name + "' must be a string");
+    return "";
+  }
+  const auto& text = it->get_ref<const std::string&>();
+  if (text.size() > max_bytes) {
+    fail(std::string("field '") + name + "' is longer than " + std::to_string(max_bytes) + " bytes");
+    return "";
+  }
+  return text;
+}
+
+std::optional<std::int64_t> Body::integer(const char* name, bool required, std::int64_t min, std::int64_t max) {
+  if (!ok()) return std::nullopt;
+  const auto it = value_.find(name);
+  if (it == value_.end() || it->is_null()) {
+    if (required) fail(std::string("field '") + name + "' is required");
+    return std::nullopt;
+  }
+  if (!it->is_number_integer() || it->get<std::int64_t>() < min || it->get<std::int64_t>() > max) {
+    fail(std::string("field '") + name + "' must be an integer from " + std::to_string(min) + " to " +
+         std::to_string(max));
+    return std::nullopt;
+  }
+  return it->get<std::int64_t>();
+}
+
+store::Tags Body::tags(const char* name) {
+  store::Tags tags;
+  if (!ok()) return tags;
+  const auto it = value_.find(name);
+  if (it == value_.end() || it->is_null()) return tags;
+  if (!it->is_object()) {
+    fail(std::string("field '") + name + "' must be an object of strings");
+    return tags;
+  }
+  for (const auto& [key, value] : it->items()) {
+    if (!value.is_string()) {
+      fail("tag '" + key.substr(0, 64) + "' must have a string value");
+      return tags;
+    }
+    if (auto problem = util::validate_tag(key, value.get_ref<const std::string&>()); !problem.empty()) {
+      fail(problem);
+      return tags;
+    }
+    tags[key] = value.get<std::string>();
+  }
+  if (tags.size() > util::kMaxTags) fail("more than 50 tags");
+  return tags;
+}
+
+std::vector<std::string> Body::strings(const char* name, std::size_t max_items, std::size_t max_bytes) {
+  std::vector<std::string> items;
+  if (!ok()) return items;
+  const auto it = value_.find(name);
+  if (it == value_.end() || it->is_null()) return items;
+  if (!it->is_array() || it->size() > max_items) {
+    fail(std::string("field '") + name + "' must be a list of at most " + std::to_string(max_items) + " strings");
+    return items;
+  }
+  for (const auto& item : *it) {
+    if (!item.is_string() || item.get_ref<const std::string&>().size() > max_bytes) {
+      fail(std::string("field '") + name + "' must hold strings of at most " + std::to_string(max_bytes) + " bytes");
+      return {};
+    }
+    items.push_back(item.get<std::string>());
+  }
+  return items;
+}
+
+bool Body::boolean(const char* name, bool fallback) {
+  if (!ok()) return fallback;
+  const auto it = value_.find(name);
+  if (it == value_.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) {
+    fail(std::string("field '") + name + "' must be true or false");
+    return fallback;
+  }
+  return it->get<bool>();
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t pos = 0;
+  while (pos <= path.size()) {
+    std::size_t end = path.find('/', pos);
+    if (end == std::string::npos) end = path.size();
+    if (end > pos) parts.push_back(path.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return parts;
+}
+
+bool valid_name(const std::string& name, std::size_t max_bytes) {
+  if (name.empty() || name.size() > max_bytes) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool Context::allowed(const Caller& caller, const std::string& action, const std::string&) const {
+  if (caller.user.is_admin) return true;
+  return action == "node:List" || action == "node:Read";
+}
+
+HttpResponse Context::deny(const Caller& caller, const HttpRequest& request, const std::string& action,
+                           const std::string& resource) {
+  audit.record(caller.user.name, request.remote_address, action, resource, "denied", "not allowed");
+  return error_response(403, "forbidden", "user " + caller.user.name + " is not allowed to " + action + " on " + resource);
+}
+
+std::string Context::ping_status(const store::Node& node) const {
+  const bool fresh = clock.now_ms() - node.last_ping_at <= settings.agent_timeout_ms;
+  return node.connected && fresh ? "Online" : "ConnectionLost";
+}
+
+json node_json(const Context& context, const store::Node& node) {
+  const auto& inv = node.inventory;
+  return {{"id", node.id},
+          {"name", node.name},
+          {"ping_status", context.ping_status(node)},
+          {"platform", inv.platform_name + (inv.platform_version.empty() ? "" : " " + inv.platform_version)},
+          {"platform_name", inv.platform_name},
+          {"platform_version", inv.platform_version},
+          {"kernel", inv.kernel},
+          {"architecture", inv.architecture},
+          {"hostname", inv.hostname},
+          {"agent_version", inv.agent_version},
+          {"ip_addresses", inv.ip_addresses},
+          {"tags", node.tags},
+          {"registered_at", util::format_rfc3339(node.registered_at)},
+          {"last_ping_at", node.last_ping_at ? util::format_rfc3339(node.last_ping_at) : ""},
+          {"activation_id", node.activation_id}};
+}
+
+json user_json(const store::User& user) {
+  return {{"name", user.name}, {"tags", user.tags}, {"admin", user.is_admin},
+          {"created_at", util::format_rfc3339(user.created_at)}};
+}
+
+json activation_json(const store::Activation& activation) {
+  return {{"id", activation.id},
+          {"name", activation.name},
+          {"tags", activation.tags},
+          {"registration_limit", activation.registration_limit},
+          {"registrations", activation.registrations},
+          {"expires_at", util::format_rfc3339(activation.expires_at)},
+          {"created_at", util::format_rfc3339(activation.created_at)},
+          {"created_by", activation.created_by}};
+}
+
+json audit_json(const store::AuditEvent& event) {
+  return {{"id", event.id},         {"time", util::format_rfc3339(event.time)},
+          {"actor", event.actor},   {"source", event.source},
+          {"action", event.action}, {"target", event.target},
+          {"outcome", event.outcome}, {"detail", event.detail}};
+}
+
+}  // namespace impl
+
+struct Api::Impl {
+  impl::Context context;
+};
+
+Api::Api(store::Store& store, Authenticator& auth, Auditor& audit, const util::Clock& clock, LinkControl& links,
+         ApiSettings settings)
+    : impl_(std::make_shared<Impl>(Impl{impl::Context{store, auth, audit, clock, links, std::move(settings)}})) {}
+
+std::string Api::ping_status(const store::Node& node) const { return impl_->context.ping_status(node); }
+
+transport::HttpResponse Api::handle(const transport::HttpRequest& request) {
+  using namespace impl;
+  auto& context = impl_->context;
+  const auto path = split_path(request.path());
+  try {
+    if (path.empty() || path[0] != "v1") return error_response(404, "not_found", "no such route: " + request.path().substr(0, 200));
+    if (path.size() == 2 && path[1] == "health" && request.method == "GET") {
+      return json_response(200, {{"status", "ok"}, {"version", context.settings.version}});
+    }
+    if (auto response = handle_register(context, request, path)) return *response;
+
+    std::optional<Caller> caller;
+    const std::string authorization = request.header("authorization");
+    if (authorization.rfind("Bearer ", 0) == 0) {
+      const std::string token = authorization.substr(7);
+      if (auto user = context.auth.authenticate(token)) caller = Caller{*user, token};
+    }
+    if (auto response = handle_auth(context, request, path, caller)) return *response;
+    if (!caller) {
+      return error_response(401, "unauthorized",
+                            authorization.empty() ? "missing bearer token: run `sallyport login`"
+                                                  : "token is invalid or expired: run `sallyport login`");
+    }
+    for (auto* handler : {&handle_nodes, &handle_users, &handle_activations, &handle_audit}) {
+      if (auto response = handler(context, request, path, *caller)) return *response;
+    }
+    return error_response(404, "not_found", "no such route: " + request.method + " " + request.path().substr(0, 200));
+  } catch (const store::Error& error) {
+    spdlog::error("store failure on {} {}: {}", request.method, request.path().substr(0, 200), error.what());
+    return error_response(503, "store_unavailable", "the gateway's state store failed; try again");
+  }
+}
+
+}  // namespace sallyport::gateway

@@ -1,0 +1,80 @@
+#include "sallyport/gateway/config.hpp"
+
+#include <set>
+#include <toml++/toml.h>
+
+#include "sallyport/transport/url.hpp"
+
+namespace sallyport::gateway {
+namespace {
+
+template <typename T>
+T required_value(const toml::node& node, const std::string& key, const std::filesystem::path& path) {
+  if (auto value = node.value<T>()) return *value;
+  throw ConfigError(path.string() + ":" + std::to_string(node.source().begin.line) + ": '" + key +
+                    "' has the wrong type");
+}
+
+}  // namespace
+
+GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig config) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path.string());
+  } catch (const toml::parse_error& error) {
+    throw ConfigError(path.string() + ":" + std::to_string(error.source().begin.line) + ": " +
+                      std::string(error.description()));
+  }
+  static const std::set<std::string> kKnown = {"data_dir", "listen", "tls_cert", "tls_key", "tls_extra_names",
+                                               "agent_heartbeat_seconds", "agent_timeout_seconds",
+                                               "token_ttl_minutes", "log_level", "log_file"};
+  const toml::table* gateway = table["gateway"].as_table();
+  if (!gateway) {
+    if (table.empty()) return config;
+    throw ConfigError(path.string() + ": expected a [gateway] table");
+  }
+  for (const auto& [key, node] : *gateway) {
+    const std::string name(key.str());
+    if (!kKnown.count(name)) {
+      throw ConfigError(path.string() + ":" + std::to_string(node.source().begin.line) + ": unknown key '" + name + "'");
+    }
+    if (name == "data_dir") config.data_dir = required_value<std::string>(node, name, path);
+    if (name == "listen") config.listen = required_value<std::string>(node, name, path);
+    if (name == "tls_cert") config.tls_cert_file = required_value<std::string>(node, name, path);
+    if (name == "tls_key") config.tls_key_file = required_value<std::string>(node, name, path);
+    if (name == "agent_heartbeat_seconds") config.agent_heartbeat_seconds = static_cast<int>(required_value<std::int64_t>(node, name, path));
+    if (name == "agent_timeout_seconds") config.agent_timeout_seconds = static_cast<int>(required_value<std::int64_t>(node, name, path));
+    if (name == "token_ttl_minutes") config.token_ttl_minutes = static_cast<int>(required_value<std::int64_t>(node, name, path));
+    if (name == "log_level") config.log_level = required_value<std::string>(node, name, path);
+    if (name == "log_file") config.log_file = required_value<std::string>(node, name, path);
+    if (name == "tls_extra_names") {
+      const toml::array* names = node.as_array();
+      if (!names) throw ConfigError(path.string() + ": 'tls_extra_names' must be a list of strings");
+      config.tls_extra_names.clear();
+      for (const auto& item : *names) config.tls_extra_names.push_back(required_value<std::string>(item, name, path));
+    }
+  }
+  return config;
+}
+
+void validate(const GatewayConfig& config) {
+  if (!transport::parse_host_port(config.listen)) {
+    throw ConfigError("listen address '" + config.listen + "' is not HOST:PORT with an IP address or name");
+  }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    throw ConfigError("--tls-cert and --tls-key go together");
+  }
+  if (config.agent_heartbeat_seconds < 1 || config.agent_heartbeat_seconds > 300) {
+    throw ConfigError("agent heartbeat must be 1-300 seconds");
+  }
+  if (config.agent_timeout_seconds < 2 * config.agent_heartbeat_seconds || config.agent_timeout_seconds > 600) {
+    throw ConfigError("agent timeout must be at least twice the heartbeat and at most 600 seconds");
+  }
+  if (config.token_ttl_minutes < 1 || config.token_ttl_minutes > 24 * 60) {
+    throw ConfigError("token lifetime must be 1-1440 minutes");
+  }
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  if (!kLevels.count(config.log_level)) throw ConfigError("log level must be one of trace, debug, info, warn, error");
+}
+
+}  // namespace sallyport::gateway

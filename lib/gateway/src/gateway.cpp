@@ -1,0 +1,103 @@
+#include "sallyport/gateway/gateway.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "sallyport/crypto/crypto.hpp"
+#include "sallyport/gateway/agent_hub.hpp"
+#include "sallyport/gateway/api.hpp"
+#include "sallyport/gateway/audit.hpp"
+#include "sallyport/gateway/auth.hpp"
+#include "sallyport/gateway/bootstrap.hpp"
+#include "sallyport/transport/server.hpp"
+#include "sallyport/transport/url.hpp"
+#include "sallyport/util/files.hpp"
+
+namespace sallyport::gateway {
+
+namespace asio = boost::asio;
+
+struct Gateway::Impl {
+  explicit Impl(GatewayConfig gateway_config)
+      : config(std::move(gateway_config)),
+        clock(util::SystemClock::instance()),
+        data_dir_ready((util::ensure_directory(config.data_dir, 0700), true)),
+        tls(prepare_tls(config)),
+        gateway_id(load_gateway_id(config)),
+        store(store::open_sqlite((config.data_dir / "state.db").string())),
+        auditor(*store, clock, config.data_dir / "audit.log"),
+        auth(*store, clock, static_cast<util::Millis>(config.token_ttl_minutes) * 60'000),
+        hub(*store, auditor, clock, HubSettings{gateway_id, config.agent_heartbeat_seconds}),
+        api(*store, auth, auditor, clock, hub,
+            ApiSettings{static_cast<util::Millis>(config.agent_timeout_seconds) * 1000, "0.1.0"}),
+        signals(io, SIGINT, SIGTERM) {
+    notice = ensure_admin(*store, config, clock);
+    // Links this gateway held before a crash are gone; agents reconnect by themselves.
+    store->disconnect_gateway_nodes(gateway_id);
+    const auto listen = transport::parse_host_port(config.listen);
+    transport::ServerOptions options;
+    options.host = listen->host;
+    options.port = listen->port;
+    options.certificate_chain_pem = tls.chain_pem;
+    options.private_key_pem = tls.key_pem;
+    options.websocket_timeouts.idle = std::chrono::seconds(config.agent_timeout_seconds);
+    transport::ServerHandlers handlers;
+    handlers.http = [this](transport::HttpRequest request) -> asio::awaitable<transport::HttpResponse> {
+      co_return api.handle(request);
+    };
+    handlers.websocket_route = [](const transport::HttpRequest& request) { return request.path() == kAgentLinkPath; };
+    handlers.websocket = [this](transport::HttpRequest request,
+                                std::shared_ptr<transport::MessageSocket> socket) -> asio::awaitable<void> {
+      co_await hub.serve(std::move(request), std::move(socket));
+    };
+    server = std::make_unique<transport::Server>(io, options, handlers);
+    server->start();
+  }
+
+  GatewayConfig config;
+  const util::Clock& clock;
+  bool data_dir_ready;
+  TlsFiles tls;
+  std::string gateway_id;
+  std::unique_ptr<store::Store> store;
+  Auditor auditor;
+  Authenticator auth;
+  AgentHub hub;
+  Api api;
+  asio::io_context io;
+  asio::signal_set signals;
+  std::unique_ptr<transport::Server> server;
+  std::string notice;
+};
+
+Gateway::Gateway(GatewayConfig config) {
+  crypto::initialize();
+  validate(config);
+  impl_ = std::make_unique<Impl>(std::move(config));
+}
+
+Gateway::~Gateway() = default;
+
+void Gateway::run() {
+  impl_->signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {} received; shutting down", signal);
+    impl_->server->stop();
+    impl_->hub.close_all();
+    impl_->io.stop();
+  });
+  impl_->io.run();
+  for (const auto& node : impl_->store->list_nodes()) {
+    if (node.connected && node.connected_gateway == impl_->gateway_id) {
+      impl_->store->set_node_connection(node.id, false, impl_->gateway_id, node.last_ping_at);
+    }
+  }
+}
+
+std::uint16_t Gateway::port() const { return impl_->server->port(); }
+const std::string& Gateway::ca_fingerprint() const { return impl_->tls.ca_fingerprint; }
+const std::string& Gateway::startup_notice() const { return impl_->notice; }
+
+}  // namespace sallyport::gateway

@@ -1,0 +1,40 @@
+#pragma once
+// A bidirectional message link (a WebSocket carrying binary messages). One reader coroutine
+// calls read(); any number of coroutines may call write(): messages are queued in order and
+// written by one writer. The queue is bounded: write() suspends while kMaxQueuedBytes are
+// waiting, so a slow peer pushes back on the producer instead of growing memory.
+// All calls must come from the io_context thread that owns the socket.
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace sallyport::transport {
+
+constexpr std::size_t kMaxMessageBytes = 512 * 1024;   // refused (connection closed) beyond this
+constexpr std::size_t kMaxQueuedBytes = 1024 * 1024;   // per socket write queue
+
+class MessageSocket {
+ public:
+  virtual ~MessageSocket() = default;
+
+  // The next message; nullopt once the peer closed, the link failed or close() was called.
+  virtual boost::asio::awaitable<std::optional<std::string>> read() = 0;
+  // Queues a message; false when the socket is closed (the message is dropped).
+  virtual boost::asio::awaitable<bool> write(std::string message) = 0;
+  // Sends a WebSocket close frame after the queued messages, then closes. Idempotent.
+  virtual boost::asio::awaitable<void> close_gracefully(std::string reason) = 0;
+  // Closes at once, failing pending reads and writes. Idempotent.
+  virtual void close() = 0;
+  virtual bool is_open() const = 0;
+  virtual std::string remote_address() const = 0;
+};
+
+struct WebSocketTimeouts {
+  std::chrono::seconds handshake{10};
+  // No traffic for this long (pings included, sent every half of it) closes the link.
+  std::chrono::seconds idle{30};
+};
+
+}  // namespace sallyport::transport

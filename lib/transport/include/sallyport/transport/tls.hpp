@@ -1,0 +1,19 @@
+#pragma once
+// Who a client trusts: a CA certificate (PEM) or the pinned SHA-256 fingerprint of a
+// certificate the gateway presents in its chain (its CA, or the server certificate itself).
+// There is no "trust anything" mode.
+#include <stdexcept>
+#include <string>
+
+namespace sallyport::transport {
+
+struct TransportError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct TrustConfig {
+  std::string ca_pem;       // used when not empty
+  std::string fingerprint;  // "SHA256:<hex>", used when ca_pem is empty
+};
+
+}  // namespace sallyport::transport

@@ -1,0 +1,128 @@
+#include "websocket_socket.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <deque>
+
+namespace sallyport::transport::impl {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+class WebSocketMessageSocket final : public MessageSocket {
+ public:
+  WebSocketMessageSocket(WebSocketStream stream, std::string remote_address, std::shared_ptr<void> keep_alive)
+      : keep_alive_(std::move(keep_alive)),
+        stream_(std::move(stream)),
+        remote_address_(std::move(remote_address)),
+        queue_changed_(stream_.get_executor()) {
+    queue_changed_.expires_at(asio::steady_timer::time_point::max());
+  }
+
+  asio::awaitable<std::optional<std::string>> read() override {
+    if (!open_) co_return std::nullopt;
+    beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    co_await stream_.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      close();
+      co_return std::nullopt;
+    }
+    co_return beast::buffers_to_string(buffer.data());
+  }
+
+  asio::awaitable<bool> write(std::string message) override {
+    while (open_ && queued_bytes_ >= kMaxQueuedBytes) co_await wait_for_queue_change();
+    if (!open_) co_return false;
+    queued_bytes_ += message.size();
+    queue_.push_back(std::move(message));
+    if (!writing_) co_await drain();
+    co_return open_;
+  }
+
+  asio::awaitable<void> close_gracefully(std::string reason) override {
+    while (open_ && (writing_ || !queue_.empty())) {
+      if (!writing_) co_await drain();
+      else co_await wait_for_queue_change();
+    }
+    if (!open_) co_return;
+    boost::system::error_code ec;
+    websocket::close_reason close_reason(websocket::close_code::normal);
+    close_reason.reason = reason.substr(0, 120);
+    co_await stream_.async_close(close_reason, asio::redirect_error(asio::use_awaitable, ec));
+    close();
+  }
+
+  void close() override {
+    if (!open_) return;
+    open_ = false;
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream_).close();
+    queue_.clear();
+    queued_bytes_ = 0;
+    queue_changed_.cancel();
+  }
+
+  bool is_open() const override { return open_; }
+  std::string remote_address() const override { return remote_address_; }
+
+ private:
+  // Only one coroutine writes at a time; it drains whatever others queued meanwhile.
+  asio::awaitable<void> drain() {
+    writing_ = true;
+    while (open_ && !queue_.empty()) {
+      boost::system::error_code ec;
+      co_await stream_.async_write(asio::buffer(queue_.front()), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        writing_ = false;
+        close();
+        co_return;
+      }
+      queued_bytes_ -= queue_.front().size();
+      queue_.pop_front();
+      queue_changed_.cancel();
+    }
+    writing_ = false;
+    queue_changed_.cancel();
+  }
+
+  asio::awaitable<void> wait_for_queue_change() {
+    boost::system::error_code ec;
+    co_await queue_changed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    queue_changed_.expires_at(asio::steady_timer::time_point::max());
+  }
+
+  std::shared_ptr<void> keep_alive_;  // declared first: destroyed after the stream
+  WebSocketStream stream_;
+  std::string remote_address_;
+  asio::steady_timer queue_changed_;  // cancelled to wake waiters when the queue shrinks
+  std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool open_ = true;
+};
+
+}  // namespace
+
+std::shared_ptr<MessageSocket> make_message_socket(WebSocketStream stream, std::string remote_address,
+                                                   beast::role_type role, WebSocketTimeouts timeouts,
+                                                   std::shared_ptr<void> keep_alive) {
+  websocket::stream_base::timeout options = websocket::stream_base::timeout::suggested(role);
+  options.handshake_timeout = timeouts.handshake;
+  options.idle_timeout = timeouts.idle;
+  options.keep_alive_pings = true;
+  stream.set_option(options);
+  stream.read_message_max(kMaxMessageBytes);
+  stream.binary(true);
+  stream.auto_fragment(false);
+  return std::make_shared<WebSocketMessageSocket>(std::move(stream), std::move(remote_address),
+                                                  std::move(keep_alive));
+}
+
+}  // namespace sallyport::transport::impl

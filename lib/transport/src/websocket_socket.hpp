@@ -1,0 +1,21 @@
+#pragma once
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <memory>
+
+#include "sallyport/transport/message_socket.hpp"
+
+namespace sallyport::transport::impl {
+
+using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+using WebSocketStream = boost::beast::websocket::stream<TlsStream>;
+
+// Wraps an open (handshake done) WebSocket; applies limits and timeouts. keep_alive holds
+// whatever the stream needs to outlive it (the client's TLS context).
+std::shared_ptr<MessageSocket> make_message_socket(WebSocketStream stream, std::string remote_address,
+                                                   boost::beast::role_type role, WebSocketTimeouts timeouts,
+                                                   std::shared_ptr<void> keep_alive = nullptr);
+
+}  // namespace sallyport::transport::impl
