@@ -1,11 +1,10 @@
 // sallyport-gateway: serves agents, the CLI and the API on one TLS port.
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <iostream>
 
 #include "sallyport/gateway/gateway.hpp"
+#include "sallyport/util/logging.hpp"
 
 int main(int argc, char** argv) {
   using sallyport::gateway::GatewayConfig;
@@ -40,9 +39,7 @@ int main(int argc, char** argv) {
     if (token_ttl) config.token_ttl_minutes = token_ttl;
     if (!log_level.empty()) config.log_level = log_level;
     if (!log_file.empty()) config.log_file = log_file;
-    if (!config.log_file.empty()) spdlog::set_default_logger(spdlog::basic_logger_mt("gateway", config.log_file.string()));
-    spdlog::set_level(spdlog::level::from_str(config.log_level));
-    spdlog::flush_on(spdlog::level::info);
+    sallyport::util::setup_logging("gateway", config.log_level, config.log_file);
 
     sallyport::gateway::Gateway gateway(config);
     std::cout << "Sallyport gateway listening on https://" << config.listen.substr(0, config.listen.rfind(':')) << ":"
