@@ -18,6 +18,10 @@ struct NoLinks : gateway::LinkControl {
   void disconnect(const std::string&, const std::string&) override {}
 };
 
+struct NoSessions : gateway::SessionControl {
+  bool terminate(const std::string&, const std::string&, const std::string&) override { return false; }
+};
+
 struct World {
   World() {
     crypto::initialize();
@@ -27,7 +31,7 @@ struct World {
     store->create_user({"admin", crypto::hash_password("pw-pw-pw-pw"), {}, true, 0});
     auditor = std::make_unique<gateway::Auditor>(*store, clock, dir / "audit.log");
     auth = std::make_unique<gateway::Authenticator>(*store, clock, 3'600'000);
-    api = std::make_unique<gateway::Api>(*store, *auth, *auditor, clock, links, gateway::ApiSettings{});
+    api = std::make_unique<gateway::Api>(*store, *auth, *auditor, clock, links, sessions, gateway::ApiSettings{});
     token = auth->login("admin", "pw-pw-pw-pw", "fuzz").token;
   }
   ~World() { std::filesystem::remove_all(dir); }
@@ -37,6 +41,7 @@ struct World {
   std::unique_ptr<gateway::Auditor> auditor;
   std::unique_ptr<gateway::Authenticator> auth;
   NoLinks links;
+  NoSessions sessions;
   std::unique_ptr<gateway::Api> api;
   std::string token;
 };

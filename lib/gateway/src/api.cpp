@@ -212,8 +212,8 @@ struct Api::Impl {
 };
 
 Api::Api(store::Store& store, Authenticator& auth, Auditor& audit, const util::Clock& clock, LinkControl& links,
-         ApiSettings settings)
-    : impl_(std::make_shared<Impl>(Impl{impl::Context{store, auth, audit, clock, links, std::move(settings)}})) {}
+         SessionControl& sessions, ApiSettings settings)
+    : impl_(std::make_shared<Impl>(Impl{impl::Context{store, auth, audit, clock, links, sessions, std::move(settings)}})) {}
 
 std::string Api::ping_status(const store::Node& node) const { return impl_->context.ping_status(node); }
 

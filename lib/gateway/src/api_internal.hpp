@@ -50,6 +50,7 @@ struct Context {
   Auditor& audit;
   const util::Clock& clock;
   LinkControl& links;
+  SessionControl& sessions;
   ApiSettings settings;
 
   // Authorisation for the caller; admins may do everything, others only read the inventory

@@ -17,6 +17,10 @@ using nlohmann::json;
 
 namespace {
 
+struct NoSessions : SessionControl {
+  bool terminate(const std::string&, const std::string&, const std::string&) override { return false; }
+};
+
 struct RecordingLinks : LinkControl {
   std::vector<std::string> disconnected;
   void disconnect(const std::string& node_id, const std::string&) override { disconnected.push_back(node_id); }
@@ -33,7 +37,7 @@ class ApiTest : public ::testing::Test {
     store_->create_user({"admin", crypto::hash_password("admin-password"), {}, true, clock_.now_ms()});
     auditor_ = std::make_unique<Auditor>(*store_, clock_, dir_ / "audit.log");
     auth_ = std::make_unique<Authenticator>(*store_, clock_, 3'600'000);
-    api_ = std::make_unique<Api>(*store_, *auth_, *auditor_, clock_, links_, ApiSettings{25'000, "test"});
+    api_ = std::make_unique<Api>(*store_, *auth_, *auditor_, clock_, links_, sessions_, ApiSettings{25'000, "test"});
   }
   ~ApiTest() override { std::filesystem::remove_all(dir_); }
 
@@ -75,6 +79,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<Auditor> auditor_;
   std::unique_ptr<Authenticator> auth_;
   RecordingLinks links_;
+  NoSessions sessions_;
   std::unique_ptr<Api> api_;
 };
 

@@ -19,6 +19,13 @@ namespace sallyport::gateway {
 
 namespace asio = boost::asio;
 
+namespace {
+// Placeholder until the session hub brokers sessions.
+struct NoSessions final : SessionControl {
+  bool terminate(const std::string&, const std::string&, const std::string&) override { return false; }
+};
+}  // namespace
+
 struct Gateway::Impl {
   explicit Impl(GatewayConfig gateway_config)
       : config(std::move(gateway_config)),
@@ -30,7 +37,7 @@ struct Gateway::Impl {
         auditor(*store, clock, config.data_dir / "audit.log"),
         auth(*store, clock, static_cast<util::Millis>(config.token_ttl_minutes) * 60'000),
         hub(*store, auditor, clock, HubSettings{gateway_id, config.agent_heartbeat_seconds}),
-        api(*store, auth, auditor, clock, hub,
+        api(*store, auth, auditor, clock, hub, sessions,
             ApiSettings{static_cast<util::Millis>(config.agent_timeout_seconds) * 1000, "0.1.0"}),
         signals(io, SIGINT, SIGTERM) {
     notice = ensure_admin(*store, config, clock);
@@ -65,6 +72,7 @@ struct Gateway::Impl {
   Auditor auditor;
   Authenticator auth;
   AgentHub hub;
+  NoSessions sessions;
   Api api;
   asio::io_context io;
   asio::signal_set signals;

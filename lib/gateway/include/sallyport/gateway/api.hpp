@@ -22,6 +22,14 @@ class LinkControl {
   virtual void disconnect(const std::string& node_id, const std::string& reason) = 0;
 };
 
+// What the API may ask of the sessions brokered by this gateway.
+class SessionControl {
+ public:
+  virtual ~SessionControl() = default;
+  // Ends a live session on both sides; false when this gateway does not hold it.
+  virtual bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) = 0;
+};
+
 struct ApiSettings {
   util::Millis agent_timeout_ms = 25'000;  // a node is ConnectionLost after this much silence
   std::string version = "0.1.0";
@@ -30,7 +38,7 @@ struct ApiSettings {
 class Api {
  public:
   Api(store::Store& store, Authenticator& auth, Auditor& audit, const util::Clock& clock, LinkControl& links,
-      ApiSettings settings);
+      SessionControl& sessions, ApiSettings settings);
   transport::HttpResponse handle(const transport::HttpRequest& request);
 
   // "Online" or "ConnectionLost" as `nodes ls` shows it.
