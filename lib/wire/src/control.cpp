@@ -7,7 +7,7 @@
 namespace sallyport::wire {
 namespace {
 
-enum class Kind { kString, kInteger, kStringList };
+enum class Kind { kString, kInteger, kStringList, kBool };
 
 struct Field {
   const char* name;
@@ -37,6 +37,33 @@ const std::map<std::string, std::vector<Field>, std::less<>>& schema() {
         {"agent_version", Kind::kString, 64, true},
         {"ip_addresses", Kind::kStringList, 64, true}}},
       {msg::kHeartbeat, {}},
+      {msg::kSessionStart,
+       {{"protocol", Kind::kInteger, 1000, true},
+        {"target", Kind::kString, 128, true},
+        {"mode", Kind::kString, 16, true},
+        {"command", Kind::kStringList, 256, false},
+        {"cols", Kind::kInteger, 10000, false},
+        {"rows", Kind::kInteger, 10000, false},
+        {"term", Kind::kString, 64, false}}},
+      {msg::kSessionStarted,
+       {{"session_id", Kind::kString, 128, true}, {"node_id", Kind::kString, 64, true}, {"run_as", Kind::kString, 64, true}}},
+      {msg::kSessionOpen,
+       {{"session_id", Kind::kString, 128, true},
+        {"mode", Kind::kString, 16, true},
+        {"command", Kind::kStringList, 256, false},
+        {"run_as", Kind::kString, 64, true},
+        {"cols", Kind::kInteger, 10000, false},
+        {"rows", Kind::kInteger, 10000, false},
+        {"term", Kind::kString, 64, false},
+        {"shell_profile", Kind::kString, 4096, false}}},
+      {msg::kSessionOpened, {}},
+      {msg::kSessionFailed, {{"code", Kind::kString, 64, true}, {"message", Kind::kString, 1024, true}}},
+      {msg::kResize, {{"cols", Kind::kInteger, 10000, true}, {"rows", Kind::kInteger, 10000, true}}},
+      {msg::kEof, {}},
+      {msg::kExit, {{"exit_code", Kind::kInteger, 255, false}, {"signal", Kind::kInteger, 128, false}}},
+      {msg::kSessionClose, {{"reason", Kind::kString, 256, true}}},
+      {msg::kSessionEnded, {{"reason", Kind::kString, 256, true}}},
+      {msg::kNotice, {{"message", Kind::kString, 1024, true}}},
       {msg::kError, {{"code", Kind::kString, 64, true}, {"message", Kind::kString, 1024, true}}},
   };
   return table;
@@ -55,12 +82,15 @@ std::string check_field(const nlohmann::json& value, const Field& field) {
         return "field '" + name + "' is out of range";
       }
       return "";
+    case Kind::kBool:
+      if (!value.is_boolean()) return "field '" + name + "' must be true or false";
+      return "";
     case Kind::kStringList:
       if (!value.is_array()) return "field '" + name + "' must be a list of strings";
       if (value.size() > field.max) return "field '" + name + "' has too many items";
       for (const auto& item : value) {
-        if (!item.is_string() || item.get_ref<const std::string&>().size() > 256) {
-          return "field '" + name + "' must hold strings of at most 256 bytes";
+        if (!item.is_string() || item.get_ref<const std::string&>().size() > 4096) {
+          return "field '" + name + "' must hold strings of at most 4096 bytes";
         }
       }
       return "";
@@ -137,9 +167,9 @@ ParsedControl parse_control(std::string_view payload) {
   return result;
 }
 
-std::string encode_control(const nlohmann::json& message) {
+std::string encode_control(const nlohmann::json& message, std::uint32_t channel) {
   if (auto problem = validate(message); !problem.empty()) throw std::invalid_argument(problem);
-  return encode(FrameType::kControl, 0, message.dump());
+  return encode(FrameType::kControl, channel, message.dump());
 }
 
 std::string hello_signing_input(std::string_view nonce, std::string_view node_id) {

@@ -18,7 +18,7 @@ void append_u32(std::string& out, std::uint32_t value) {
   out.push_back(static_cast<char>(value & 0xff));
 }
 
-bool known_type(std::uint8_t type) { return type >= 1 && type <= 3; }
+bool known_type(std::uint8_t type) { return type >= 1 && type <= 4; }
 
 // Validates the header at the start of bytes (which holds at least kHeaderBytes).
 DecodeError check_header(std::string_view bytes, std::uint32_t& length) {
@@ -57,6 +57,17 @@ std::string encode(FrameType type, std::uint32_t channel, std::string_view paylo
 }
 
 std::string encode(const Frame& frame) { return encode(frame.type, frame.channel, frame.payload); }
+
+std::string encode_credit(std::uint32_t channel, std::uint32_t bytes) {
+  std::string payload;
+  append_u32(payload, bytes);
+  return encode(FrameType::kCredit, channel, payload);
+}
+
+std::optional<std::uint32_t> decode_credit(std::string_view payload) {
+  if (payload.size() != 4) return std::nullopt;
+  return read_u32(payload, 0);
+}
 
 DecodeResult decode_one(std::string_view bytes) {
   if (bytes.size() < kHeaderBytes) return {std::nullopt, DecodeError::kTruncated};

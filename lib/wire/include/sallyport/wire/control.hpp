@@ -22,7 +22,23 @@ inline constexpr const char* kWelcome = "welcome";       // gateway -> agent: he
 inline constexpr const char* kInventory = "inventory";   // agent -> gateway
 inline constexpr const char* kHeartbeat = "heartbeat";   // agent -> gateway, gateway -> agent (reply)
 inline constexpr const char* kError = "error";           // either way: code, message; then close
+
+// Sessions. Between client and gateway they travel on channel 1 of the session's WebSocket;
+// between gateway and agent on the channel the gateway assigned to the session.
+inline constexpr const char* kSessionStart = "session_start";      // client -> gateway
+inline constexpr const char* kSessionStarted = "session_started";  // gateway -> client
+inline constexpr const char* kSessionOpen = "session_open";        // gateway -> agent
+inline constexpr const char* kSessionOpened = "session_opened";    // agent -> gateway
+inline constexpr const char* kSessionFailed = "session_failed";    // agent -> gateway -> client
+inline constexpr const char* kResize = "resize";                   // client -> gateway -> agent
+inline constexpr const char* kEof = "eof";                         // client -> gateway -> agent (stdin closed)
+inline constexpr const char* kExit = "exit";                       // agent -> gateway -> client
+inline constexpr const char* kSessionClose = "session_close";      // gateway -> agent: end it (SIGHUP)
+inline constexpr const char* kSessionEnded = "session_ended";      // gateway -> client: ended by someone
+inline constexpr const char* kNotice = "notice";                   // gateway -> client: a warning to show
 }  // namespace msg
+
+constexpr std::uint32_t kClientChannel = 1;  // the one session channel on a client WebSocket
 
 struct ParsedControl {
   nlohmann::json message;  // a validated object when error is empty
@@ -31,9 +47,9 @@ struct ParsedControl {
 
 ParsedControl parse_control(std::string_view payload);
 
-// Builds the control frame for a message; checks it against the schema first (throws
-// std::invalid_argument on our own malformed message, a programming error).
-std::string encode_control(const nlohmann::json& message);
+// Builds the control frame for a message on a channel; checks it against the schema first
+// (throws std::invalid_argument on our own malformed message, a programming error).
+std::string encode_control(const nlohmann::json& message, std::uint32_t channel = 0);
 
 // The bytes an agent signs to prove its identity for one connection.
 std::string hello_signing_input(std::string_view nonce, std::string_view node_id);

@@ -9,9 +9,12 @@
 //   +-------+-------+-------+-------+-------+-------+-------+-------+-------+---------....
 //
 // type:    1 control (payload is one JSON object, see control.hpp)
-//          2 data    (payload is raw bytes of the channel's stream)
+//          2 data    (payload is raw bytes of the channel's stream: stdin, or stdout/PTY output)
 //          3 credit  (payload is a u32 big-endian byte count the receiver may send more of)
+//          4 stderr  (payload is raw bytes of a non-PTY command's standard error)
 // channel: 0 is the link itself; sessions and streams use the ids the gateway assigns.
+// Flow control: each side may have at most kInitialWindowBytes of data (types 2 and 4) in
+// flight per channel; the receiver returns credit frames as it consumes the data.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -20,11 +23,14 @@
 
 namespace sallyport::wire {
 
-enum class FrameType : std::uint8_t { kControl = 1, kData = 2, kCredit = 3 };
+enum class FrameType : std::uint8_t { kControl = 1, kData = 2, kCredit = 3, kStderr = 4 };
 
 constexpr std::size_t kHeaderBytes = 9;
 constexpr std::size_t kMaxPayloadBytes = 256 * 1024;  // bounds memory per frame
 constexpr std::size_t kMaxFrameBytes = kHeaderBytes + kMaxPayloadBytes;
+constexpr std::size_t kInitialWindowBytes = 256 * 1024;  // per channel and direction
+constexpr std::size_t kDataChunkBytes = 32 * 1024;       // producers read at most this at once
+static_assert(kDataChunkBytes <= kMaxPayloadBytes && kDataChunkBytes <= kInitialWindowBytes);
 static_assert(kHeaderBytes == sizeof(std::uint8_t) + 2 * sizeof(std::uint32_t));
 static_assert(kMaxPayloadBytes < (std::size_t{1} << 31));
 
@@ -41,6 +47,9 @@ const char* to_string(DecodeError error);
 // std::length_error because that is a programming error on our side).
 std::string encode(FrameType type, std::uint32_t channel, std::string_view payload);
 std::string encode(const Frame& frame);
+std::string encode_credit(std::uint32_t channel, std::uint32_t bytes);
+// The byte count of a credit frame's payload; nullopt when it is not 4 bytes.
+std::optional<std::uint32_t> decode_credit(std::string_view payload);
 
 // Decodes a buffer holding exactly one frame (one WebSocket message).
 struct DecodeResult {
