@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "keep the outbound link to the gateway");
   run->add_option("--state-dir", run_state_dir, "where register left the identity")->required();
   run->add_option("--max-backoff", max_backoff, "longest wait between reconnects (default 30s)");
+  run->add_flag("--create-run-as-user", run_options.create_run_as_user,
+                "create a missing run-as user (home directory, no sudo rights) on first use");
 
   try {
     app.parse(argc, argv);

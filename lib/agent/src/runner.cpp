@@ -13,6 +13,7 @@
 
 #include "sallyport/agent/backoff.hpp"
 #include "sallyport/agent/inventory.hpp"
+#include "session_manager.hpp"
 #include "sallyport/transport/client.hpp"
 #include "sallyport/util/version.hpp"
 #include "sallyport/wire/control.hpp"
@@ -131,11 +132,31 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
     co_await socket->write(std::move(inventory));
     asio::co_spawn(executor, heartbeats(socket, std::max(1, heartbeat_seconds)), asio::detached);
 
-    while (auto message = co_await read_control(*socket)) {
-      if ((*message)["type"] == wire::msg::kError) {
-        throw transport::TransportError("the gateway closed the link: " + (*message)["message"].get<std::string>());
+    auto link = socket;
+    auto sessions = std::make_shared<SessionManager>(
+        executor, [link](std::string frame) -> asio::awaitable<bool> { co_return co_await link->write(std::move(frame)); },
+        options.create_run_as_user ? pty::CreateUser::kYes : pty::CreateUser::kNo);
+    sessions->start();
+    // Sessions live only as long as their link: hang them all up however the loop ends.
+    struct HangUp {
+      std::shared_ptr<SessionManager> sessions;
+      ~HangUp() { sessions->close_all(); }
+    } hang_up{sessions};
+    while (auto bytes = co_await socket->read()) {
+      auto decoded = wire::decode_one(*bytes);
+      if (!decoded.frame) {
+        throw transport::TransportError(std::string("protocol error from the gateway: ") + wire::to_string(decoded.error));
       }
-      // Other control messages (sessions) arrive with later protocol features.
+      if (decoded.frame->channel != 0) {
+        co_await sessions->on_frame(std::move(*decoded.frame));
+        continue;
+      }
+      if (decoded.frame->type != wire::FrameType::kControl) throw transport::TransportError("protocol error: data on channel 0");
+      const auto parsed = wire::parse_control(decoded.frame->payload);
+      if (!parsed.error.empty()) throw transport::TransportError("protocol error from the gateway: " + parsed.error);
+      if (parsed.message["type"] == wire::msg::kError) {
+        throw transport::TransportError("the gateway closed the link: " + parsed.message["message"].get<std::string>());
+      }
     }
     if (!stopping) throw transport::TransportError("the link closed");
   }

@@ -16,6 +16,7 @@ struct RunnerOptions {
   std::chrono::milliseconds initial_backoff{1000};
   std::chrono::milliseconds max_backoff{30'000};
   std::chrono::seconds link_idle_timeout{30};  // no traffic (pings included) for this long: reconnect
+  bool create_run_as_user = false;             // create a missing run-as user (no sudo rights)
 };
 
 enum class LinkState { kConnecting, kOnline, kStopped };

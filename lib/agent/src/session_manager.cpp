@@ -1,0 +1,352 @@
+#include "session_manager.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <nlohmann/json.hpp>
+
+#include "sallyport/wire/control.hpp"
+
+namespace sallyport::agent {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using asio::posix::stream_descriptor;
+
+namespace {
+constexpr auto kHangupGrace = std::chrono::seconds(5);      // SIGHUP, then SIGKILL after this
+constexpr auto kOutputGrace = std::chrono::milliseconds(500);  // output drained after exit
+
+std::string control_frame(std::uint32_t channel, const json& message) { return wire::encode_control(message, channel); }
+
+// A condition variable for one coroutine: cancel() wakes the waiter.
+struct Signal {
+  explicit Signal(asio::any_io_executor executor) : timer(executor) { timer.expires_at(asio::steady_timer::time_point::max()); }
+  asio::awaitable<void> wait() {
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    timer.expires_at(asio::steady_timer::time_point::max());
+  }
+  void notify() { timer.cancel(); }
+  asio::steady_timer timer;
+};
+}  // namespace
+
+class AgentSession : public std::enable_shared_from_this<AgentSession> {
+ public:
+  AgentSession(std::shared_ptr<SessionManager> manager, std::uint32_t channel, pty::Process process)
+      : manager_(std::move(manager)),
+        channel_(channel),
+        process_(process),
+        credit_changed_(manager_->executor_),
+        input_changed_(manager_->executor_),
+        exit_timer_(manager_->executor_) {
+    if (process.pty_master >= 0) {
+      pty_ = std::make_unique<stream_descriptor>(manager_->executor_, process.pty_master);
+    } else {
+      stdin_ = std::make_unique<stream_descriptor>(manager_->executor_, process.stdin_fd);
+      stdout_ = std::make_unique<stream_descriptor>(manager_->executor_, process.stdout_fd);
+      stderr_ = std::make_unique<stream_descriptor>(manager_->executor_, process.stderr_fd);
+    }
+  }
+
+  void start(const std::string& initial_input) {
+    auto self = shared_from_this();
+    if (!initial_input.empty()) queue_input(initial_input, /*counted=*/false);
+    pumps_running_ = pty_ ? 1 : 2;
+    if (pty_) {
+      asio::co_spawn(manager_->executor_, pump(*pty_, wire::FrameType::kData, self), asio::detached);
+    } else {
+      asio::co_spawn(manager_->executor_, pump(*stdout_, wire::FrameType::kData, self), asio::detached);
+      asio::co_spawn(manager_->executor_, pump(*stderr_, wire::FrameType::kStderr, self), asio::detached);
+    }
+    asio::co_spawn(manager_->executor_, write_input(self), asio::detached);
+  }
+
+  void grant(std::uint32_t bytes) {
+    credit_ = std::min<std::uint64_t>(credit_ + bytes, 16 * wire::kInitialWindowBytes);
+    credit_changed_.notify();
+  }
+
+  // Input from the client; the gateway never sends more than the window we granted.
+  bool queue_input(std::string bytes, bool counted = true) {
+    if (counted && queued_input_ + bytes.size() > wire::kInitialWindowBytes) return false;
+    if (counted) queued_input_ += bytes.size();
+    input_.push_back({std::move(bytes), counted});
+    input_changed_.notify();
+    return true;
+  }
+
+  void end_input() {
+    input_closed_ = true;
+    input_changed_.notify();
+  }
+
+  void resize(unsigned short cols, unsigned short rows) {
+    if (pty_) pty::resize(pty_->native_handle(), cols, rows);
+  }
+
+  // The gateway ended the session: hang up the group, kill it if it lingers.
+  void hang_up() {
+    if (exit_status_ || hung_up_) return;
+    hung_up_ = true;
+    pty::signal_group(process_.pid, SIGHUP);
+    auto self = shared_from_this();
+    exit_timer_.expires_after(kHangupGrace);
+    exit_timer_.async_wait([self](const boost::system::error_code& ec) {
+      if (!ec && !self->exit_status_) pty::signal_group(self->process_.pid, SIGKILL);
+    });
+  }
+
+  void check_exit() {
+    if (exit_status_) return;
+    if (auto status = pty::try_reap(process_.pid)) {
+      exit_status_ = status;
+      exit_timer_.cancel();
+      // Output still in flight is sent first; whatever lingers past the grace is dropped.
+      auto self = shared_from_this();
+      exit_timer_.expires_after(kOutputGrace);
+      exit_timer_.async_wait([self](const boost::system::error_code& ec) {
+        if (!ec) self->close_descriptors();
+      });
+      maybe_finish();
+    }
+  }
+
+  pid_t pid() const { return process_.pid; }
+
+ private:
+  struct Input {
+    std::string bytes;
+    bool counted;
+  };
+
+  asio::awaitable<void> pump(stream_descriptor& source, wire::FrameType type, std::shared_ptr<AgentSession> /*keep_alive*/) {
+    std::string buffer(wire::kDataChunkBytes, '\0');
+    for (;;) {
+      while (credit_ == 0 && source.is_open()) co_await credit_changed_.wait();
+      if (!source.is_open()) break;
+      const std::size_t want = std::min<std::size_t>(buffer.size(), credit_);
+      boost::system::error_code ec;
+      const std::size_t n = co_await source.async_read_some(asio::buffer(buffer.data(), want),
+                                                            asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;  // EOF, or EIO once the PTY's last holder closed it
+      credit_ -= n;
+      if (!co_await manager_->send_(wire::encode(type, channel_, std::string_view(buffer.data(), n)))) break;
+    }
+    --pumps_running_;
+    maybe_finish();
+  }
+
+  asio::awaitable<void> write_input(std::shared_ptr<AgentSession> /*keep_alive*/) {
+    stream_descriptor* sink = pty_ ? pty_.get() : stdin_.get();
+    while (sink->is_open()) {
+      if (input_.empty()) {
+        if (input_closed_ && stdin_) {
+          boost::system::error_code ignored;
+          stdin_->close(ignored);  // EOF for the command
+          break;
+        }
+        if (finished_) break;
+        co_await input_changed_.wait();
+        continue;
+      }
+      Input next = std::move(input_.front());
+      input_.pop_front();
+      boost::system::error_code ec;
+      co_await asio::async_write(*sink, asio::buffer(next.bytes), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      if (next.counted) {
+        queued_input_ -= next.bytes.size();
+        co_await manager_->send_(wire::encode_credit(channel_, static_cast<std::uint32_t>(next.bytes.size())));
+      }
+    }
+  }
+
+  void close_descriptors() {
+    boost::system::error_code ignored;
+    for (auto* descriptor : {pty_.get(), stdin_.get(), stdout_.get(), stderr_.get()}) {
+      if (descriptor && descriptor->is_open()) descriptor->close(ignored);
+    }
+    credit_changed_.notify();
+    input_changed_.notify();
+  }
+
+  void maybe_finish() {
+    if (finished_ || !exit_status_ || pumps_running_ > 0) return;
+    finished_ = true;
+    exit_timer_.cancel();
+    close_descriptors();
+    json exit = {{"type", wire::msg::kExit}};
+    if (exit_status_->exit_code) exit["exit_code"] = *exit_status_->exit_code;
+    if (exit_status_->signal) exit["signal"] = *exit_status_->signal;
+    auto manager = manager_;
+    const auto channel = channel_;
+    std::string frame = control_frame(channel, exit);
+    asio::co_spawn(manager->executor_, [manager, frame]() -> asio::awaitable<void> { co_await manager->send_(frame); },
+                   asio::detached);
+    spdlog::info("session on channel {} ended (pid {})", channel, process_.pid);
+    manager->forget(channel);
+  }
+
+  std::shared_ptr<SessionManager> manager_;
+  std::uint32_t channel_;
+  pty::Process process_;
+  std::unique_ptr<stream_descriptor> pty_, stdin_, stdout_, stderr_;
+  std::uint64_t credit_ = wire::kInitialWindowBytes;
+  Signal credit_changed_;
+  std::deque<Input> input_;
+  std::size_t queued_input_ = 0;
+  bool input_closed_ = false;
+  Signal input_changed_;
+  int pumps_running_ = 0;
+  std::optional<pty::ExitStatus> exit_status_;
+  asio::steady_timer exit_timer_;
+  bool hung_up_ = false;
+  bool finished_ = false;
+};
+
+struct SessionManager::Reaper {
+  explicit Reaper(asio::any_io_executor executor) : signals(executor, SIGCHLD) {}
+  asio::signal_set signals;
+};
+
+SessionManager::SessionManager(asio::any_io_executor executor, Send send, pty::CreateUser create_users)
+    : executor_(std::move(executor)), send_(std::move(send)), create_users_(create_users),
+      reaper_(std::make_unique<Reaper>(executor_)) {}
+
+SessionManager::~SessionManager() = default;
+
+void SessionManager::start() {
+  std::weak_ptr<SessionManager> weak = shared_from_this();
+  // Re-arms itself after each SIGCHLD.
+  struct Rearm {
+    std::weak_ptr<SessionManager> weak;
+    void operator()(const boost::system::error_code& ec, int) const {
+      if (ec) return;
+      if (auto self = weak.lock()) {
+        self->reap();
+        self->reaper_->signals.async_wait(Rearm{weak});
+      }
+    }
+  };
+  reaper_->signals.async_wait(Rearm{weak});
+}
+
+void SessionManager::reap() {
+  // Copy: check_exit may forget sessions.
+  auto sessions = sessions_;
+  for (auto& [channel, session] : sessions) session->check_exit();
+}
+
+void SessionManager::forget(std::uint32_t channel) { sessions_.erase(channel); }
+
+void SessionManager::close_all() {
+  auto sessions = sessions_;
+  for (auto& [channel, session] : sessions) session->hang_up();
+  boost::system::error_code ignored;
+  reaper_->signals.cancel(ignored);
+  // Children still get reaped: a last sweep after the hang-up grace.
+  auto timer = std::make_shared<asio::steady_timer>(executor_, kHangupGrace + std::chrono::seconds(1));
+  auto self = shared_from_this();
+  timer->async_wait([timer, self](const boost::system::error_code&) { self->reap(); });
+}
+
+asio::awaitable<void> SessionManager::open(std::uint32_t channel, const json& request) {
+  auto self = shared_from_this();
+  const bool interactive = request["mode"] == "shell";
+  std::string failure_code = "spawn_failed";
+  std::string failure;
+  try {
+    if (!interactive && request["mode"] != "command") {
+      failure_code = "bad_request";
+      throw pty::PtyError("unknown session mode");
+    }
+    pty::SpawnOptions options;
+    failure_code = "run_as_user";
+    options.user = pty::resolve_run_as_user(request["run_as"].get<std::string>(), create_users_);
+    failure_code = "spawn_failed";
+    options.term = request.value("term", std::string("xterm-256color"));
+    options.cols = static_cast<unsigned short>(std::clamp(request.value("cols", 80), 1, 10000));
+    options.rows = static_cast<unsigned short>(std::clamp(request.value("rows", 24), 1, 10000));
+    options.extra_env = {{"SALLYPORT_SESSION_ID", request["session_id"].get<std::string>()}};
+    if (!interactive) {
+      options.command = request.value("command", std::vector<std::string>{});
+      if (options.command.empty()) {
+        failure_code = "bad_request";
+        throw pty::PtyError("a command session needs a command");
+      }
+    }
+    const auto process = interactive ? pty::spawn_interactive(options) : pty::spawn_command(options);
+    auto session = std::make_shared<AgentSession>(self, channel, process);
+    sessions_[channel] = session;
+    std::string profile = request.value("shell_profile", std::string());
+    if (interactive && !profile.empty() && profile.back() != '\n') profile.push_back('\n');
+    session->start(interactive ? profile : "");
+    spdlog::info("session {} started on channel {} as {} (pid {})", request["session_id"].get<std::string>(), channel,
+                 options.user.name, process.pid);
+    std::string opened = control_frame(channel, {{"type", wire::msg::kSessionOpened}});
+    co_await send_(std::move(opened));
+    session->check_exit();  // a command may already be done
+  } catch (const pty::PtyError& error) {
+    failure = error.what();
+  }
+  if (!failure.empty()) {
+    spdlog::warn("session on channel {} failed to start: {}", channel, failure);
+    std::string failed =
+        control_frame(channel, {{"type", wire::msg::kSessionFailed}, {"code", failure_code}, {"message", failure}});
+    co_await send_(std::move(failed));
+  }
+}
+
+asio::awaitable<void> SessionManager::on_frame(wire::Frame frame) {
+  const auto it = sessions_.find(frame.channel);
+  std::shared_ptr<AgentSession> session = it == sessions_.end() ? nullptr : it->second;
+  switch (frame.type) {
+    case wire::FrameType::kData:
+      if (session && !session->queue_input(std::move(frame.payload))) {
+        spdlog::warn("gateway overran the input window on channel {}; ending the session", frame.channel);
+        session->hang_up();
+      }
+      co_return;
+    case wire::FrameType::kCredit:
+      if (auto bytes = wire::decode_credit(frame.payload); bytes && session) session->grant(*bytes);
+      co_return;
+    case wire::FrameType::kStderr:
+      co_return;
+    case wire::FrameType::kControl:
+      break;
+  }
+  auto parsed = wire::parse_control(frame.payload);
+  if (!parsed.error.empty()) {
+    spdlog::warn("ignoring malformed session message on channel {}: {}", frame.channel, parsed.error);
+    co_return;
+  }
+  const json& message = parsed.message;
+  const std::string type = message["type"].get<std::string>();
+  if (type == wire::msg::kSessionOpen) {
+    if (session) co_return;  // duplicate open
+    co_await open(frame.channel, message);
+  } else if (!session) {
+    co_return;
+  } else if (type == wire::msg::kResize) {
+    session->resize(static_cast<unsigned short>(std::clamp(message["cols"].get<int>(), 1, 10000)),
+                    static_cast<unsigned short>(std::clamp(message["rows"].get<int>(), 1, 10000)));
+  } else if (type == wire::msg::kEof) {
+    session->end_input();
+  } else if (type == wire::msg::kSessionClose) {
+    spdlog::info("gateway closed the session on channel {}: {}", frame.channel, message["reason"].get<std::string>());
+    session->hang_up();
+  }
+}
+
+}  // namespace sallyport::agent
