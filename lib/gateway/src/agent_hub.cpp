@@ -13,19 +13,22 @@ using nlohmann::json;
 
 namespace {
 
-// One decoded, validated control message, or the reason it is a protocol error.
+// One decoded, validated control message on channel 0, a session frame, or the reason it is
+// a protocol error.
 struct Incoming {
   json message;
+  std::optional<wire::Frame> session_frame;
   std::string error;
 };
 
 Incoming decode(const std::string& bytes) {
-  const auto decoded = wire::decode_one(bytes);
-  if (!decoded.frame) return {{}, std::string("malformed frame: ") + wire::to_string(decoded.error)};
-  if (decoded.frame->type != wire::FrameType::kControl) return {{}, "unexpected frame type"};
+  auto decoded = wire::decode_one(bytes);
+  if (!decoded.frame) return {{}, std::nullopt, std::string("malformed frame: ") + wire::to_string(decoded.error)};
+  if (decoded.frame->channel != 0) return {{}, std::move(decoded.frame), ""};
+  if (decoded.frame->type != wire::FrameType::kControl) return {{}, std::nullopt, "unexpected frame type"};
   auto parsed = wire::parse_control(decoded.frame->payload);
-  if (!parsed.error.empty()) return {{}, parsed.error};
-  return {std::move(parsed.message), ""};
+  if (!parsed.error.empty()) return {{}, std::nullopt, parsed.error};
+  return {std::move(parsed.message), std::nullopt, ""};
 }
 
 store::Inventory to_inventory(const json& message) {
@@ -75,7 +78,7 @@ asio::awaitable<void> AgentHub::serve(transport::HttpRequest request, std::share
   const auto first = co_await socket->read();
   if (!first) co_return;
   const auto hello = decode(*first);
-  if (!hello.error.empty() || hello.message["type"] != wire::msg::kHello) {
+  if (!hello.error.empty() || hello.session_frame || hello.message["type"] != wire::msg::kHello) {
     const std::string reason = hello.error.empty() ? "expected hello" : hello.error;
     spdlog::warn("agent link from {} closed: protocol error: {}", source, reason);
     audit_.record("anonymous", source, "agent:Connect", "", "failure", "protocol error: " + reason);
@@ -124,6 +127,10 @@ asio::awaitable<void> AgentHub::serve(transport::HttpRequest request, std::share
       co_await refuse(*socket, "protocol_error", incoming.error);
       break;
     }
+    if (incoming.session_frame) {
+      if (on_session_frame) co_await on_session_frame(node_id, std::move(*incoming.session_frame));
+      continue;
+    }
     const std::string type = incoming.message["type"].get<std::string>();
     if (type == wire::msg::kHeartbeat) {
       const auto current = store_.get_node(node_id);
@@ -148,9 +155,18 @@ asio::awaitable<void> AgentHub::serve(transport::HttpRequest request, std::share
   socket->close();
   if (auto it = links_.find(node_id); it != links_.end() && it->second == socket) {
     links_.erase(it);
-    store_.set_node_connection(node_id, false, settings_.gateway_id, store_.get_node(node_id)->last_ping_at);
+    const auto current = store_.get_node(node_id);
+    store_.set_node_connection(node_id, false, settings_.gateway_id, current ? current->last_ping_at : 0);
+    if (on_link_closed) on_link_closed(node_id);
   }
   spdlog::info("agent {} disconnected: {}", node_id, ended);
+}
+
+asio::awaitable<bool> AgentHub::send(const std::string& node_id, std::string frame) {
+  const auto it = links_.find(node_id);
+  if (it == links_.end()) co_return false;
+  auto socket = it->second;
+  co_return co_await socket->write(std::move(frame));
 }
 
 void AgentHub::disconnect(const std::string& node_id, const std::string& reason) {

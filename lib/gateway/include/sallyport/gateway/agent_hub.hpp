@@ -3,6 +3,7 @@
 // signing the gateway's random challenge with its Ed25519 key; then it sends inventory and
 // heartbeats. Link state is written to the store so every gateway (and `nodes ls`) sees it.
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include "sallyport/transport/http_types.hpp"
 #include "sallyport/transport/message_socket.hpp"
 #include "sallyport/util/clock.hpp"
+#include "sallyport/wire/frame.hpp"
 
 namespace sallyport::gateway {
 
@@ -32,6 +34,13 @@ class AgentHub final : public LinkControl {
   void disconnect(const std::string& node_id, const std::string& reason) override;
   void close_all();
   std::size_t link_count() const { return links_.size(); }
+  bool is_connected(const std::string& node_id) const { return links_.count(node_id) > 0; }
+  // Sends a frame to a node's agent; false when this gateway holds no link to it.
+  boost::asio::awaitable<bool> send(const std::string& node_id, std::string frame);
+
+  // Where frames on session channels (not 0) go, and who hears that a link ended.
+  std::function<boost::asio::awaitable<void>(const std::string& node_id, wire::Frame frame)> on_session_frame;
+  std::function<void(const std::string& node_id)> on_link_closed;
 
  private:
   boost::asio::awaitable<void> refuse(transport::MessageSocket& socket, const std::string& code,
