@@ -79,7 +79,76 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_time ON audit_events (event_time, id);
 )sql";
 
-inline constexpr std::array<const char*, 1> kMigrations = {kMigrationV1};
+// Issue 3: policies and their attachments, groups, sessions and preferences.
+//
+// An attachment names its principal by (kind, principal) and also carries it in the matching
+// user_name / group_name column, so deleting a user, group or policy removes its attachments
+// through real foreign keys (as api_tokens does): a principal re-created under the same name,
+// even concurrently with the delete, never inherits the old permissions.
+// Sessions keep no foreign key to users or nodes: history outlives both.
+inline constexpr char kMigrationV2[] = R"sql(
+CREATE TABLE policies (
+  name       TEXT    NOT NULL PRIMARY KEY,
+  document   TEXT    NOT NULL,
+  builtin    INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE groups (
+  name       TEXT    NOT NULL PRIMARY KEY,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE group_members (
+  group_name TEXT NOT NULL REFERENCES groups (name) ON DELETE CASCADE,
+  user_name  TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+  PRIMARY KEY (group_name, user_name)
+);
+CREATE INDEX group_members_user_name ON group_members (user_name, group_name);
+
+CREATE TABLE policy_attachments (
+  kind       TEXT NOT NULL,
+  principal  TEXT NOT NULL,
+  policy     TEXT NOT NULL REFERENCES policies (name) ON DELETE CASCADE,
+  user_name  TEXT REFERENCES users (name) ON DELETE CASCADE,
+  group_name TEXT REFERENCES groups (name) ON DELETE CASCADE,
+  PRIMARY KEY (kind, principal, policy),
+  -- IS NOT NULL spelled out: a CHECK that evaluates to NULL passes.
+  CHECK ((kind = 'user' AND user_name IS NOT NULL AND user_name = principal AND group_name IS NULL) OR
+         (kind = 'group' AND group_name IS NOT NULL AND group_name = principal AND user_name IS NULL))
+);
+CREATE INDEX policy_attachments_policy ON policy_attachments (policy);
+CREATE INDEX policy_attachments_user_name ON policy_attachments (user_name);
+CREATE INDEX policy_attachments_group_name ON policy_attachments (group_name);
+
+CREATE TABLE sessions (
+  id          TEXT    NOT NULL PRIMARY KEY,
+  owner       TEXT    NOT NULL,
+  node_id     TEXT    NOT NULL,
+  run_as      TEXT    NOT NULL,
+  kind        TEXT    NOT NULL,
+  command     TEXT    NOT NULL,
+  status      TEXT    NOT NULL,
+  reason      TEXT    NOT NULL,
+  gateway_id  TEXT    NOT NULL,
+  started_at  INTEGER NOT NULL,
+  ended_at    INTEGER NOT NULL,
+  bytes_in    INTEGER NOT NULL,
+  bytes_out   INTEGER NOT NULL,
+  exit_code   INTEGER,
+  exit_signal INTEGER
+);
+CREATE INDEX sessions_started_at ON sessions (started_at, id);
+CREATE INDEX sessions_gateway_id ON sessions (gateway_id, ended_at);
+
+CREATE TABLE preferences (
+  name  TEXT NOT NULL PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql";
+
+inline constexpr std::array<const char*, 2> kMigrations = {kMigrationV1, kMigrationV2};
 inline constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
 // Schema bookkeeping.
@@ -180,5 +249,92 @@ inline constexpr char kInsertAuditEvent[] =
 inline constexpr char kSelectAuditEvents[] =
     "SELECT id, event_time, actor, source, action, target, outcome, detail FROM audit_events "
     "WHERE event_time >= ?1 ORDER BY event_time, id LIMIT ?2";
+
+// Policies.
+inline constexpr char kInsertPolicy[] =
+    "INSERT INTO policies (name, document, builtin, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING";
+inline constexpr char kUpdatePolicy[] =
+    "UPDATE policies SET document = ?2, updated_at = ?3 WHERE name = ?1";
+inline constexpr char kSelectPolicy[] =
+    "SELECT name, document, builtin, created_at, updated_at FROM policies WHERE name = ?1";
+inline constexpr char kSelectPolicies[] =
+    "SELECT name, document, builtin, created_at, updated_at FROM policies ORDER BY name";
+inline constexpr char kDeletePolicy[] = "DELETE FROM policies WHERE name = ?1";
+
+// Attachments. The insert checks both sides in the same statement (the foreign keys catch a
+// concurrent delete); an existing pair is left alone so attaching twice is harmless.
+inline constexpr char kAttachUserPolicy[] =
+    "INSERT INTO policy_attachments (kind, principal, policy, user_name, group_name) "
+    "SELECT 'user', ?1, ?2, ?1, NULL "
+    "WHERE EXISTS (SELECT 1 FROM users WHERE name = ?1) "
+    "AND EXISTS (SELECT 1 FROM policies WHERE name = ?2) "
+    "ON CONFLICT (kind, principal, policy) DO NOTHING";
+inline constexpr char kAttachGroupPolicy[] =
+    "INSERT INTO policy_attachments (kind, principal, policy, user_name, group_name) "
+    "SELECT 'group', ?1, ?2, NULL, ?1 "
+    "WHERE EXISTS (SELECT 1 FROM groups WHERE name = ?1) "
+    "AND EXISTS (SELECT 1 FROM policies WHERE name = ?2) "
+    "ON CONFLICT (kind, principal, policy) DO NOTHING";
+inline constexpr char kSelectAttachment[] =
+    "SELECT 1 FROM policy_attachments WHERE kind = ?1 AND principal = ?2 AND policy = ?3";
+inline constexpr char kDeleteAttachment[] =
+    "DELETE FROM policy_attachments WHERE kind = ?1 AND principal = ?2 AND policy = ?3";
+inline constexpr char kSelectAttachedPolicies[] =
+    "SELECT policy FROM policy_attachments WHERE kind = ?1 AND principal = ?2 ORDER BY policy";
+
+// Groups and membership.
+inline constexpr char kInsertGroup[] =
+    "INSERT INTO groups (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
+inline constexpr char kDeleteGroup[] = "DELETE FROM groups WHERE name = ?1";
+inline constexpr char kSelectGroups[] = "SELECT name, created_at FROM groups ORDER BY name";
+inline constexpr char kInsertGroupMember[] =
+    "INSERT INTO group_members (group_name, user_name) SELECT ?1, ?2 "
+    "WHERE EXISTS (SELECT 1 FROM groups WHERE name = ?1) "
+    "AND EXISTS (SELECT 1 FROM users WHERE name = ?2) "
+    "ON CONFLICT (group_name, user_name) DO NOTHING";
+inline constexpr char kSelectGroupMember[] =
+    "SELECT 1 FROM group_members WHERE group_name = ?1 AND user_name = ?2";
+inline constexpr char kDeleteGroupMember[] =
+    "DELETE FROM group_members WHERE group_name = ?1 AND user_name = ?2";
+inline constexpr char kSelectGroupMembers[] =
+    "SELECT user_name FROM group_members WHERE group_name = ?1 ORDER BY user_name";
+inline constexpr char kSelectUserGroups[] =
+    "SELECT group_name FROM group_members WHERE user_name = ?1 ORDER BY group_name";
+
+// Sessions. "Newest first" is by start time, then id, for both lists.
+inline constexpr char kInsertSession[] =
+    "INSERT INTO sessions (id, owner, node_id, run_as, kind, command, status, reason, gateway_id, "
+    "started_at, ended_at, bytes_in, bytes_out, exit_code, exit_signal) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+    "ON CONFLICT (id) DO NOTHING";
+inline constexpr char kSelectSession[] =
+    "SELECT id, owner, node_id, run_as, kind, command, status, reason, gateway_id, started_at, "
+    "ended_at, bytes_in, bytes_out, exit_code, exit_signal FROM sessions WHERE id = ?1";
+inline constexpr char kSelectActiveSessions[] =
+    "SELECT id, owner, node_id, run_as, kind, command, status, reason, gateway_id, started_at, "
+    "ended_at, bytes_in, bytes_out, exit_code, exit_signal FROM sessions WHERE ended_at = 0 "
+    "ORDER BY started_at DESC, id DESC LIMIT ?1";
+inline constexpr char kSelectEndedSessions[] =
+    "SELECT id, owner, node_id, run_as, kind, command, status, reason, gateway_id, started_at, "
+    "ended_at, bytes_in, bytes_out, exit_code, exit_signal FROM sessions WHERE ended_at <> 0 "
+    "ORDER BY started_at DESC, id DESC LIMIT ?1";
+inline constexpr char kAddSessionBytes[] =
+    "UPDATE sessions SET bytes_in = bytes_in + ?2, bytes_out = bytes_out + ?3 "
+    "WHERE id = ?1 AND ended_at = 0";
+// Only an active session can end, so the first ending wins and later ones change nothing.
+inline constexpr char kEndSession[] =
+    "UPDATE sessions SET status = ?2, reason = ?3, ended_at = ?4, bytes_in = ?5, bytes_out = ?6, "
+    "exit_code = ?7, exit_signal = ?8 WHERE id = ?1 AND ended_at = 0";
+inline constexpr char kFailGatewaySessions[] =
+    "UPDATE sessions SET status = 'Failed', reason = 'gateway restarted', ended_at = ?2 "
+    "WHERE gateway_id = ?1 AND ended_at = 0";
+
+// Preferences.
+inline constexpr char kSelectPreference[] = "SELECT value FROM preferences WHERE name = ?1";
+inline constexpr char kUpsertPreference[] =
+    "INSERT INTO preferences (name, value) VALUES (?1, ?2) "
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+inline constexpr char kSelectPreferences[] = "SELECT name, value FROM preferences ORDER BY name";
 
 }  // namespace sallyport::store::sql

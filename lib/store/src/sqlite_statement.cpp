@@ -106,6 +106,10 @@ void Statement::bind_int64(int index, std::int64_t value) {
 
 void Statement::bind_bool(int index, bool value) { bind_int64(index, value ? 1 : 0); }
 
+void Statement::bind_null(int index) {
+  if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) fail("bind failed");
+}
+
 bool Statement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -145,6 +149,10 @@ int Statement::column_int(int column) const {
 }
 
 bool Statement::column_bool(int column) const { return column_int64(column) != 0; }
+
+bool Statement::column_is_null(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
 
 void Statement::reset() noexcept {
   sqlite3_reset(stmt_);

@@ -46,6 +46,7 @@ class Statement {
   void bind_blob(int index, std::string_view bytes);
   void bind_int64(int index, std::int64_t value);
   void bind_bool(int index, bool value);
+  void bind_null(int index);
 
   // true when a row is available, false when the statement has finished.
   bool step();
@@ -58,6 +59,7 @@ class Statement {
   std::int64_t column_int64(int column) const;
   int column_int(int column) const;
   bool column_bool(int column) const;
+  bool column_is_null(int column) const;
 
   // Back to the start with no bindings, so the statement can be reused and a finished read
   // does not keep its snapshot open.

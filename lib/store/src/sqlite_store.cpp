@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "record_json.hpp"
@@ -85,6 +86,48 @@ AuditEvent read_audit_event(const Statement& row) {
   event.outcome = row.column_text(6);
   event.detail = row.column_text(7);
   return event;
+}
+
+PolicyRecord read_policy(const Statement& row) {
+  PolicyRecord policy;
+  policy.name = row.column_text(0);
+  policy.document = row.column_text(1);
+  policy.builtin = row.column_bool(2);
+  policy.created_at = row.column_int64(3);
+  policy.updated_at = row.column_int64(4);
+  return policy;
+}
+
+SessionRecord read_session(const Statement& row) {
+  SessionRecord session;
+  session.id = row.column_text(0);
+  session.owner = row.column_text(1);
+  session.node_id = row.column_text(2);
+  session.run_as = row.column_text(3);
+  session.kind = row.column_text(4);
+  session.command = row.column_text(5);
+  session.status = row.column_text(6);
+  session.reason = row.column_text(7);
+  session.gateway_id = row.column_text(8);
+  session.started_at = row.column_int64(9);
+  session.ended_at = row.column_int64(10);
+  session.bytes_in = row.column_int64(11);
+  session.bytes_out = row.column_int64(12);
+  if (!row.column_is_null(13)) session.exit_code = row.column_int(13);
+  if (!row.column_is_null(14)) session.exit_signal = row.column_int(14);
+  return session;
+}
+
+void bind_optional_int(Statement& q, int index, const std::optional<int>& value) {
+  if (value) {
+    q.bind_int64(index, *value);
+  } else {
+    q.bind_null(index);
+  }
+}
+
+const char* principal_kind(PolicyPrincipal kind) {
+  return kind == PolicyPrincipal::kUser ? "user" : "group";
 }
 
 class SqliteStore final : public Store {
@@ -364,7 +407,252 @@ class SqliteStore final : public Store {
     return events;
   }
 
+  bool create_policy(const PolicyRecord& policy) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kInsertPolicy));
+    q->bind_text(1, policy.name);
+    q->bind_text(2, policy.document);
+    q->bind_bool(3, policy.builtin);
+    q->bind_int64(4, policy.created_at);
+    q->bind_int64(5, policy.updated_at);
+    q->run();
+    return db_.changes() > 0;
+  }
+
+  bool update_policy(const std::string& name, const std::string& document,
+                     Millis updated_at) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kUpdatePolicy));
+    q->bind_text(1, name);
+    q->bind_text(2, document);
+    q->bind_int64(3, updated_at);
+    q->run();
+    return db_.changes() > 0;
+  }
+
+  std::optional<PolicyRecord> get_policy(const std::string& name) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kSelectPolicy));
+    q->bind_text(1, name);
+    if (!q->step()) return std::nullopt;
+    return read_policy(*q);
+  }
+
+  std::vector<PolicyRecord> list_policies() override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kSelectPolicies));
+    std::vector<PolicyRecord> policies;
+    while (q->step()) policies.push_back(read_policy(*q));
+    return policies;
+  }
+
+  bool delete_policy(const std::string& name) override {
+    // Attachments go with it through ON DELETE CASCADE.
+    return update_by_key(sql::kDeletePolicy, name);
+  }
+
+  bool attach_policy(PolicyPrincipal kind, const std::string& principal,
+                     const std::string& policy) override {
+    std::lock_guard lock(mutex_);
+    {
+      StatementUse q(statement(kind == PolicyPrincipal::kUser ? sql::kAttachUserPolicy
+                                                               : sql::kAttachGroupPolicy));
+      q->bind_text(1, principal);
+      q->bind_text(2, policy);
+      q->run();
+      if (db_.changes() > 0) return true;
+    }
+    // Nothing inserted: either it was attached already (fine) or a side is missing.
+    return attachment_exists(kind, principal, policy);
+  }
+
+  bool detach_policy(PolicyPrincipal kind, const std::string& principal,
+                     const std::string& policy) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kDeleteAttachment));
+    q->bind_text(1, principal_kind(kind));
+    q->bind_text(2, principal);
+    q->bind_text(3, policy);
+    q->run();
+    return db_.changes() > 0;
+  }
+
+  std::vector<std::string> list_attached_policies(PolicyPrincipal kind,
+                                                  const std::string& principal) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kSelectAttachedPolicies));
+    q->bind_text(1, principal_kind(kind));
+    q->bind_text(2, principal);
+    std::vector<std::string> names;
+    while (q->step()) names.push_back(q->column_text(0));
+    return names;
+  }
+
+  bool create_group(const Group& group) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kInsertGroup));
+    q->bind_text(1, group.name);
+    q->bind_int64(2, group.created_at);
+    q->run();
+    return db_.changes() > 0;
+  }
+
+  bool delete_group(const std::string& name) override {
+    // Memberships and attachments go with it through ON DELETE CASCADE.
+    return update_by_key(sql::kDeleteGroup, name);
+  }
+
+  std::vector<Group> list_groups() override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kSelectGroups));
+    std::vector<Group> groups;
+    while (q->step()) groups.push_back(Group{q->column_text(0), q->column_int64(1)});
+    return groups;
+  }
+
+  bool add_group_member(const std::string& group, const std::string& user) override {
+    std::lock_guard lock(mutex_);
+    {
+      StatementUse q(statement(sql::kInsertGroupMember));
+      q->bind_text(1, group);
+      q->bind_text(2, user);
+      q->run();
+      if (db_.changes() > 0) return true;
+    }
+    StatementUse q(statement(sql::kSelectGroupMember));
+    q->bind_text(1, group);
+    q->bind_text(2, user);
+    return q->step();
+  }
+
+  bool remove_group_member(const std::string& group, const std::string& user) override {
+    return update_by_key(sql::kDeleteGroupMember, group, user);
+  }
+
+  std::vector<std::string> list_group_members(const std::string& group) override {
+    return names_by_key(sql::kSelectGroupMembers, group);
+  }
+
+  std::vector<std::string> list_user_groups(const std::string& user) override {
+    return names_by_key(sql::kSelectUserGroups, user);
+  }
+
+  bool create_session(const SessionRecord& session) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kInsertSession));
+    q->bind_text(1, session.id);
+    q->bind_text(2, session.owner);
+    q->bind_text(3, session.node_id);
+    q->bind_text(4, session.run_as);
+    q->bind_text(5, session.kind);
+    q->bind_text(6, session.command);
+    q->bind_text(7, session.status);
+    q->bind_text(8, session.reason);
+    q->bind_text(9, session.gateway_id);
+    q->bind_int64(10, session.started_at);
+    q->bind_int64(11, session.ended_at);
+    q->bind_int64(12, session.bytes_in);
+    q->bind_int64(13, session.bytes_out);
+    bind_optional_int(*q, 14, session.exit_code);
+    bind_optional_int(*q, 15, session.exit_signal);
+    q->run();
+    return db_.changes() > 0;
+  }
+
+  std::optional<SessionRecord> get_session(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kSelectSession));
+    q->bind_text(1, id);
+    if (!q->step()) return std::nullopt;
+    return read_session(*q);
+  }
+
+  std::vector<SessionRecord> list_sessions(bool active, int limit) override {
+    std::vector<SessionRecord> sessions;
+    if (limit <= 0) return sessions;  // SQLite reads a negative LIMIT as "no limit"
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(active ? sql::kSelectActiveSessions : sql::kSelectEndedSessions));
+    q->bind_int64(1, limit);
+    while (q->step()) sessions.push_back(read_session(*q));
+    return sessions;
+  }
+
+  bool add_session_bytes(const std::string& id, std::int64_t bytes_in,
+                         std::int64_t bytes_out) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kAddSessionBytes));
+    q->bind_text(1, id);
+    q->bind_int64(2, bytes_in);
+    q->bind_int64(3, bytes_out);
+    q->run();
+    return db_.changes() > 0;
+  }
+
+  bool end_session(const SessionRecord& ended) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kEndSession));
+    q->bind_text(1, ended.id);
+    q->bind_text(2, ended.status);
+    q->bind_text(3, ended.reason);
+    // ended_at == 0 means "active"; an ending must never leave the session looking live.
+    q->bind_int64(4, ended.ended_at > 0 ? ended.ended_at : 1);
+    q->bind_int64(5, ended.bytes_in);
+    q->bind_int64(6, ended.bytes_out);
+    bind_optional_int(*q, 7, ended.exit_code);
+    bind_optional_int(*q, 8, ended.exit_signal);
+    q->run();
+    return db_.changes() > 0;
+  }
+
+  void fail_gateway_sessions(const std::string& gateway_id, Millis now) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kFailGatewaySessions));
+    q->bind_text(1, gateway_id);
+    q->bind_int64(2, now > 0 ? now : 1);
+    q->run();
+  }
+
+  std::optional<std::string> get_preference(const std::string& key) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kSelectPreference));
+    q->bind_text(1, key);
+    if (!q->step()) return std::nullopt;
+    return q->column_text(0);
+  }
+
+  void set_preference(const std::string& key, const std::string& value) override {
+    update_by_key(sql::kUpsertPreference, key, value);
+  }
+
+  std::vector<std::pair<std::string, std::string>> list_preferences() override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kSelectPreferences));
+    std::vector<std::pair<std::string, std::string>> preferences;
+    while (q->step()) preferences.emplace_back(q->column_text(0), q->column_text(1));
+    return preferences;
+  }
+
  private:
+  // Caller holds mutex_.
+  bool attachment_exists(PolicyPrincipal kind, const std::string& principal,
+                         const std::string& policy) {
+    StatementUse q(statement(sql::kSelectAttachment));
+    q->bind_text(1, principal_kind(kind));
+    q->bind_text(2, principal);
+    q->bind_text(3, policy);
+    return q->step();
+  }
+
+  // Runs a one-key query (?1 = key) whose first column is a name.
+  std::vector<std::string> names_by_key(const char* sql, const std::string& key) {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql));
+    q->bind_text(1, key);
+    std::vector<std::string> names;
+    while (q->step()) names.push_back(q->column_text(0));
+    return names;
+  }
+
   void configure() {
     {
       Statement q(db_, sql::kPragmaJournalModeWal);

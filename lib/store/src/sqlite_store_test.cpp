@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sallyport/store/store.hpp"
+#include "sqlite_schema.hpp"
 #include "store_conformance.hpp"
 
 namespace sallyport::store {
@@ -187,14 +188,78 @@ TEST(SqliteStore, OpeningAFileThatIsNotADatabaseThrows) {
   EXPECT_THROW(open_sqlite(path), Error);
 }
 
-TEST(SqliteStore, MigratesOnceToVersionOneInWalMode) {
+TEST(SqliteStore, MigratesOnceToTheLatestVersionInWalMode) {
   TempDir dir;
   const std::string path = dir.file("state.db");
   open_sqlite(path).reset();
   open_sqlite(path).reset();  // reopening does not migrate again
   RawDb raw(path);
-  EXPECT_EQ(raw.column("SELECT version FROM schema_version"), (std::vector<std::string>{"1"}));
+  EXPECT_EQ(raw.column("SELECT version FROM schema_version ORDER BY version"),
+            (std::vector<std::string>{"1", "2"}));
   EXPECT_EQ(raw.column("PRAGMA journal_mode"), (std::vector<std::string>{"wal"}));
+}
+
+// A database written by the first release (schema 1) keeps its data and gains the issue-3
+// tables, with their cascades working against the old users table.
+TEST(SqliteStore, MigratesAVersionOneDatabaseKeepingItsData) {
+  TempDir dir;
+  const std::string path = dir.file("state.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    std::string script = std::string(sql::kCreateSchemaVersion) + ";" + sql::kMigrationV1 +
+                         "INSERT INTO schema_version (version) VALUES (1);"
+                         "INSERT INTO users VALUES ('alice', 'h', '{}', 1, 5);";
+    ASSERT_EQ(sqlite3_exec(db, script.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto store = open_sqlite(path);
+  const auto user = store->get_user("alice");
+  ASSERT_TRUE(user.has_value());
+  EXPECT_TRUE(user->is_admin);
+  EXPECT_EQ(user->created_at, 5);
+  PolicyRecord policy;
+  policy.name = "p";
+  policy.document = "{}";
+  ASSERT_TRUE(store->create_policy(policy));
+  ASSERT_TRUE(store->create_group(Group{"ops", kNow}));
+  ASSERT_TRUE(store->add_group_member("ops", "alice"));
+  ASSERT_TRUE(store->attach_policy(PolicyPrincipal::kUser, "alice", "p"));
+  ASSERT_TRUE(store->delete_user("alice"));
+  EXPECT_TRUE(store->list_group_members("ops").empty());
+  EXPECT_TRUE(store->list_attached_policies(PolicyPrincipal::kUser, "alice").empty());
+  store.reset();
+  RawDb raw(path);
+  EXPECT_EQ(raw.column("SELECT version FROM schema_version ORDER BY version"),
+            (std::vector<std::string>{"1", "2"}));
+}
+
+// The schema itself refuses an attachment whose principal columns disagree, so no code path
+// can write one that escapes the cascades.
+TEST(SqliteStore, AttachmentRowsMustNameTheirPrincipalConsistently) {
+  TempDir dir;
+  const std::string path = dir.file("state.db");
+  {
+    auto store = open_sqlite(path);
+    User user;
+    user.name = "alice";
+    ASSERT_TRUE(store->create_user(user));
+    PolicyRecord policy;
+    policy.name = "p";
+    ASSERT_TRUE(store->create_policy(policy));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db,
+                         "INSERT INTO policy_attachments VALUES ('user', 'alice', 'p', NULL, NULL)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db,
+                         "INSERT INTO policy_attachments VALUES ('user', 'bob', 'p', 'alice', NULL)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
 }
 
 TEST(SqliteStore, RefusesASchemaNewerThanItKnows) {

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace sallyport::store::conformance {
@@ -736,6 +737,400 @@ TEST_P(StoreConformance, ConcurrentAuditAppendsGetDistinctIds) {
   }
   EXPECT_EQ(unique.size(), static_cast<std::size_t>(kThreads * kPerThread));
   EXPECT_EQ(store().list_audit(0, 1000).size(), static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+
+// ---- Policies ---------------------------------------------------------------------------------
+
+PolicyRecord make_policy(const std::string& name, const std::string& document = "{\"v\":1}") {
+  PolicyRecord policy;
+  policy.name = name;
+  policy.document = document;
+  policy.created_at = kNow;
+  policy.updated_at = kNow;
+  return policy;
+}
+
+SessionRecord make_session(const std::string& id, Millis started_at,
+                           const std::string& gateway_id = "gw-1") {
+  SessionRecord session;
+  session.id = id;
+  session.owner = "alice";
+  session.node_id = "mi-00000000000000001";
+  session.run_as = "sallyport-user";
+  session.kind = "shell";
+  session.status = "Connected";
+  session.gateway_id = gateway_id;
+  session.started_at = started_at;
+  return session;
+}
+
+std::vector<std::string> ids_of(const std::vector<SessionRecord>& sessions) {
+  std::vector<std::string> ids;
+  for (const auto& session : sessions) ids.push_back(session.id);
+  return ids;
+}
+
+void expect_same_policy(const PolicyRecord& actual, const PolicyRecord& expected) {
+  EXPECT_EQ(actual.name, expected.name);
+  EXPECT_EQ(actual.document, expected.document);
+  EXPECT_EQ(actual.builtin, expected.builtin);
+  EXPECT_EQ(actual.created_at, expected.created_at);
+  EXPECT_EQ(actual.updated_at, expected.updated_at);
+}
+
+void expect_same_session(const SessionRecord& actual, const SessionRecord& expected) {
+  EXPECT_EQ(actual.id, expected.id);
+  EXPECT_EQ(actual.owner, expected.owner);
+  EXPECT_EQ(actual.node_id, expected.node_id);
+  EXPECT_EQ(actual.run_as, expected.run_as);
+  EXPECT_EQ(actual.kind, expected.kind);
+  EXPECT_EQ(actual.command, expected.command);
+  EXPECT_EQ(actual.status, expected.status);
+  EXPECT_EQ(actual.reason, expected.reason);
+  EXPECT_EQ(actual.gateway_id, expected.gateway_id);
+  EXPECT_EQ(actual.started_at, expected.started_at);
+  EXPECT_EQ(actual.ended_at, expected.ended_at);
+  EXPECT_EQ(actual.bytes_in, expected.bytes_in);
+  EXPECT_EQ(actual.bytes_out, expected.bytes_out);
+  EXPECT_EQ(actual.exit_code, expected.exit_code);
+  EXPECT_EQ(actual.exit_signal, expected.exit_signal);
+}
+
+using Names = std::vector<std::string>;
+
+TEST_P(StoreConformance, PolicyRoundTripsEveryField) {
+  PolicyRecord policy = make_policy("AdministratorAccess",
+                                    "{\n  \"Version\": \"2012-10-17\",\n  \"Id\": \"caf\xc3\xa9\"\n}");
+  policy.builtin = true;
+  policy.updated_at = kNow + 5;
+  ASSERT_TRUE(store().create_policy(policy));
+  const auto got = store().get_policy("AdministratorAccess");
+  ASSERT_TRUE(got.has_value());
+  expect_same_policy(*got, policy);
+  EXPECT_FALSE(store().get_policy("administratoraccess").has_value());  // names are exact
+  EXPECT_FALSE(store().get_policy("missing").has_value());
+}
+
+TEST_P(StoreConformance, CreatePolicyRefusesDuplicateAndKeepsOriginal) {
+  ASSERT_TRUE(store().create_policy(make_policy("ops", "first")));
+  EXPECT_FALSE(store().create_policy(make_policy("ops", "second")));
+  EXPECT_EQ(store().get_policy("ops")->document, "first");
+}
+
+TEST_P(StoreConformance, UpdatePolicyChangesDocumentAndUpdatedAtOnly) {
+  PolicyRecord policy = make_policy("ops", "first");
+  ASSERT_TRUE(store().create_policy(policy));
+  EXPECT_TRUE(store().update_policy("ops", "second", kNow + 10));
+  policy.document = "second";
+  policy.updated_at = kNow + 10;
+  expect_same_policy(*store().get_policy("ops"), policy);
+  EXPECT_FALSE(store().update_policy("missing", "x", kNow));
+  EXPECT_FALSE(store().get_policy("missing").has_value());
+}
+
+TEST_P(StoreConformance, ListPoliciesOrderedByName) {
+  EXPECT_TRUE(store().list_policies().empty());
+  for (const char* name : {"b", "A", "a", "Z"}) ASSERT_TRUE(store().create_policy(make_policy(name)));
+  Names names;
+  for (const auto& policy : store().list_policies()) names.push_back(policy.name);
+  EXPECT_EQ(names, (Names{"A", "Z", "a", "b"}));  // byte order
+}
+
+TEST_P(StoreConformance, DeletePolicyDetachesItEverywhere) {
+  ASSERT_TRUE(store().create_user(make_user("alice")));
+  ASSERT_TRUE(store().create_group(Group{"ops", kNow}));
+  ASSERT_TRUE(store().create_policy(make_policy("gone")));
+  ASSERT_TRUE(store().create_policy(make_policy("kept")));
+  for (const char* policy : {"gone", "kept"}) {
+    ASSERT_TRUE(store().attach_policy(PolicyPrincipal::kUser, "alice", policy));
+    ASSERT_TRUE(store().attach_policy(PolicyPrincipal::kGroup, "ops", policy));
+  }
+  EXPECT_TRUE(store().delete_policy("gone"));
+  EXPECT_FALSE(store().delete_policy("gone"));
+  EXPECT_EQ(store().list_attached_policies(PolicyPrincipal::kUser, "alice"), Names{"kept"});
+  EXPECT_EQ(store().list_attached_policies(PolicyPrincipal::kGroup, "ops"), Names{"kept"});
+  // A policy re-created under the old name starts unattached.
+  ASSERT_TRUE(store().create_policy(make_policy("gone")));
+  EXPECT_EQ(store().list_attached_policies(PolicyPrincipal::kUser, "alice"), Names{"kept"});
+}
+
+TEST_P(StoreConformance, AttachIsIdempotentAndNeedsBothSides) {
+  ASSERT_TRUE(store().create_user(make_user("alice")));
+  ASSERT_TRUE(store().create_group(Group{"ops", kNow}));
+  ASSERT_TRUE(store().create_policy(make_policy("p")));
+
+  EXPECT_TRUE(store().attach_policy(PolicyPrincipal::kUser, "alice", "p"));
+  EXPECT_TRUE(store().attach_policy(PolicyPrincipal::kUser, "alice", "p"));  // again: still true
+  EXPECT_EQ(store().list_attached_policies(PolicyPrincipal::kUser, "alice"), Names{"p"});
+
+  EXPECT_FALSE(store().attach_policy(PolicyPrincipal::kUser, "nobody", "p"));
+  EXPECT_FALSE(store().attach_policy(PolicyPrincipal::kUser, "alice", "missing"));
+  EXPECT_FALSE(store().attach_policy(PolicyPrincipal::kGroup, "nogroup", "p"));
+  // Kinds are separate namespaces: a user is not a group of the same name.
+  EXPECT_FALSE(store().attach_policy(PolicyPrincipal::kGroup, "alice", "p"));
+  EXPECT_FALSE(store().attach_policy(PolicyPrincipal::kUser, "ops", "p"));
+  EXPECT_TRUE(store().list_attached_policies(PolicyPrincipal::kGroup, "alice").empty());
+  EXPECT_TRUE(store().list_attached_policies(PolicyPrincipal::kUser, "nobody").empty());
+
+  EXPECT_TRUE(store().attach_policy(PolicyPrincipal::kGroup, "ops", "p"));
+  EXPECT_EQ(store().list_attached_policies(PolicyPrincipal::kGroup, "ops"), Names{"p"});
+}
+
+TEST_P(StoreConformance, DetachReportsWhetherItWasAttached) {
+  ASSERT_TRUE(store().create_user(make_user("alice")));
+  ASSERT_TRUE(store().create_group(Group{"alice", kNow}));  // same name, other kind
+  ASSERT_TRUE(store().create_policy(make_policy("p")));
+  ASSERT_TRUE(store().attach_policy(PolicyPrincipal::kUser, "alice", "p"));
+  ASSERT_TRUE(store().attach_policy(PolicyPrincipal::kGroup, "alice", "p"));
+  EXPECT_TRUE(store().detach_policy(PolicyPrincipal::kUser, "alice", "p"));
+  EXPECT_FALSE(store().detach_policy(PolicyPrincipal::kUser, "alice", "p"));
+  EXPECT_FALSE(store().detach_policy(PolicyPrincipal::kUser, "alice", "missing"));
+  EXPECT_TRUE(store().list_attached_policies(PolicyPrincipal::kUser, "alice").empty());
+  EXPECT_EQ(store().list_attached_policies(PolicyPrincipal::kGroup, "alice"), Names{"p"});
+  EXPECT_TRUE(store().get_policy("p").has_value());  // detaching keeps the policy
+}
+
+TEST_P(StoreConformance, AttachedPoliciesOrderedByName) {
+  ASSERT_TRUE(store().create_user(make_user("alice")));
+  for (const char* name : {"c", "B", "a"}) {
+    ASSERT_TRUE(store().create_policy(make_policy(name)));
+    ASSERT_TRUE(store().attach_policy(PolicyPrincipal::kUser, "alice", name));
+  }
+  EXPECT_EQ(store().list_attached_policies(PolicyPrincipal::kUser, "alice"), (Names{"B", "a", "c"}));
+}
+
+TEST_P(StoreConformance, DeletingAUserRemovesItsAttachmentsAndMemberships) {
+  ASSERT_TRUE(store().create_user(make_user("alice")));
+  ASSERT_TRUE(store().create_user(make_user("bob")));
+  ASSERT_TRUE(store().create_group(Group{"ops", kNow}));
+  ASSERT_TRUE(store().create_policy(make_policy("p")));
+  ASSERT_TRUE(store().attach_policy(PolicyPrincipal::kUser, "alice", "p"));
+  ASSERT_TRUE(store().attach_policy(PolicyPrincipal::kUser, "bob", "p"));
+  ASSERT_TRUE(store().add_group_member("ops", "alice"));
+  ASSERT_TRUE(store().add_group_member("ops", "bob"));
+
+  ASSERT_TRUE(store().delete_user("alice"));
+  EXPECT_EQ(store().list_group_members("ops"), Names{"bob"});
+  EXPECT_EQ(store().list_attached_policies(PolicyPrincipal::kUser, "bob"), Names{"p"});
+
+  // Re-created under the same name, the user inherits nothing.
+  ASSERT_TRUE(store().create_user(make_user("alice")));
+  EXPECT_TRUE(store().list_attached_policies(PolicyPrincipal::kUser, "alice").empty());
+  EXPECT_TRUE(store().list_user_groups("alice").empty());
+  EXPECT_TRUE(store().get_policy("p").has_value());
+}
+
+// ---- Groups -----------------------------------------------------------------------------------
+
+TEST_P(StoreConformance, GroupsCreateListDelete) {
+  EXPECT_TRUE(store().list_groups().empty());
+  ASSERT_TRUE(store().create_group(Group{"ops", kNow}));
+  ASSERT_TRUE(store().create_group(Group{"Dev", kNow + 1}));
+  ASSERT_TRUE(store().create_group(Group{"dba", kNow + 2}));
+  EXPECT_FALSE(store().create_group(Group{"ops", kNow + 3}));
+  const auto groups = store().list_groups();
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[0].name, "Dev");
+  EXPECT_EQ(groups[0].created_at, kNow + 1);
+  EXPECT_EQ(groups[1].name, "dba");
+  EXPECT_EQ(groups[2].name, "ops");
+  EXPECT_EQ(groups[2].created_at, kNow);  // the duplicate changed nothing
+  EXPECT_TRUE(store().delete_group("dba"));
+  EXPECT_FALSE(store().delete_group("dba"));
+  EXPECT_EQ(store().list_groups().size(), 2u);
+}
+
+TEST_P(StoreConformance, GroupMembershipIsIdempotentAndNeedsBothSides) {
+  ASSERT_TRUE(store().create_user(make_user("alice")));
+  ASSERT_TRUE(store().create_user(make_user("bob")));
+  ASSERT_TRUE(store().create_group(Group{"ops", kNow}));
+  ASSERT_TRUE(store().create_group(Group{"dev", kNow}));
+
+  EXPECT_TRUE(store().add_group_member("ops", "bob"));
+  EXPECT_TRUE(store().add_group_member("ops", "alice"));
+  EXPECT_TRUE(store().add_group_member("ops", "alice"));  // already a member: still true
+  EXPECT_TRUE(store().add_group_member("dev", "alice"));
+  EXPECT_FALSE(store().add_group_member("ops", "nobody"));
+  EXPECT_FALSE(store().add_group_member("nogroup", "alice"));
+
+  EXPECT_EQ(store().list_group_members("ops"), (Names{"alice", "bob"}));
+  EXPECT_EQ(store().list_user_groups("alice"), (Names{"dev", "ops"}));
+  EXPECT_TRUE(store().list_group_members("nogroup").empty());
+  EXPECT_TRUE(store().list_user_groups("nobody").empty());
+
+  EXPECT_TRUE(store().remove_group_member("ops", "alice"));
+  EXPECT_FALSE(store().remove_group_member("ops", "alice"));
+  EXPECT_FALSE(store().remove_group_member("nogroup", "alice"));
+  EXPECT_EQ(store().list_group_members("ops"), Names{"bob"});
+  EXPECT_EQ(store().list_user_groups("alice"), Names{"dev"});
+  EXPECT_TRUE(store().get_user("alice").has_value());  // leaving a group keeps the user
+}
+
+TEST_P(StoreConformance, DeletingAGroupRemovesItsMembershipsAndAttachments) {
+  ASSERT_TRUE(store().create_user(make_user("alice")));
+  ASSERT_TRUE(store().create_group(Group{"ops", kNow}));
+  ASSERT_TRUE(store().create_group(Group{"dev", kNow}));
+  ASSERT_TRUE(store().create_policy(make_policy("p")));
+  ASSERT_TRUE(store().add_group_member("ops", "alice"));
+  ASSERT_TRUE(store().add_group_member("dev", "alice"));
+  ASSERT_TRUE(store().attach_policy(PolicyPrincipal::kGroup, "ops", "p"));
+  ASSERT_TRUE(store().attach_policy(PolicyPrincipal::kGroup, "dev", "p"));
+
+  ASSERT_TRUE(store().delete_group("ops"));
+  EXPECT_EQ(store().list_user_groups("alice"), Names{"dev"});
+  EXPECT_EQ(store().list_attached_policies(PolicyPrincipal::kGroup, "dev"), Names{"p"});
+  EXPECT_TRUE(store().get_user("alice").has_value());
+  EXPECT_TRUE(store().get_policy("p").has_value());
+
+  // Re-created, the group starts empty and unattached.
+  ASSERT_TRUE(store().create_group(Group{"ops", kNow + 1}));
+  EXPECT_TRUE(store().list_group_members("ops").empty());
+  EXPECT_TRUE(store().list_attached_policies(PolicyPrincipal::kGroup, "ops").empty());
+}
+
+// ---- Sessions ---------------------------------------------------------------------------------
+
+TEST_P(StoreConformance, SessionRoundTripsEveryField) {
+  SessionRecord session = make_session("alice-0123456789abcdef0", kNow);
+  session.kind = "command";
+  session.command = "uptime; echo \"caf\xc3\xa9\"\n";
+  session.bytes_in = 12;
+  session.bytes_out = 3'000'000'000'000;  // past 32 bits
+  ASSERT_TRUE(store().create_session(session));
+  EXPECT_FALSE(store().create_session(make_session("alice-0123456789abcdef0", kNow + 1)));
+  const auto got = store().get_session(session.id);
+  ASSERT_TRUE(got.has_value());
+  expect_same_session(*got, session);
+  EXPECT_FALSE(got->exit_code.has_value());
+  EXPECT_FALSE(got->exit_signal.has_value());
+  EXPECT_FALSE(store().get_session("missing").has_value());
+}
+
+TEST_P(StoreConformance, EndSessionSetsTheOutcomeOnlyOnce) {
+  ASSERT_TRUE(store().create_session(make_session("s1", kNow)));
+  SessionRecord ended = make_session("s1", kNow);
+  ended.status = "Terminated";
+  ended.reason = "exited";
+  ended.ended_at = kNow + 5000;
+  ended.bytes_in = 10;
+  ended.bytes_out = 20;
+  ended.exit_code = 0;
+  EXPECT_TRUE(store().end_session(ended));
+  expect_same_session(*store().get_session("s1"), ended);
+
+  SessionRecord again = ended;
+  again.status = "Failed";
+  again.reason = "terminated by admin";
+  again.ended_at = kNow + 9000;
+  again.exit_code.reset();
+  again.exit_signal = 9;
+  EXPECT_FALSE(store().end_session(again));
+  expect_same_session(*store().get_session("s1"), ended);  // the first ending stands
+
+  EXPECT_FALSE(store().end_session(make_session("missing", kNow)));
+}
+
+TEST_P(StoreConformance, EndSessionKeepsASignalAndNoExitCode) {
+  ASSERT_TRUE(store().create_session(make_session("s1", kNow)));
+  SessionRecord ended = make_session("s1", kNow);
+  ended.status = "Terminated";
+  ended.reason = "terminated by admin";
+  ended.ended_at = kNow + 1;
+  ended.exit_signal = 15;
+  ASSERT_TRUE(store().end_session(ended));
+  const auto got = store().get_session("s1");
+  EXPECT_FALSE(got->exit_code.has_value());
+  EXPECT_EQ(got->exit_signal, 15);
+}
+
+TEST_P(StoreConformance, AddSessionBytesAccumulatesWhileActive) {
+  ASSERT_TRUE(store().create_session(make_session("s1", kNow)));
+  EXPECT_TRUE(store().add_session_bytes("s1", 5, 100));
+  EXPECT_TRUE(store().add_session_bytes("s1", 1, 4'000'000'000));
+  auto got = store().get_session("s1");
+  EXPECT_EQ(got->bytes_in, 6);
+  EXPECT_EQ(got->bytes_out, 4'000'000'100);
+  EXPECT_FALSE(store().add_session_bytes("missing", 1, 1));
+
+  SessionRecord ended = *got;
+  ended.status = "Terminated";
+  ended.ended_at = kNow + 1;
+  ASSERT_TRUE(store().end_session(ended));
+  EXPECT_FALSE(store().add_session_bytes("s1", 1, 1));  // final counts are final
+  got = store().get_session("s1");
+  EXPECT_EQ(got->bytes_in, 6);
+  EXPECT_EQ(got->bytes_out, 4'000'000'100);
+}
+
+TEST_P(StoreConformance, ListSessionsActiveAndHistoryNewestFirstWithLimit) {
+  EXPECT_TRUE(store().list_sessions(true, 10).empty());
+  EXPECT_TRUE(store().list_sessions(false, 10).empty());
+  // Created out of order; two share a start time (then the id decides, descending).
+  for (const auto& [id, start] : std::vector<std::pair<std::string, Millis>>{
+           {"a", kNow + 20}, {"b", kNow}, {"c", kNow + 40}, {"d", kNow + 10}, {"e", kNow + 30},
+           {"f", kNow + 30}}) {
+    ASSERT_TRUE(store().create_session(make_session(id, start)));
+  }
+  for (const char* id : {"b", "e", "c"}) {
+    SessionRecord ended = *store().get_session(id);
+    ended.status = "Terminated";
+    ended.ended_at = kNow + 100;
+    ASSERT_TRUE(store().end_session(ended));
+  }
+  EXPECT_EQ(ids_of(store().list_sessions(true, 10)), (Names{"f", "a", "d"}));
+  EXPECT_EQ(ids_of(store().list_sessions(false, 10)), (Names{"c", "e", "b"}));
+  EXPECT_EQ(ids_of(store().list_sessions(true, 2)), (Names{"f", "a"}));
+  EXPECT_EQ(ids_of(store().list_sessions(false, 1)), Names{"c"});
+  EXPECT_TRUE(store().list_sessions(true, 0).empty());
+  EXPECT_TRUE(store().list_sessions(false, -1).empty());
+}
+
+TEST_P(StoreConformance, FailGatewaySessionsOnlyTouchesThatGatewaysActiveSessions) {
+  ASSERT_TRUE(store().create_session(make_session("mine-1", kNow, "gw-1")));
+  ASSERT_TRUE(store().create_session(make_session("mine-2", kNow + 1, "gw-1")));
+  ASSERT_TRUE(store().create_session(make_session("other", kNow + 2, "gw-2")));
+  ASSERT_TRUE(store().create_session(make_session("mine-ended", kNow + 3, "gw-1")));
+  SessionRecord ended = *store().get_session("mine-ended");
+  ended.status = "Terminated";
+  ended.reason = "exited";
+  ended.ended_at = kNow + 50;
+  ended.exit_code = 0;
+  ASSERT_TRUE(store().end_session(ended));
+
+  store().fail_gateway_sessions("gw-1", kNow + 1000);
+  for (const char* id : {"mine-1", "mine-2"}) {
+    const auto got = store().get_session(id);
+    EXPECT_EQ(got->status, "Failed") << id;
+    EXPECT_EQ(got->reason, "gateway restarted") << id;
+    EXPECT_EQ(got->ended_at, kNow + 1000) << id;
+  }
+  const auto other = store().get_session("other");
+  EXPECT_EQ(other->status, "Connected");
+  EXPECT_EQ(other->ended_at, 0);
+  expect_same_session(*store().get_session("mine-ended"), ended);
+  EXPECT_EQ(ids_of(store().list_sessions(true, 10)), Names{"other"});
+  store().fail_gateway_sessions("gw-unknown", kNow);  // not an error
+}
+
+// ---- Preferences ------------------------------------------------------------------------------
+
+TEST_P(StoreConformance, PreferencesRoundTripAndOverwrite) {
+  EXPECT_FALSE(store().get_preference("idle_timeout_minutes").has_value());
+  EXPECT_TRUE(store().list_preferences().empty());
+  store().set_preference("idle_timeout_minutes", "20");
+  store().set_preference("shell_profile", "export A=\"b\"\nalias ll='ls -l'\n");
+  store().set_preference("default_run_as", "");
+  store().set_preference("idle_timeout_minutes", "5");
+  EXPECT_EQ(store().get_preference("idle_timeout_minutes"), "5");
+  EXPECT_EQ(store().get_preference("shell_profile"), "export A=\"b\"\nalias ll='ls -l'\n");
+  EXPECT_EQ(store().get_preference("default_run_as"), "");  // empty is a value, not absence
+  const auto all = store().list_preferences();
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"default_run_as", ""},
+      {"idle_timeout_minutes", "5"},
+      {"shell_profile", "export A=\"b\"\nalias ll='ls -l'\n"}};
+  EXPECT_EQ(all, expected);
 }
 
 }  // namespace

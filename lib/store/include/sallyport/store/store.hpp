@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sallyport/store/types.hpp"
@@ -69,6 +70,43 @@ class Store {
   // oldest first, at most limit.
   virtual std::int64_t append_audit(const AuditEvent& event) = 0;
   virtual std::vector<AuditEvent> list_audit(Millis since, int limit) = 0;
+
+  // Policies (documents are opaque text here; the policy engine validates them).
+  virtual bool create_policy(const PolicyRecord& policy) = 0;   // false when the name is taken
+  virtual bool update_policy(const std::string& name, const std::string& document, Millis updated_at) = 0;
+  virtual std::optional<PolicyRecord> get_policy(const std::string& name) = 0;
+  virtual std::vector<PolicyRecord> list_policies() = 0;        // ordered by name
+  virtual bool delete_policy(const std::string& name) = 0;      // also detaches it everywhere
+  // Attachments to users and groups; attach is idempotent (true when the pair now exists and
+  // both sides exist), detach returns false when it was not attached.
+  virtual bool attach_policy(PolicyPrincipal kind, const std::string& principal, const std::string& policy) = 0;
+  virtual bool detach_policy(PolicyPrincipal kind, const std::string& principal, const std::string& policy) = 0;
+  virtual std::vector<std::string> list_attached_policies(PolicyPrincipal kind, const std::string& principal) = 0;
+
+  // Groups and membership (deleting a user or group removes its memberships and attachments).
+  virtual bool create_group(const Group& group) = 0;
+  virtual bool delete_group(const std::string& name) = 0;
+  virtual std::vector<Group> list_groups() = 0;
+  virtual bool add_group_member(const std::string& group, const std::string& user) = 0;  // false if either is missing
+  virtual bool remove_group_member(const std::string& group, const std::string& user) = 0;
+  virtual std::vector<std::string> list_group_members(const std::string& group) = 0;
+  virtual std::vector<std::string> list_user_groups(const std::string& user) = 0;
+
+  // Sessions. end_session sets status, reason, ended_at, byte counts and exit status once;
+  // later calls for an ended session return false.
+  virtual bool create_session(const SessionRecord& session) = 0;
+  virtual std::optional<SessionRecord> get_session(const std::string& id) = 0;
+  // active: ended_at == 0, newest first; history: ended sessions, newest first.
+  virtual std::vector<SessionRecord> list_sessions(bool active, int limit) = 0;
+  virtual bool add_session_bytes(const std::string& id, std::int64_t bytes_in, std::int64_t bytes_out) = 0;
+  virtual bool end_session(const SessionRecord& ended) = 0;
+  // Marks active sessions held by gateway_id as Failed ("gateway restarted").
+  virtual void fail_gateway_sessions(const std::string& gateway_id, Millis now) = 0;
+
+  // Gateway-wide preferences as key/value text (the gateway validates values).
+  virtual std::optional<std::string> get_preference(const std::string& key) = 0;
+  virtual void set_preference(const std::string& key, const std::string& value) = 0;
+  virtual std::vector<std::pair<std::string, std::string>> list_preferences() = 0;
 };
 
 // Opens (creating if needed) an SQLite database file and migrates its schema. WAL mode.

@@ -74,4 +74,37 @@ struct AuditEvent {
   std::string detail;   // free text, never a secret
 };
 
+struct PolicyRecord {
+  std::string name;
+  std::string document;  // the JSON text as submitted (validated by the policy engine)
+  bool builtin = false;  // built-in policies cannot be changed or deleted
+  Millis created_at = 0;
+  Millis updated_at = 0;
+};
+
+struct Group {
+  std::string name;
+  Millis created_at = 0;
+};
+
+enum class PolicyPrincipal { kUser, kGroup };
+
+struct SessionRecord {
+  std::string id;        // e.g. "alice-0123456789abcdef0"
+  std::string owner;     // user name
+  std::string node_id;
+  std::string run_as;
+  std::string kind;      // "shell" | "command" | "port-forward"
+  std::string command;   // the command line for kind "command", else ""
+  std::string status;    // "Connected" | "Terminated" | "Failed"
+  std::string reason;    // who or what ended it ("exited", "terminated by admin", "idle timeout", …)
+  std::string gateway_id;
+  Millis started_at = 0;
+  Millis ended_at = 0;   // 0 while active
+  std::int64_t bytes_in = 0;   // client -> node
+  std::int64_t bytes_out = 0;  // node -> client
+  std::optional<int> exit_code;
+  std::optional<int> exit_signal;
+};
+
 }  // namespace sallyport::store
