@@ -11,6 +11,7 @@
 #include "sallyport/gateway/audit.hpp"
 #include "sallyport/gateway/auth.hpp"
 #include "sallyport/gateway/bootstrap.hpp"
+#include "sallyport/gateway/session_hub.hpp"
 #include "sallyport/transport/server.hpp"
 #include "sallyport/transport/url.hpp"
 #include "sallyport/util/files.hpp"
@@ -18,13 +19,6 @@
 namespace sallyport::gateway {
 
 namespace asio = boost::asio;
-
-namespace {
-// Placeholder until the session hub brokers sessions.
-struct NoSessions final : SessionControl {
-  bool terminate(const std::string&, const std::string&, const std::string&) override { return false; }
-};
-}  // namespace
 
 struct Gateway::Impl {
   explicit Impl(GatewayConfig gateway_config)
@@ -37,12 +31,20 @@ struct Gateway::Impl {
         auditor(*store, clock, config.data_dir / "audit.log"),
         auth(*store, clock, static_cast<util::Millis>(config.token_ttl_minutes) * 60'000),
         hub(*store, auditor, clock, HubSettings{gateway_id, config.agent_heartbeat_seconds}),
+        sessions(io.get_executor(), *store, auditor, clock, hub, auth, session_authorizer(), session_settings(),
+                 gateway_id),
         api(*store, auth, auditor, clock, hub, sessions,
             ApiSettings{static_cast<util::Millis>(config.agent_timeout_seconds) * 1000, "0.1.0"}),
         signals(io, SIGINT, SIGTERM) {
     notice = ensure_admin(*store, config, clock);
-    // Links this gateway held before a crash are gone; agents reconnect by themselves.
+    // Links and sessions this gateway held before a crash are gone; agents reconnect by
+    // themselves, and the sessions are recorded as failed.
     store->disconnect_gateway_nodes(gateway_id);
+    store->fail_gateway_sessions(gateway_id, clock.now_ms());
+    hub.on_session_frame = [this](const std::string& node_id, wire::Frame frame) -> asio::awaitable<void> {
+      co_await sessions.on_agent_frame(node_id, std::move(frame));
+    };
+    hub.on_link_closed = [this](const std::string& node_id) { sessions.on_link_closed(node_id); };
     const auto listen = transport::parse_host_port(config.listen);
     transport::ServerOptions options;
     options.host = listen->host;
@@ -54,13 +56,31 @@ struct Gateway::Impl {
     handlers.http = [this](transport::HttpRequest request) -> asio::awaitable<transport::HttpResponse> {
       co_return api.handle(request);
     };
-    handlers.websocket_route = [](const transport::HttpRequest& request) { return request.path() == kAgentLinkPath; };
+    handlers.websocket_route = [](const transport::HttpRequest& request) {
+      return request.path() == kAgentLinkPath || request.path() == kSessionPath;
+    };
     handlers.websocket = [this](transport::HttpRequest request,
                                 std::shared_ptr<transport::MessageSocket> socket) -> asio::awaitable<void> {
-      co_await hub.serve(std::move(request), std::move(socket));
+      if (request.path() == kSessionPath) {
+        co_await sessions.serve_client(std::move(request), std::move(socket));
+      } else {
+        co_await hub.serve(std::move(request), std::move(socket));
+      }
     };
     server = std::make_unique<transport::Server>(io, options, handlers);
     server->start();
+  }
+
+  // Interim rule until policies are attached: administrators may start sessions anywhere.
+  Authorize session_authorizer() {
+    return [](const store::User& user, const std::string&, const std::string&,
+              const std::map<std::string, std::vector<std::string>>&) {
+      return AuthorizationResult{user.is_admin, user.is_admin ? "administrator" : "no policy allows it"};
+    };
+  }
+
+  std::function<SessionSettings()> session_settings() {
+    return [] { return SessionSettings{}; };
   }
 
   GatewayConfig config;
@@ -71,10 +91,10 @@ struct Gateway::Impl {
   std::unique_ptr<store::Store> store;
   Auditor auditor;
   Authenticator auth;
-  AgentHub hub;
-  NoSessions sessions;
-  Api api;
   asio::io_context io;
+  AgentHub hub;
+  SessionHub sessions;
+  Api api;
   asio::signal_set signals;
   std::unique_ptr<transport::Server> server;
   std::string notice;
@@ -93,6 +113,7 @@ void Gateway::run() {
     if (ec) return;
     spdlog::info("signal {} received; shutting down", signal);
     impl_->server->stop();
+    impl_->sessions.close_all("gateway shutting down");
     impl_->hub.close_all();
     impl_->io.stop();
   });

@@ -1,0 +1,445 @@
+#include "sallyport/gateway/session_hub.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "sallyport/crypto/crypto.hpp"
+#include "sallyport/wire/control.hpp"
+
+namespace sallyport::gateway {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kOpenTimeout = std::chrono::seconds(15);
+constexpr auto kWatchdogTick = std::chrono::milliseconds(500);
+constexpr std::int64_t kWarnBeforeEndMs = 60'000;
+// A peer may have at most one window of unacknowledged data in flight; a little slack covers
+// credit frames crossing data frames.
+constexpr std::int64_t kWindowLimit = static_cast<std::int64_t>(wire::kInitialWindowBytes) + wire::kDataChunkBytes;
+
+std::string control(const json& message, std::uint32_t channel) { return wire::encode_control(message, channel); }
+
+std::string failed_frame(const std::string& code, const std::string& message) {
+  return control({{"type", wire::msg::kSessionFailed}, {"code", code}, {"message", message}}, wire::kClientChannel);
+}
+
+struct Session {
+  explicit Session(asio::any_io_executor executor) : opened(executor), watchdog(executor) {
+    opened.expires_at(asio::steady_timer::time_point::max());
+  }
+  store::SessionRecord record;
+  std::shared_ptr<transport::MessageSocket> client;
+  std::uint32_t channel = 0;
+  enum class State { kOpening, kOpen, kEnded } state = State::kOpening;
+  asio::steady_timer opened;  // cancelled when the agent answers session_open
+  std::string failure_code, failure_message;
+  asio::steady_timer watchdog;
+  std::int64_t last_activity = 0;
+  std::int64_t agent_output_in_flight = 0;  // node -> client bytes not yet credited by the client
+  std::int64_t client_input_in_flight = 0;  // client -> node bytes not yet credited by the agent
+  bool warned_idle = false;
+  bool warned_duration = false;
+  SessionSettings settings;
+};
+
+}  // namespace
+
+struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
+  asio::any_io_executor executor;
+  store::Store& store;
+  Auditor& audit;
+  const util::Clock& clock;
+  AgentHub& agents;
+  Authenticator& auth;
+  Authorize authorize;
+  std::function<SessionSettings()> settings;
+  std::string gateway_id;
+  std::map<std::string, std::shared_ptr<Session>> by_id;
+  std::map<std::pair<std::string, std::uint32_t>, std::shared_ptr<Session>> by_channel;
+  std::map<std::string, std::uint32_t> next_channel;
+
+  Impl(asio::any_io_executor executor_, store::Store& store_, Auditor& audit_, const util::Clock& clock_,
+       AgentHub& agents_, Authenticator& auth_, Authorize authorize_, std::function<SessionSettings()> settings_,
+       std::string gateway_id_)
+      : executor(std::move(executor_)), store(store_), audit(audit_), clock(clock_), agents(agents_), auth(auth_),
+        authorize(std::move(authorize_)), settings(std::move(settings_)), gateway_id(std::move(gateway_id_)) {}
+
+  std::uint32_t allocate_channel(const std::string& node_id) {
+    std::uint32_t& next = next_channel[node_id];
+    for (;;) {
+      next = next >= 0x7fffffff ? 1 : next + 1;
+      if (!by_channel.count({node_id, next})) return next;
+    }
+  }
+
+  std::optional<store::Node> resolve(const std::string& target) {
+    if (target.rfind("mi-", 0) == 0) {
+      if (auto node = store.get_node(target); node && !node->revoked) return node;
+    }
+    std::vector<store::Node> live;
+    for (auto& node : store.find_nodes_by_name(target)) {
+      if (!node.revoked) live.push_back(std::move(node));
+    }
+    if (live.size() == 1) return live.front();
+    return std::nullopt;
+  }
+
+  // Ends a session once: store, audit, both sides. Safe to call from any path.
+  void end(const std::shared_ptr<Session>& session, const std::string& status, const std::string& reason,
+           const std::string& actor, bool close_agent, std::optional<std::string> client_notice) {
+    if (session->state == Session::State::kEnded) return;
+    const bool was_open = session->state == Session::State::kOpen;
+    session->state = Session::State::kEnded;
+    session->watchdog.cancel();
+    session->opened.cancel();
+    by_id.erase(session->record.id);
+    by_channel.erase({session->record.node_id, session->channel});
+    session->record.status = status;
+    session->record.reason = reason;
+    session->record.ended_at = clock.now_ms();
+    if (was_open) store.end_session(session->record);
+    audit.record(actor, session->client ? session->client->remote_address() : "", "session:End",
+                 "session/" + session->record.id, status == "Failed" ? "failure" : "success", reason);
+    spdlog::info("session {} ended: {} ({})", session->record.id, status, reason);
+    auto self = shared_from_this();
+    const std::string node_id = session->record.node_id;
+    const std::uint32_t channel = session->channel;
+    auto client = session->client;
+    asio::co_spawn(
+        executor,
+        [self, node_id, channel, close_agent, reason, client, client_notice]() -> asio::awaitable<void> {
+          if (close_agent) {
+            std::string close = control({{"type", wire::msg::kSessionClose}, {"reason", reason.substr(0, 256)}}, channel);
+            co_await self->agents.send(node_id, std::move(close));
+          }
+          if (client && client->is_open()) {
+            if (client_notice) {
+              std::string ended = control({{"type", wire::msg::kSessionEnded}, {"reason", client_notice->substr(0, 256)}},
+                                          wire::kClientChannel);
+              co_await client->write(std::move(ended));
+            }
+            co_await client->close_gracefully("session ended");
+          }
+        },
+        asio::detached);
+  }
+
+  asio::awaitable<void> refuse(transport::MessageSocket& socket, const std::string& code, const std::string& message) {
+    std::string frame = failed_frame(code, message);
+    co_await socket.write(std::move(frame));
+    co_await socket.close_gracefully(code);
+  }
+
+  asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
+    auto self = shared_from_this();
+    const std::string source = request.remote_address;
+    const std::string authorization = request.header("authorization");
+    std::optional<store::User> user;
+    if (authorization.rfind("Bearer ", 0) == 0) user = auth.authenticate(authorization.substr(7));
+    if (!user) {
+      co_await refuse(*socket, "unauthorized", "not logged in or token expired: run `sallyport login`");
+      co_return;
+    }
+    const auto first = co_await socket->read();
+    if (!first) co_return;
+    const auto decoded = wire::decode_one(*first);
+    json start;
+    std::string problem;
+    if (!decoded.frame || decoded.frame->type != wire::FrameType::kControl) {
+      problem = "expected a session_start message";
+    } else {
+      auto parsed = wire::parse_control(decoded.frame->payload);
+      problem = parsed.error;
+      start = std::move(parsed.message);
+      if (problem.empty() && start["type"] != wire::msg::kSessionStart) problem = "expected a session_start message";
+    }
+    if (problem.empty() && start["protocol"] != wire::kProtocolVersion) {
+      problem = "unsupported protocol version " + start["protocol"].dump();
+    }
+    const std::string mode = problem.empty() ? start["mode"].get<std::string>() : "";
+    if (problem.empty() && mode != "shell" && mode != "command") problem = "mode must be shell or command";
+    const auto command = problem.empty() ? start.value("command", std::vector<std::string>{}) : std::vector<std::string>{};
+    if (problem.empty() && mode == "command" && command.empty()) problem = "a command session needs a command";
+    if (!problem.empty()) {
+      spdlog::warn("session request from {} refused: {}", source, problem);
+      co_await refuse(*socket, "bad_request", problem);
+      co_return;
+    }
+    const std::string target = start["target"].get<std::string>();
+    const auto node = resolve(target);
+    if (!node) {
+      audit.record(user->name, source, "session:Start", "node/" + target.substr(0, 64), "failure", "unknown target");
+      co_await refuse(*socket, "not_found", "no node with id or name '" + target.substr(0, 64) + "'");
+      co_return;
+    }
+    const SessionSettings current = settings();
+    const auto tag = user->tags.find("runAs");
+    const std::string run_as = tag != user->tags.end() ? tag->second : current.default_run_as;
+    std::map<std::string, std::vector<std::string>> context = {{"node:id", {node->id}}, {"session:runAs", {run_as}}};
+    for (const auto& [key, value] : node->tags) context["node:tag/" + key] = {value};
+    const std::string resource = "node/" + node->id;
+    const auto decision = authorize(*user, "session:Start", resource, context);
+    if (!decision.allowed) {
+      audit.record(user->name, source, "session:Start", resource, "denied", decision.explanation);
+      co_await refuse(*socket, "forbidden",
+                      "user " + user->name + " is not allowed to start a session on " + node->id + " as " + run_as +
+                          (decision.explanation.empty() ? "" : " (" + decision.explanation + ")"));
+      co_return;
+    }
+    if (!agents.is_connected(node->id)) {
+      audit.record(user->name, source, "session:Start", resource, "failure", "node offline");
+      co_await refuse(*socket, "node_offline", "node " + node->id + " (" + node->name + ") is not connected (ConnectionLost)");
+      co_return;
+    }
+
+    auto session = std::make_shared<Session>(executor);
+    session->client = socket;
+    session->settings = current;
+    session->record.id = user->name + "-" + crypto::hex_encode(crypto::random_bytes(9)).substr(0, 17);
+    session->record.owner = user->name;
+    session->record.node_id = node->id;
+    session->record.run_as = run_as;
+    session->record.kind = mode;
+    for (const auto& word : command) session->record.command += (session->record.command.empty() ? "" : " ") + word;
+    session->record.status = "Connected";
+    session->record.gateway_id = gateway_id;
+    session->channel = allocate_channel(node->id);
+    by_id[session->record.id] = session;
+    by_channel[{node->id, session->channel}] = session;
+
+    json open = {{"type", wire::msg::kSessionOpen}, {"session_id", session->record.id}, {"mode", mode},
+                 {"run_as", run_as}, {"cols", start.value("cols", 80)}, {"rows", start.value("rows", 24)},
+                 {"term", start.value("term", std::string("xterm-256color"))}};
+    if (mode == "command") open["command"] = command;
+    if (mode == "shell" && !current.shell_profile.empty()) open["shell_profile"] = current.shell_profile;
+    std::string open_frame = control(open, session->channel);
+    const bool sent = co_await agents.send(node->id, std::move(open_frame));
+    if (sent && session->state == Session::State::kOpening) {
+      session->opened.expires_after(kOpenTimeout);
+      boost::system::error_code ec;
+      co_await session->opened.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (session->state != Session::State::kOpen) {
+      const std::string code = session->failure_code.empty() ? "node_offline" : session->failure_code;
+      const std::string message = session->failure_message.empty()
+                                      ? "node " + node->id + " did not answer the session request"
+                                      : session->failure_message;
+      by_id.erase(session->record.id);
+      by_channel.erase({node->id, session->channel});
+      const bool already_ended = session->state == Session::State::kEnded;
+      session->state = Session::State::kEnded;
+      if (!already_ended) {
+        audit.record(user->name, source, "session:Start", resource, "failure", message);
+        co_await refuse(*socket, code, message);
+      }
+      co_return;
+    }
+
+    session->record.started_at = clock.now_ms();
+    session->last_activity = session->record.started_at;
+    store.create_session(session->record);
+    audit.record(user->name, source, "session:Start", "session/" + session->record.id, "success",
+                 mode + " on " + node->id + " as " + run_as);
+    std::string started = control({{"type", wire::msg::kSessionStarted}, {"session_id", session->record.id},
+                                   {"node_id", node->id}, {"run_as", run_as}},
+                                  wire::kClientChannel);
+    co_await socket->write(std::move(started));
+    asio::co_spawn(executor, watch(session), asio::detached);
+    co_await relay_from_client(session);
+  }
+
+  asio::awaitable<void> relay_from_client(std::shared_ptr<Session> session) {
+    const std::string node_id = session->record.node_id;
+    while (session->state == Session::State::kOpen) {
+      auto bytes = co_await session->client->read();
+      if (!bytes) break;
+      auto decoded = wire::decode_one(*bytes);
+      if (!decoded.frame) {
+        end(session, "Terminated", std::string("client protocol error: ") + wire::to_string(decoded.error),
+            session->record.owner, true, "protocol error");
+        co_return;
+      }
+      wire::Frame& frame = *decoded.frame;
+      if (frame.type == wire::FrameType::kData) {
+        const auto size = static_cast<std::int64_t>(frame.payload.size());
+        session->client_input_in_flight += size;
+        if (session->client_input_in_flight > kWindowLimit) {
+          end(session, "Terminated", "client ignored flow control", session->record.owner, true, "protocol error: flow control");
+          co_return;
+        }
+        session->record.bytes_in += size;
+        session->last_activity = clock.now_ms();
+        std::string out = wire::encode(wire::FrameType::kData, session->channel, frame.payload);
+        co_await agents.send(node_id, std::move(out));
+      } else if (frame.type == wire::FrameType::kCredit) {
+        const auto credit = wire::decode_credit(frame.payload);
+        if (!credit) continue;
+        session->agent_output_in_flight = std::max<std::int64_t>(0, session->agent_output_in_flight - *credit);
+        co_await agents.send(node_id, wire::encode_credit(session->channel, *credit));
+      } else if (frame.type == wire::FrameType::kControl) {
+        const auto parsed = wire::parse_control(frame.payload);
+        if (!parsed.error.empty()) continue;
+        const auto& type = parsed.message["type"];
+        if (type == wire::msg::kResize || type == wire::msg::kEof) {
+          std::string out = control(parsed.message, session->channel);
+          co_await agents.send(node_id, std::move(out));
+        }
+      }
+    }
+    if (session->state == Session::State::kOpen) {
+      end(session, "Terminated", "client disconnected", session->record.owner, true, std::nullopt);
+    }
+  }
+
+  asio::awaitable<void> on_agent_frame(const std::string& node_id, wire::Frame frame) {
+    const auto it = by_channel.find({node_id, frame.channel});
+    if (it == by_channel.end()) co_return;  // a session that already ended
+    auto session = it->second;
+    if (frame.type == wire::FrameType::kData || frame.type == wire::FrameType::kStderr) {
+      if (session->state != Session::State::kOpen) co_return;
+      const auto size = static_cast<std::int64_t>(frame.payload.size());
+      session->agent_output_in_flight += size;
+      if (session->agent_output_in_flight > kWindowLimit) {
+        end(session, "Failed", "agent ignored flow control", "node/" + node_id, true, "the node broke the protocol");
+        co_return;
+      }
+      session->record.bytes_out += size;
+      session->last_activity = clock.now_ms();
+      frame.channel = wire::kClientChannel;
+      co_await session->client->write(wire::encode(frame));
+      co_return;
+    }
+    if (frame.type == wire::FrameType::kCredit) {
+      const auto credit = wire::decode_credit(frame.payload);
+      if (!credit || session->state != Session::State::kOpen) co_return;
+      session->client_input_in_flight = std::max<std::int64_t>(0, session->client_input_in_flight - *credit);
+      co_await session->client->write(wire::encode_credit(wire::kClientChannel, *credit));
+      co_return;
+    }
+    const auto parsed = wire::parse_control(frame.payload);
+    if (!parsed.error.empty()) {
+      spdlog::warn("malformed session message from {}: {}", node_id, parsed.error);
+      co_return;
+    }
+    const std::string type = parsed.message["type"].get<std::string>();
+    if (type == wire::msg::kSessionOpened && session->state == Session::State::kOpening) {
+      session->state = Session::State::kOpen;
+      session->opened.cancel();
+    } else if (type == wire::msg::kSessionFailed && session->state == Session::State::kOpening) {
+      session->failure_code = parsed.message["code"].get<std::string>();
+      session->failure_message = parsed.message["message"].get<std::string>();
+      session->opened.cancel();
+    } else if (type == wire::msg::kExit && session->state == Session::State::kOpen) {
+      if (parsed.message.contains("exit_code")) session->record.exit_code = parsed.message["exit_code"].get<int>();
+      if (parsed.message.contains("signal")) session->record.exit_signal = parsed.message["signal"].get<int>();
+      json exit = {{"type", wire::msg::kExit}};
+      if (session->record.exit_code) exit["exit_code"] = *session->record.exit_code;
+      if (session->record.exit_signal) exit["signal"] = *session->record.exit_signal;
+      std::string exit_frame = control(exit, wire::kClientChannel);
+      co_await session->client->write(std::move(exit_frame));
+      const std::string reason = session->record.exit_signal
+                                     ? "killed by signal " + std::to_string(*session->record.exit_signal)
+                                     : "exited with status " + std::to_string(session->record.exit_code.value_or(0));
+      end(session, "Terminated", reason, session->record.owner, false, std::nullopt);
+    }
+  }
+
+  asio::awaitable<void> watch(std::shared_ptr<Session> session) {
+    const auto idle_ms = session->settings.idle_timeout.count();
+    const auto max_ms = session->settings.max_duration.count();
+    while (session->state == Session::State::kOpen) {
+      session->watchdog.expires_after(kWatchdogTick);
+      boost::system::error_code ec;
+      co_await session->watchdog.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (session->state != Session::State::kOpen) co_return;
+      const auto now = clock.now_ms();
+      const auto idle = now - session->last_activity;
+      const auto age = now - session->record.started_at;
+      const auto warn_idle_at = idle_ms - std::min(kWarnBeforeEndMs, idle_ms / 2);
+      if (idle < warn_idle_at) session->warned_idle = false;
+      if (idle_ms > 0 && idle >= idle_ms) {
+        end(session, "Terminated", "idle timeout", "gateway", true, "session ended: idle for " + std::to_string(idle_ms / 1000) + " s");
+        co_return;
+      }
+      if (max_ms > 0 && age >= max_ms) {
+        end(session, "Terminated", "maximum session duration reached", "gateway", true,
+            "session ended: maximum duration of " + std::to_string(max_ms / 1000) + " s reached");
+        co_return;
+      }
+      std::string notice;
+      if (idle_ms > 0 && idle >= warn_idle_at && !session->warned_idle) {
+        session->warned_idle = true;
+        notice = "this session will end in " + std::to_string((idle_ms - idle + 999) / 1000) + " s unless there is activity";
+      } else if (max_ms > 0 && age >= max_ms - std::min(kWarnBeforeEndMs, max_ms / 2) && !session->warned_duration) {
+        session->warned_duration = true;
+        notice = "this session will end in " + std::to_string((max_ms - age + 999) / 1000) + " s (maximum duration)";
+      }
+      if (!notice.empty()) {
+        std::string frame = control({{"type", wire::msg::kNotice}, {"message", notice}}, wire::kClientChannel);
+        co_await session->client->write(std::move(frame));
+      }
+    }
+  }
+};
+
+SessionHub::SessionHub(asio::any_io_executor executor, store::Store& store, Auditor& audit, const util::Clock& clock,
+                       AgentHub& agents, Authenticator& auth, Authorize authorize,
+                       std::function<SessionSettings()> settings, std::string gateway_id)
+    : impl_(std::make_shared<Impl>(std::move(executor), store, audit, clock, agents, auth, std::move(authorize),
+                                   std::move(settings), std::move(gateway_id))) {}
+
+SessionHub::~SessionHub() = default;
+
+asio::awaitable<void> SessionHub::serve_client(transport::HttpRequest request,
+                                               std::shared_ptr<transport::MessageSocket> socket) {
+  auto impl = impl_;
+  co_await impl->serve(std::move(request), std::move(socket));
+}
+
+asio::awaitable<void> SessionHub::on_agent_frame(const std::string& node_id, wire::Frame frame) {
+  auto impl = impl_;
+  co_await impl->on_agent_frame(node_id, std::move(frame));
+}
+
+void SessionHub::on_link_closed(const std::string& node_id) {
+  std::vector<std::shared_ptr<Session>> lost;
+  for (const auto& [key, session] : impl_->by_channel) {
+    if (key.first == node_id) lost.push_back(session);
+  }
+  for (auto& session : lost) {
+    if (session->state == Session::State::kOpening) {
+      session->failure_code = "node_offline";
+      session->failure_message = "the node disconnected while the session was starting";
+      session->opened.cancel();
+      continue;
+    }
+    impl_->end(session, "Failed", "connection to the node was lost", "gateway", false,
+               "session ended: connection to the node was lost");
+  }
+}
+
+bool SessionHub::terminate(const std::string& session_id, const std::string& by, const std::string& reason) {
+  const auto it = impl_->by_id.find(session_id);
+  if (it == impl_->by_id.end() || it->second->state != Session::State::kOpen) return false;
+  const std::string why = "terminated by " + by + (reason.empty() ? "" : ": " + reason);
+  impl_->end(it->second, "Terminated", why, by, true, "session " + why);
+  return true;
+}
+
+void SessionHub::close_all(const std::string& reason) {
+  auto sessions = impl_->by_id;
+  for (auto& [id, session] : sessions) impl_->end(session, "Terminated", reason, "gateway", true, "session ended: " + reason);
+}
+
+std::size_t SessionHub::active_count() const { return impl_->by_id.size(); }
+
+}  // namespace sallyport::gateway
