@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "api_internal.hpp"
 #include "sallyport/util/tags.hpp"
 #include "sallyport/util/time_format.hpp"
@@ -114,6 +116,13 @@ std::vector<std::string> Body::strings(const char* name, std::size_t max_items, 
   return items;
 }
 
+const json* Body::member(const char* name) const {
+  if (!ok()) return nullptr;
+  const auto it = value_.find(name);
+  if (it == value_.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
 bool Body::boolean(const char* name, bool fallback) {
   if (!ok()) return fallback;
   const auto it = value_.find(name);
@@ -147,20 +156,44 @@ bool valid_name(const std::string& name, std::size_t max_bytes) {
   return true;
 }
 
-bool Context::allowed(const Caller& caller, const std::string& action, const std::string&) const {
-  if (caller.user.is_admin) return true;
-  return action == "node:List" || action == "node:Read";
+policy::Decision Context::decide(const Caller& caller, const std::string& action, const std::string& resource,
+                                 const RequestContext& extra) const {
+  return authorizer.decide(caller.user, action, resource, extra);
+}
+
+bool Context::allowed(const Caller& caller, const std::string& action, const std::string& resource,
+                      const RequestContext& extra) const {
+  return Authorizer::allowed(decide(caller, action, resource, extra));
+}
+
+std::optional<HttpResponse> Context::authorize(const Caller& caller, const HttpRequest& request,
+                                               const std::string& action, const std::string& resource,
+                                               const RequestContext& extra) {
+  const auto decision = decide(caller, action, resource, extra);
+  if (Authorizer::allowed(decision)) return std::nullopt;
+  return deny(caller, request, action, resource, &decision);
 }
 
 HttpResponse Context::deny(const Caller& caller, const HttpRequest& request, const std::string& action,
-                           const std::string& resource) {
-  audit.record(caller.user.name, request.remote_address, action, resource, "denied", "not allowed");
-  return error_response(403, "forbidden", "user " + caller.user.name + " is not allowed to " + action + " on " + resource);
+                           const std::string& resource, const policy::Decision* decision) {
+  std::string why = "no policy allows it";
+  if (decision != nullptr && decision->effect == policy::Decision::Effect::kExplicitDeny) {
+    why = "explicitly denied by policy " + decision->policy_name;
+  }
+  audit.record(caller.user.name, request.remote_address, action, resource, "denied",
+               decision != nullptr ? decision->explanation : "not allowed");
+  return error_response(403, "forbidden",
+                        "user " + caller.user.name + " is not allowed to " + action + " on " + resource + " (" + why + ")");
 }
 
 std::string Context::ping_status(const store::Node& node) const {
   const bool fresh = clock.now_ms() - node.last_ping_at <= settings.agent_timeout_ms;
   return node.connected && fresh ? "Online" : "ConnectionLost";
+}
+
+bool group_exists(Context& context, const std::string& name) {
+  const auto groups = context.store.list_groups();
+  return std::any_of(groups.begin(), groups.end(), [&](const store::Group& group) { return group.name == name; });
 }
 
 json node_json(const Context& context, const store::Node& node) {
@@ -205,15 +238,40 @@ json audit_json(const store::AuditEvent& event) {
           {"outcome", event.outcome}, {"detail", event.detail}};
 }
 
+json session_json(const store::SessionRecord& session) {
+  const auto optional_int = [](const std::optional<int>& value) { return value ? json(*value) : json(nullptr); };
+  return {{"id", session.id},
+          {"owner", session.owner},
+          {"node_id", session.node_id},
+          {"run_as", session.run_as},
+          {"kind", session.kind},
+          {"command", session.command},
+          {"status", session.status},
+          {"reason", session.reason},
+          {"started_at", util::format_rfc3339(session.started_at)},
+          {"ended_at", session.ended_at ? util::format_rfc3339(session.ended_at) : ""},
+          {"bytes_in", session.bytes_in},
+          {"bytes_out", session.bytes_out},
+          {"exit_code", optional_int(session.exit_code)},
+          {"exit_signal", optional_int(session.exit_signal)}};
+}
+
 }  // namespace impl
 
 struct Api::Impl {
+  Impl(store::Store& store, Authenticator& auth, Auditor& audit, const util::Clock& clock, LinkControl& links,
+       SessionControl& sessions, ApiSettings settings)
+      : authorizer(store), context{store, auth, audit, clock, links, sessions, std::move(settings), authorizer} {}
+  Authorizer authorizer;
   impl::Context context;
 };
 
 Api::Api(store::Store& store, Authenticator& auth, Auditor& audit, const util::Clock& clock, LinkControl& links,
          SessionControl& sessions, ApiSettings settings)
-    : impl_(std::make_shared<Impl>(Impl{impl::Context{store, auth, audit, clock, links, sessions, std::move(settings)}})) {}
+    : impl_(std::make_shared<Impl>(store, auth, audit, clock, links, sessions, std::move(settings))) {
+  // Every request is decided by policies, so the built-ins must exist before the first one.
+  seed_builtin_policies(store, clock.now_ms());
+}
 
 std::string Api::ping_status(const store::Node& node) const { return impl_->context.ping_status(node); }
 
@@ -240,7 +298,8 @@ transport::HttpResponse Api::handle(const transport::HttpRequest& request) {
                             authorization.empty() ? "missing bearer token: run `sallyport login`"
                                                   : "token is invalid or expired: run `sallyport login`");
     }
-    for (auto* handler : {&handle_nodes, &handle_users, &handle_activations, &handle_audit}) {
+    for (auto* handler : {&handle_nodes, &handle_users, &handle_activations, &handle_audit, &handle_policies,
+                          &handle_groups, &handle_preferences, &handle_sessions}) {
       if (auto response = handler(context, request, path, *caller)) return *response;
     }
     return error_response(404, "not_found", "no such route: " + request.method + " " + request.path().substr(0, 200));

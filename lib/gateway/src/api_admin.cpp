@@ -1,4 +1,6 @@
 // /v1/users, /v1/activations and /v1/audit.
+#include <algorithm>
+
 #include "api_internal.hpp"
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/util/tags.hpp"
@@ -9,6 +11,7 @@ namespace {
 
 constexpr std::int64_t kMaxActivationSeconds = 30LL * 24 * 3600;
 constexpr std::size_t kMinPasswordBytes = 8;
+constexpr char kAdministratorPolicy[] = "AdministratorAccess";
 
 std::string password_problem(const std::string& password) {
   if (password.size() < kMinPasswordBytes) return "password must be at least 8 characters";
@@ -22,7 +25,7 @@ std::optional<HttpResponse> handle_users(Context& context, const HttpRequest& re
   if (path.size() < 2 || path[1] != "users") return std::nullopt;
   const std::string& source = request.remote_address;
   if (path.size() == 2 && request.method == "GET") {
-    if (!context.allowed(caller, "user:List", "user/*")) return context.deny(caller, request, "user:List", "user/*");
+    if (auto refused = context.authorize(caller, request, "user:List", "user/*")) return refused;
     json items = json::array();
     for (const auto& user : context.store.list_users()) items.push_back(user_json(user));
     return json_response(200, {{"users", items}});
@@ -33,31 +36,63 @@ std::optional<HttpResponse> handle_users(Context& context, const HttpRequest& re
     const std::string password = body.string("password", true, 1024);
     const auto tags = body.tags("tags");
     const bool admin = body.boolean("admin", false);
+    auto policies = body.strings("policies", 100, 128);
     if (!body.ok()) return error_response(400, "bad_request", body.error());
     const std::string resource = "user/" + name;
-    if (!context.allowed(caller, "user:Create", resource)) return context.deny(caller, request, "user:Create", resource);
+    if (auto refused = context.authorize(caller, request, "user:Create", resource)) return refused;
     if (!valid_name(name, 64)) {
       return error_response(400, "bad_request", "user name may hold only letters, digits, '.', '_' and '-'");
     }
     if (auto problem = password_problem(password); !problem.empty()) return error_response(400, "bad_request", problem);
+    // An administrator is a user with AdministratorAccess attached; the flag is only a label.
+    if (admin) policies.push_back(kAdministratorPolicy);
+    std::sort(policies.begin(), policies.end());
+    policies.erase(std::unique(policies.begin(), policies.end()), policies.end());
+    // Everything is checked before the user exists, so a refusal leaves nothing behind.
+    for (const auto& policy_name : policies) {
+      if (!context.store.get_policy(policy_name)) {
+        return error_response(400, "bad_request", "no policy named " + policy_name + "; see `sallyport policies ls`");
+      }
+      // Attaching at creation is still attaching: without this, user:Create alone would let a
+      // caller mint an account with more rights than their own.
+      if (auto refused = context.authorize(caller, request, "policy:Attach", "policy/" + policy_name)) return refused;
+    }
     store::User user{name, crypto::hash_password(password), tags, admin, context.clock.now_ms()};
     if (!context.store.create_user(user)) return error_response(409, "conflict", "user " + name + " already exists");
     context.audit.record(caller.user.name, source, "user:Create", resource, "success", admin ? "administrator" : "");
-    return json_response(201, user_json(user));
+    json attached = json::array();
+    for (const auto& policy_name : policies) {
+      if (!context.store.attach_policy(store::PolicyPrincipal::kUser, name, policy_name)) {
+        // Deleted between the check and now; the user exists, so report what did happen.
+        context.audit.record(caller.user.name, source, "policy:Attach", "policy/" + policy_name, "failure",
+                             "to user " + name + ": policy no longer exists");
+        continue;
+      }
+      context.audit.record(caller.user.name, source, "policy:Attach", "policy/" + policy_name, "success",
+                           "to user " + name);
+      attached.push_back(policy_name);
+    }
+    json result = user_json(user);
+    result["policies"] = attached;
+    return json_response(201, result);
   }
   if (path.size() < 3) return std::nullopt;
   const std::string& name = path[2];
   const std::string resource = "user/" + name;
   if (path.size() == 3 && request.method == "GET") {
-    if (!context.allowed(caller, "user:Read", resource) && caller.user.name != name) {
-      return context.deny(caller, request, "user:Read", resource);
+    // Everyone may read their own record.
+    if (caller.user.name != name) {
+      if (auto refused = context.authorize(caller, request, "user:Read", resource)) return refused;
     }
     const auto user = context.store.get_user(name);
     if (!user) return error_response(404, "not_found", "no user " + name.substr(0, 64));
-    return json_response(200, user_json(*user));
+    json result = user_json(*user);
+    result["groups"] = context.store.list_user_groups(name);
+    result["policies"] = context.store.list_attached_policies(store::PolicyPrincipal::kUser, name);
+    return json_response(200, result);
   }
   if (path.size() == 3 && request.method == "DELETE") {
-    if (!context.allowed(caller, "user:Delete", resource)) return context.deny(caller, request, "user:Delete", resource);
+    if (auto refused = context.authorize(caller, request, "user:Delete", resource)) return refused;
     if (name == caller.user.name) return error_response(400, "bad_request", "you cannot delete yourself");
     if (!context.store.delete_user(name)) return error_response(404, "not_found", "no user " + name.substr(0, 64));
     context.audit.record(caller.user.name, source, "user:Delete", resource, "success");
@@ -65,8 +100,8 @@ std::optional<HttpResponse> handle_users(Context& context, const HttpRequest& re
   }
   if (path.size() == 4 && path[3] == "password" && request.method == "PUT") {
     // Everyone may change their own password; others' need user:UpdatePassword.
-    if (name != caller.user.name && !context.allowed(caller, "user:UpdatePassword", resource)) {
-      return context.deny(caller, request, "user:UpdatePassword", resource);
+    if (name != caller.user.name) {
+      if (auto refused = context.authorize(caller, request, "user:UpdatePassword", resource)) return refused;
     }
     Body body(request.body);
     const std::string password = body.string("password", true, 1024);
@@ -80,7 +115,7 @@ std::optional<HttpResponse> handle_users(Context& context, const HttpRequest& re
     return json_response(200, {{"name", name}, {"status", "password changed"}});
   }
   if (path.size() == 4 && path[3] == "tags" && request.method == "PUT") {
-    if (!context.allowed(caller, "user:Tag", resource)) return context.deny(caller, request, "user:Tag", resource);
+    if (auto refused = context.authorize(caller, request, "user:Tag", resource)) return refused;
     Body body(request.body);
     const auto tags = body.tags("tags");
     if (!body.ok()) return error_response(400, "bad_request", body.error());
@@ -96,17 +131,13 @@ std::optional<HttpResponse> handle_activations(Context& context, const HttpReque
   if (path.size() < 2 || path[1] != "activations") return std::nullopt;
   const std::string& source = request.remote_address;
   if (path.size() == 2 && request.method == "GET") {
-    if (!context.allowed(caller, "activation:List", "activation/*")) {
-      return context.deny(caller, request, "activation:List", "activation/*");
-    }
+    if (auto refused = context.authorize(caller, request, "activation:List", "activation/*")) return refused;
     json items = json::array();
     for (const auto& activation : context.store.list_activations()) items.push_back(activation_json(activation));
     return json_response(200, {{"activations", items}});
   }
   if (path.size() == 2 && request.method == "POST") {
-    if (!context.allowed(caller, "activation:Create", "activation/*")) {
-      return context.deny(caller, request, "activation:Create", "activation/*");
-    }
+    if (auto refused = context.authorize(caller, request, "activation:Create", "activation/*")) return refused;
     Body body(request.body);
     const std::string name = body.string("name", false, 64);
     const auto tags = body.tags("tags");
@@ -135,9 +166,7 @@ std::optional<HttpResponse> handle_activations(Context& context, const HttpReque
   }
   if (path.size() == 3 && request.method == "DELETE") {
     const std::string resource = "activation/" + path[2];
-    if (!context.allowed(caller, "activation:Delete", resource)) {
-      return context.deny(caller, request, "activation:Delete", resource);
-    }
+    if (auto refused = context.authorize(caller, request, "activation:Delete", resource)) return refused;
     if (!context.store.delete_activation(path[2])) {
       return error_response(404, "not_found", "no activation " + path[2].substr(0, 64));
     }
@@ -150,7 +179,7 @@ std::optional<HttpResponse> handle_activations(Context& context, const HttpReque
 std::optional<HttpResponse> handle_audit(Context& context, const HttpRequest& request,
                                          const std::vector<std::string>& path, const Caller& caller) {
   if (path.size() != 2 || path[1] != "audit" || request.method != "GET") return std::nullopt;
-  if (!context.allowed(caller, "audit:Read", "audit/*")) return context.deny(caller, request, "audit:Read", "audit/*");
+  if (auto refused = context.authorize(caller, request, "audit:Read", "audit/*")) return refused;
   util::Millis since = 0;
   if (const auto text = request.query_param("since"); !text.empty()) {
     const auto parsed = util::parse_since(text, context.clock.now_ms());

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "authorizer.hpp"
 #include "sallyport/gateway/api.hpp"
 
 namespace sallyport::gateway::impl {
@@ -28,6 +29,9 @@ class Body {
   store::Tags tags(const char* name);
   std::vector<std::string> strings(const char* name, std::size_t max_items, std::size_t max_bytes);
   bool boolean(const char* name, bool fallback);
+  // The raw member (nullptr when absent or null), for fields with several accepted shapes.
+  const json* member(const char* name) const;
+  const json& value() const { return value_; }
 
  private:
   void fail(std::string message);
@@ -52,20 +56,31 @@ struct Context {
   LinkControl& links;
   SessionControl& sessions;
   ApiSettings settings;
+  Authorizer& authorizer;
 
-  // Authorisation for the caller; admins may do everything, others only read the inventory
-  // (the policy engine takes this over).
-  bool allowed(const Caller& caller, const std::string& action, const std::string& resource) const;
-  // 403 plus an audit record of the denial.
+  // The policy engine's decision for the caller (see authorizer.hpp); extra adds request
+  // context such as node:tag/<key> or session:owner.
+  policy::Decision decide(const Caller& caller, const std::string& action, const std::string& resource,
+                          const RequestContext& extra = {}) const;
+  bool allowed(const Caller& caller, const std::string& action, const std::string& resource,
+               const RequestContext& extra = {}) const;
+  // nullopt when allowed, else the 403 (audited) to return.
+  std::optional<HttpResponse> authorize(const Caller& caller, const HttpRequest& request, const std::string& action,
+                                        const std::string& resource, const RequestContext& extra = {});
+  // 403 plus an audit record of the denial, with the deciding policy when there is one.
   HttpResponse deny(const Caller& caller, const HttpRequest& request, const std::string& action,
-                    const std::string& resource);
+                    const std::string& resource, const policy::Decision* decision = nullptr);
   std::string ping_status(const store::Node& node) const;
 };
+
+// The store has no single-group read; groups are few, so this scans the list.
+bool group_exists(Context& context, const std::string& name);
 
 json node_json(const Context& context, const store::Node& node);
 json user_json(const store::User& user);
 json activation_json(const store::Activation& activation);
 json audit_json(const store::AuditEvent& event);
+json session_json(const store::SessionRecord& session);
 
 // Handlers, grouped by resource; each returns nullopt when the route is not theirs.
 std::optional<HttpResponse> handle_auth(Context& context, const HttpRequest& request,
@@ -80,5 +95,13 @@ std::optional<HttpResponse> handle_activations(Context& context, const HttpReque
                                                const std::vector<std::string>& path, const Caller& caller);
 std::optional<HttpResponse> handle_audit(Context& context, const HttpRequest& request,
                                          const std::vector<std::string>& path, const Caller& caller);
+std::optional<HttpResponse> handle_policies(Context& context, const HttpRequest& request,
+                                            const std::vector<std::string>& path, const Caller& caller);
+std::optional<HttpResponse> handle_groups(Context& context, const HttpRequest& request,
+                                          const std::vector<std::string>& path, const Caller& caller);
+std::optional<HttpResponse> handle_preferences(Context& context, const HttpRequest& request,
+                                               const std::vector<std::string>& path, const Caller& caller);
+std::optional<HttpResponse> handle_sessions(Context& context, const HttpRequest& request,
+                                            const std::vector<std::string>& path, const Caller& caller);
 
 }  // namespace sallyport::gateway::impl

@@ -201,9 +201,14 @@ TEST_F(ApiTest, NodesListShowTagDeregister) {
   EXPECT_TRUE(store_->get_node(id)->revoked);
 }
 
-TEST_F(ApiTest, NonAdminMayListNodesOnly) {
+// Permissions come from policies only: alice holds the built-in SessionUser, which lets her
+// browse nodes but administer nothing.
+TEST_F(ApiTest, SessionUserMayListNodesOnly) {
   const std::string admin = login("admin", "admin-password");
-  ASSERT_EQ(call("POST", "/v1/users", R"({"name":"alice","password":"alice-password","tags":{"team":"core"}})", admin).status, 201u);
+  ASSERT_EQ(call("POST", "/v1/users",
+                 R"({"name":"alice","password":"alice-password","tags":{"team":"core"},"policies":["SessionUser"]})", admin)
+                .status,
+            201u);
   EXPECT_EQ(call("POST", "/v1/users", R"({"name":"alice","password":"alice-password"})", admin).status, 409u);
   EXPECT_EQ(call("POST", "/v1/users", R"({"name":"bob","password":"short"})", admin).status, 400u);
   const std::string alice = login("alice", "alice-password");

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "authorizer.hpp"
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/crypto/pki.hpp"
 #include "sallyport/transport/url.hpp"
@@ -81,6 +82,8 @@ std::string load_gateway_id(const GatewayConfig& config) {
 }
 
 std::string ensure_admin(store::Store& store, const GatewayConfig& config, const util::Clock& clock) {
+  // Runs on every start: built-ins must exist (and match this release) before any request.
+  seed_builtin_policies(store, clock.now_ms());
   if (!store.list_users().empty()) return "";
   std::string password;
   std::string where;
@@ -94,6 +97,8 @@ std::string ensure_admin(store::Store& store, const GatewayConfig& config, const
     where = "in " + path.string();
   }
   store.create_user({"admin", crypto::hash_password(password), {}, true, clock.now_ms()});
+  // Policies decide everything; the is_admin flag alone grants nothing.
+  store.attach_policy(store::PolicyPrincipal::kUser, "admin", "AdministratorAccess");
   return "Created user admin; its password is " + where;
 }
 
