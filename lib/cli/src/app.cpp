@@ -50,6 +50,10 @@ void build_app(CLI::App& app, Context& context) {
   add_node_commands(app, context);
   add_user_commands(app, context);
   add_audit_commands(app, context);
+  add_policy_commands(app, context);
+  add_group_commands(app, context);
+  add_preference_commands(app, context);
+  add_session_list_commands(app, context);
   app.footer(footer());  // after the subcommands, which would otherwise inherit it
 }
 

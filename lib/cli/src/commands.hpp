@@ -18,6 +18,10 @@ void add_activation_commands(CLI::App& app, Context& context);  // activations c
 void add_node_commands(CLI::App& app, Context& context);        // nodes ls|show|tag|deregister
 void add_user_commands(CLI::App& app, Context& context);        // users create|ls|delete|passwd
 void add_audit_commands(CLI::App& app, Context& context);       // audit ls
+void add_policy_commands(CLI::App& app, Context& context);      // policies create|update|ls|show|delete|attach|detach|simulate
+void add_group_commands(CLI::App& app, Context& context);       // groups create|delete|ls|show|add-user|remove-user
+void add_preference_commands(CLI::App& app, Context& context);  // preferences get|set
+void add_session_list_commands(CLI::App& app, Context& context);  // sessions ls|show|terminate
 
 // The whole app, as `sallyport --help` shows it.
 void build_app(CLI::App& app, Context& context);

@@ -55,17 +55,25 @@ struct CreateOptions {
   std::string tags;
   bool admin = false;
   bool password_stdin = false;
+  std::vector<std::string> policies;
 };
 
 void create(Context& context, const CreateOptions& options) {
   if (options.name.empty()) throw usage_error("the user name must not be empty");
+  for (const auto& policy : options.policies) {
+    if (policy.empty()) throw usage_error("--policy: the policy name must not be empty");
+  }
   const auto tags = util::parse_tags(options.tags);
   if (!tags.error.empty()) throw usage_error("--tags: " + tags.error);
   auto& api = context.api();  // before asking for a password, so a missing login fails first
   const auto password = new_password(context, options.name, options.password_stdin);
-  const json user = api.post(
-      "/v1/users", {{"name", options.name}, {"password", password.value}, {"tags", tags.tags}, {"admin", options.admin}});
+  json body = {{"name", options.name}, {"password", password.value}, {"tags", tags.tags}, {"admin", options.admin}};
+  if (!options.policies.empty()) body["policies"] = options.policies;
+  const json user = api.post("/v1/users", body);
   context.out() << "Created user " << field_text(user, "name") << (options.admin ? " (administrator)" : "") << "\n";
+  if (const std::string attached = field_text(user, "policies"); !attached.empty()) {
+    context.out() << "Attached policies: " << sanitize_for_terminal(attached) << "\n";
+  }
   if (password.generated) context.out() << "Password: " << password.value << " (shown once; pass it on safely)\n";
 }
 
@@ -115,7 +123,10 @@ void add_user_commands(CLI::App& app, Context& context) {
   auto* create_command = group->add_subcommand("create", "create a user");
   create_command->add_option("name", create_options->name, "user name (letters, digits, '.', '_', '-')")->required();
   create_command->add_option("--tags", create_options->tags, "k=v,k2=v2 tags for policies");
-  create_command->add_flag("--admin", create_options->admin, "make the user an administrator");
+  create_command->add_flag("--admin", create_options->admin,
+                           "make the user an administrator (attaches AdministratorAccess)");
+  create_command->add_option("--policy", create_options->policies, "attach this policy (repeatable)")
+      ->allow_extra_args(false);
   create_command->add_flag("--password-stdin", create_options->password_stdin, "read the password from stdin");
   create_command->callback([&context, create_options] { create(context, *create_options); });
 
