@@ -162,12 +162,13 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
   }
 
   asio::awaitable<void> heartbeats(std::shared_ptr<transport::MessageSocket> link, int seconds) {
-    asio::steady_timer timer(executor);
-    while (link->is_open()) {
-      timer.expires_after(std::chrono::seconds(seconds));
+    auto timer = std::make_shared<asio::steady_timer>(executor);
+    heartbeat_timer = timer;  // stop() cancels it so the process can exit at once
+    while (link->is_open() && !stopping) {
+      timer->expires_after(std::chrono::seconds(seconds));
       boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (!link->is_open()) break;
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!link->is_open() || stopping) break;
       std::string beat = heartbeat_frame();
       if (!co_await link->write(std::move(beat))) break;
     }
@@ -176,6 +177,7 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
   void stop() {
     stopping = true;
     wait_timer.cancel();
+    if (auto timer = heartbeat_timer.lock()) timer->cancel();
     if (socket) {
       auto link = socket;
       asio::co_spawn(executor, [link]() -> asio::awaitable<void> { co_await link->close_gracefully("agent stopping"); },
@@ -189,6 +191,7 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
   Backoff backoff;
   asio::steady_timer wait_timer;
   std::shared_ptr<transport::MessageSocket> socket;
+  std::weak_ptr<asio::steady_timer> heartbeat_timer;
   LinkState state = LinkState::kConnecting;
   bool stopping = false;
 };

@@ -255,6 +255,7 @@ void SessionManager::close_all() {
   for (auto& [channel, session] : sessions) session->hang_up();
   boost::system::error_code ignored;
   reaper_->signals.cancel(ignored);
+  if (sessions.empty()) return;
   // Children still get reaped: a last sweep after the hang-up grace.
   auto timer = std::make_shared<asio::steady_timer>(executor_, kHangupGrace + std::chrono::seconds(1));
   auto self = shared_from_this();

@@ -25,7 +25,8 @@ std::string footer() {
 }
 
 int fail(Context& context, int code, const std::string& message) {
-  context.err() << "sallyport: " << sanitize_for_terminal(message) << "\n";
+  // An empty message: the command already said what happened (start-session's exit status).
+  if (!message.empty()) context.err() << "sallyport: " << sanitize_for_terminal(message) << "\n";
   return code;
 }
 
@@ -55,6 +56,7 @@ void build_app(CLI::App& app, Context& context) {
   add_preference_commands(app, context);
   add_session_list_commands(app, context);
   app.footer(footer());  // after the subcommands, which would otherwise inherit it
+  add_session_client_commands(app, context);
 }
 
 int run(Context& context, const std::vector<std::string>& args) {

@@ -22,6 +22,7 @@ void add_policy_commands(CLI::App& app, Context& context);      // policies crea
 void add_group_commands(CLI::App& app, Context& context);       // groups create|delete|ls|show|add-user|remove-user
 void add_preference_commands(CLI::App& app, Context& context);  // preferences get|set
 void add_session_list_commands(CLI::App& app, Context& context);  // sessions ls|show|terminate
+void add_session_client_commands(CLI::App& app, Context& context);  // start-session
 
 // The whole app, as `sallyport --help` shows it.
 void build_app(CLI::App& app, Context& context);

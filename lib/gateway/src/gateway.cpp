@@ -11,10 +11,12 @@
 #include "sallyport/gateway/audit.hpp"
 #include "sallyport/gateway/auth.hpp"
 #include "sallyport/gateway/bootstrap.hpp"
+#include "sallyport/gateway/preferences.hpp"
 #include "sallyport/gateway/session_hub.hpp"
 #include "sallyport/transport/server.hpp"
 #include "sallyport/transport/url.hpp"
 #include "sallyport/util/files.hpp"
+#include "authorizer.hpp"
 
 namespace sallyport::gateway {
 
@@ -71,16 +73,25 @@ struct Gateway::Impl {
     server->start();
   }
 
-  // Interim rule until policies are attached: administrators may start sessions anywhere.
+  // Session starts are decided by the same policies as the API, read fresh each time.
   Authorize session_authorizer() {
-    return [](const store::User& user, const std::string&, const std::string&,
-              const std::map<std::string, std::vector<std::string>>&) {
-      return AuthorizationResult{user.is_admin, user.is_admin ? "administrator" : "no policy allows it"};
+    return [this](const store::User& user, const std::string& action, const std::string& resource,
+                  const std::map<std::string, std::vector<std::string>>& context) {
+      const auto decision = authorizer.decide(user, action, resource, context);
+      return AuthorizationResult{Authorizer::allowed(decision), decision.explanation};
     };
   }
 
   std::function<SessionSettings()> session_settings() {
-    return [] { return SessionSettings{}; };
+    return [this] {
+      const Preferences preferences = load_preferences(*store);
+      SessionSettings settings;
+      settings.idle_timeout = std::chrono::seconds(preferences.idle_timeout_in_seconds());
+      settings.max_duration = std::chrono::minutes(preferences.max_session_duration_minutes);
+      settings.default_run_as = preferences.default_run_as;
+      settings.shell_profile = preferences.shell_profile;
+      return settings;
+    };
   }
 
   GatewayConfig config;
@@ -92,6 +103,7 @@ struct Gateway::Impl {
   Auditor auditor;
   Authenticator auth;
   asio::io_context io;
+  Authorizer authorizer{*store};
   AgentHub hub;
   SessionHub sessions;
   Api api;

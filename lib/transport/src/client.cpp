@@ -67,11 +67,14 @@ asio::awaitable<ClientResponse> request_coroutine(const ClientOptions& options, 
   boost::system::error_code ec;
   auto message = to_message(request, options.gateway);
   co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) throw TransportError("sending the request failed: " + ec.message());
+  // A gateway may answer (413, say) and close before reading the whole request: its answer
+  // still waits in the receive buffer, so read it before reporting the write failure.
+  const auto write_error = ec;
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxResponseBodyBytes);
   co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec && write_error) throw TransportError("sending the request failed: " + write_error.message());
   if (ec) throw TransportError("reading the gateway's answer failed: " + ec.message());
   auto response_message = parser.release();
   ClientResponse result;

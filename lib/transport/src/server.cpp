@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -26,6 +28,8 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+constexpr std::size_t kMaxDiscardBytes = 16 << 20;
 
 bool is_benign(const boost::system::error_code& ec) {
   return ec == asio::error::operation_aborted || ec == asio::error::eof ||
@@ -122,6 +126,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         if (ec == http::error::body_limit || ec == http::error::header_limit) {
           auto message = to_message(error_response(413, "request too large"), 11, false);
           co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, ec));
+          // Read and drop what the client is still sending (bounded in bytes and time):
+          // closing with unread data would reset the connection and lose the 413.
+          std::array<char, 16384> discard;
+          std::size_t dropped = 0;
+          beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+          while (!ec && dropped < kMaxDiscardBytes) {
+            dropped += co_await stream.async_read_some(asio::buffer(discard), asio::redirect_error(asio::use_awaitable, ec));
+          }
         } else if (!is_benign(ec) && ec != http::error::partial_message) {
           spdlog::debug("bad HTTP request from {}: {}", remote, ec.message());
           auto message = to_message(error_response(400, "malformed HTTP request"), 11, false);

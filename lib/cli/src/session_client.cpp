@@ -1,0 +1,370 @@
+#include "sallyport/cli/session_client.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "sallyport/wire/control.hpp"
+#include "sallyport/wire/frame.hpp"
+
+namespace sallyport::cli {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kCreditBatchBytes = 16 * 1024;
+
+// Raw mode for the local terminal; the destructor (and restore()) put it back.
+class RawTerminal {
+ public:
+  RawTerminal() {
+    if (!::isatty(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    if (::tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) active_ = true;
+  }
+  ~RawTerminal() { restore(); }
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+  void restore() {
+    if (active_) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
+    active_ = false;
+  }
+
+ private:
+  termios saved_{};
+  bool active_ = false;
+};
+
+std::pair<int, int> terminal_size() {
+  winsize size{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return {size.ws_col, size.ws_row};
+  if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return {size.ws_col, size.ws_row};
+  return {80, 24};
+}
+
+void write_all(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        fd_set set;
+        FD_ZERO(&set);
+        FD_SET(fd, &set);
+        ::select(fd + 1, nullptr, &set, nullptr, nullptr);
+        continue;
+      }
+      return;  // stdout closed: drop the rest
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+// Writes output on its own thread; reports each written chunk so credit can be returned.
+class OutputWriter {
+ public:
+  explicit OutputWriter(std::function<void(std::size_t)> written) : written_(std::move(written)) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~OutputWriter() { finish(); }
+  void push(int fd, std::string bytes) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back({fd, std::move(bytes)});
+    }
+    changed_.notify_one();
+  }
+  // Writes everything queued, then stops the thread.
+  void finish() {
+    {
+      std::lock_guard lock(mutex_);
+      if (done_) return;
+      done_ = true;
+    }
+    changed_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::pair<int, std::string> item;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return done_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      write_all(item.first, item.second);
+      written_(item.second.size());
+    }
+  }
+  std::function<void(std::size_t)> written_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::pair<int, std::string>> queue_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// Reads stdin on its own thread (it may be a terminal, a pipe or a file), never more than the
+// agent has granted.
+// Its thread may still be blocked in read() when the session is over, so the reader is
+// shared with that thread and delivery is switched off (detach()) before the caller's state
+// goes away.
+class InputReader : public std::enable_shared_from_this<InputReader> {
+ public:
+  using Deliver = std::function<void(std::string bytes)>;  // empty string: end of input
+  explicit InputReader(Deliver deliver) : deliver_(std::move(deliver)) {}
+  void start() {
+    auto self = shared_from_this();
+    std::thread([self] { self->loop(); }).detach();
+  }
+  void detach() {
+    std::lock_guard lock(deliver_mutex_);
+    deliver_ = nullptr;
+  }
+  void grant(std::size_t bytes) {
+    {
+      std::lock_guard lock(mutex_);
+      credit_ += bytes;
+    }
+    changed_.notify_one();
+  }
+
+ private:
+  void loop() {
+    std::string buffer(wire::kDataChunkBytes, '\0');
+    for (;;) {
+      std::size_t allowed;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return credit_ > 0; });
+        allowed = std::min(credit_, buffer.size());
+      }
+      const ssize_t n = ::read(STDIN_FILENO, buffer.data(), allowed);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        deliver("");
+        return;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        credit_ -= static_cast<std::size_t>(n);
+      }
+      deliver(std::string(buffer.data(), static_cast<std::size_t>(n)));
+    }
+  }
+  void deliver(std::string bytes) {
+    std::lock_guard lock(deliver_mutex_);
+    if (deliver_) deliver_(std::move(bytes));
+  }
+  std::mutex deliver_mutex_;
+  Deliver deliver_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t credit_ = wire::kInitialWindowBytes;
+};
+
+struct Outcome {
+  int status = kExitSessionLost;
+  std::string session_id;
+  std::string message;  // printed on stderr when not empty
+  bool exited = false;
+};
+
+}  // namespace
+
+int exit_status_for_failure(const std::string& code) {
+  if (code == "unauthorized") return 3;
+  if (code == "forbidden") return 4;
+  if (code == "not_found") return 5;
+  if (code == "bad_request") return 9;
+  if (code == "node_offline") return kExitSessionNodeOffline;
+  if (code == "run_as_user") return kExitSessionRunAsUser;
+  return 1;
+}
+
+int run_session(const SessionRequest& request) {
+  const bool interactive = request.command.empty();
+  ::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io;
+  Outcome outcome;
+  std::unique_ptr<RawTerminal> raw;
+  std::shared_ptr<transport::MessageSocket> socket;
+
+  // Credit for output goes back once the writer thread has written it.
+  std::size_t unreturned = 0;
+  auto return_credit = [&](std::size_t bytes) {
+    asio::post(io, [&, bytes] {
+      unreturned += bytes;
+      if (unreturned >= kCreditBatchBytes && socket && socket->is_open()) {
+        const auto credit = static_cast<std::uint32_t>(unreturned);
+        unreturned = 0;
+        auto link = socket;
+        asio::co_spawn(io, [link, credit]() -> asio::awaitable<void> {
+          co_await link->write(wire::encode_credit(wire::kClientChannel, credit));
+        }, asio::detached);
+      }
+    });
+  };
+  OutputWriter writer(return_credit);
+  auto reader = std::make_shared<InputReader>([&](std::string bytes) {
+    asio::post(io, [&, bytes = std::move(bytes)]() mutable {
+      if (!socket || !socket->is_open()) return;
+      auto link = socket;
+      std::string frame = bytes.empty() ? wire::encode_control({{"type", wire::msg::kEof}}, wire::kClientChannel)
+                                        : wire::encode(wire::FrameType::kData, wire::kClientChannel, bytes);
+      asio::co_spawn(io, [link, frame = std::move(frame)]() mutable -> asio::awaitable<void> {
+        co_await link->write(std::move(frame));
+      }, asio::detached);
+    });
+  });
+
+  asio::signal_set stop_signals(io, SIGTERM, SIGHUP, SIGINT);
+  stop_signals.add(SIGQUIT);
+  asio::signal_set resize_signal(io, SIGWINCH);
+
+  auto session = [&]() -> asio::awaitable<void> {
+    transport::Headers headers = {{"Authorization", "Bearer " + request.token}};
+    transport::WebSocketConnection connection;
+    try {
+      connection = co_await transport::connect_websocket(io.get_executor(), request.gateway, "/v1/sessions/connect",
+                                                         headers, {});
+    } catch (const transport::TransportError& error) {
+      outcome.status = 6;
+      outcome.message = error.what();
+      io.stop();
+      co_return;
+    }
+    socket = connection.socket;
+    const auto [cols, rows] = terminal_size();
+    const char* term = std::getenv("TERM");
+    json start = {{"type", wire::msg::kSessionStart}, {"protocol", wire::kProtocolVersion}, {"target", request.target},
+                  {"mode", interactive ? "shell" : "command"}, {"cols", cols}, {"rows", rows},
+                  {"term", term && *term ? term : "xterm-256color"}};
+    if (!interactive) start["command"] = request.command;
+    std::string start_frame = wire::encode_control(start, wire::kClientChannel);
+    co_await socket->write(std::move(start_frame));
+
+    while (auto bytes = co_await socket->read()) {
+      auto decoded = wire::decode_one(*bytes);
+      if (!decoded.frame) {
+        outcome.message = "protocol error from the gateway";
+        break;
+      }
+      auto& frame = *decoded.frame;
+      if (frame.type == wire::FrameType::kData) {
+        writer.push(STDOUT_FILENO, std::move(frame.payload));
+        continue;
+      }
+      if (frame.type == wire::FrameType::kStderr) {
+        writer.push(STDERR_FILENO, std::move(frame.payload));
+        continue;
+      }
+      if (frame.type == wire::FrameType::kCredit) {
+        if (auto credit = wire::decode_credit(frame.payload)) reader->grant(*credit);
+        continue;
+      }
+      const auto parsed = wire::parse_control(frame.payload);
+      if (!parsed.error.empty()) continue;
+      const auto& message = parsed.message;
+      const std::string type = message["type"].get<std::string>();
+      if (type == wire::msg::kSessionStarted) {
+        outcome.session_id = message["session_id"].get<std::string>();
+        const std::string banner = "\nStarting session with SessionId: " + outcome.session_id + "\n\n";
+        if (interactive) {
+          std::fputs(banner.c_str(), stdout);
+          std::fflush(stdout);
+          raw = std::make_unique<RawTerminal>();
+        } else {
+          std::fputs(banner.c_str() + 1, stderr);
+        }
+        reader->start();
+      } else if (type == wire::msg::kSessionFailed) {
+        outcome.status = exit_status_for_failure(message["code"].get<std::string>());
+        outcome.message = message["message"].get<std::string>();
+        break;
+      } else if (type == wire::msg::kNotice) {
+        writer.push(STDERR_FILENO, "\r\n[sallyport] " + message["message"].get<std::string>() + "\r\n");
+      } else if (type == wire::msg::kSessionEnded) {
+        outcome.status = kExitSessionTerminated;
+        outcome.message = message["reason"].get<std::string>();
+        break;
+      } else if (type == wire::msg::kExit) {
+        outcome.exited = true;
+        outcome.status = message.contains("signal") ? 128 + message["signal"].get<int>()
+                                                    : message.value("exit_code", 0);
+        break;
+      }
+    }
+    if (!outcome.exited && outcome.message.empty() && outcome.status == kExitSessionLost) {
+      outcome.message = "the connection to the gateway was lost";
+    }
+    stop_signals.cancel();
+    resize_signal.cancel();
+    socket->close();
+    // The WebSocket's keep-alive timer would hold the loop until its next tick.
+    io.stop();
+  };
+
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    outcome.status = 128 + signal;
+    outcome.message = "interrupted";
+    if (socket) socket->close();
+  });
+  std::function<void(const boost::system::error_code&, int)> on_resize = [&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    if (socket && socket->is_open()) {
+      const auto [cols, rows] = terminal_size();
+      auto link = socket;
+      std::string frame = wire::encode_control({{"type", wire::msg::kResize}, {"cols", cols}, {"rows", rows}},
+                                               wire::kClientChannel);
+      asio::co_spawn(io, [link, frame = std::move(frame)]() mutable -> asio::awaitable<void> {
+        co_await link->write(std::move(frame));
+      }, asio::detached);
+    }
+    resize_signal.async_wait(on_resize);
+  };
+  if (interactive) resize_signal.async_wait(on_resize);
+
+  asio::co_spawn(io, session(), asio::detached);
+  io.run();
+  reader->detach();
+  writer.finish();
+  if (raw) raw->restore();
+  if (!outcome.message.empty()) std::cerr << (interactive ? "\n" : "") << "sallyport: " << outcome.message << "\n";
+  if (!outcome.session_id.empty()) {
+    const std::string goodbye = "\nExiting session with sessionId: " + outcome.session_id + ".\n\n";
+    if (interactive) {
+      std::fputs(goodbye.c_str(), stdout);
+      std::fflush(stdout);
+    } else {
+      std::fputs(goodbye.c_str() + 1, stderr);
+    }
+  }
+  return outcome.status;
+}
+
+}  // namespace sallyport::cli
