@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour="${1:-release}"
 jobs="$(nproc)"
+# Paths relative to the checkout, so a fresh clone elsewhere (CI) still hits the cache.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 
 case "$flavour" in
   release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
