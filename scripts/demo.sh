@@ -41,7 +41,7 @@ if [ ! -f "$demo/agent/agent.json" ]; then
   "$bin/sallyport-agent" register --gateway "$url" --ca-fingerprint "$fingerprint" \
     --activation-id "$id" --activation-code "$code" --state-dir "$demo/agent" --name local >/dev/null
 fi
-"$bin/sallyport-agent" run --state-dir "$demo/agent" 2>"$demo/agent.log" &
+"$bin/sallyport-agent" run --state-dir "$demo/agent" --create-run-as-user 2>"$demo/agent.log" &
 pids+=($!)
 for _ in $(seq 100); do
   "$bin/sallyport" nodes ls 2>/dev/null | grep -q Online && break
@@ -58,6 +58,9 @@ Sallyport is running.
 
 The CLI is logged in as admin. In another terminal:
   $bin/sallyport nodes ls
+  $bin/sallyport start-session --target local
+  $bin/sallyport start-session --target local -- uname -a
+  $bin/sallyport sessions ls --state history
   $bin/sallyport audit ls --since 1h
 To log in elsewhere:
   sallyport login --gateway $url --user admin --ca-fingerprint $fingerprint
