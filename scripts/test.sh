@@ -43,11 +43,14 @@ fi
 
 if command -v clang++ >/dev/null && [ "${SALLYPORT_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== libFuzzer smoke run =="
-  if scripts/build.sh fuzz >/dev/null && scripts/fuzz-smoke.sh "${SALLYPORT_FUZZ_SECONDS:-10}"; then
+  fuzz_log=$(mktemp)
+  if scripts/build.sh fuzz >"$fuzz_log" 2>&1 || { tail -60 "$fuzz_log"; false; } &&
+     scripts/fuzz-smoke.sh "${SALLYPORT_FUZZ_SECONDS:-10}"; then
     total_passed=$((total_passed + 1))
   else
     total_failed=$((total_failed + 1)); status=1
   fi
+  rm -f "$fuzz_log"
 fi
 
 echo
