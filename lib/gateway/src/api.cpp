@@ -14,7 +14,8 @@ namespace impl {
 HttpResponse json_response(unsigned status, const json& body) {
   HttpResponse response;
   response.status = status;
-  response.body = body.dump();
+  // Replace, not throw: messages may echo a request path that is not UTF-8.
+  response.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return response;
 }
 

@@ -92,6 +92,14 @@ TEST_F(ApiTest, HealthAndUnknownRoutes) {
   EXPECT_EQ(call("GET", "/v1/nothing", "", token).status, 404u);
 }
 
+// Found by the API fuzzer: a path that is not UTF-8 is echoed in the error message.
+TEST_F(ApiTest, NonUtf8PathGetsAJsonErrorNotAnException) {
+  const std::string token = login("admin", "admin-password");
+  const auto response = call("POST", "/v1/gro\xa6\xa6ups/x/members", R"({"user":"admin"})", token);
+  EXPECT_EQ(response.status, 404u);
+  EXPECT_TRUE(json::accept(response.body)) << response.body;
+}
+
 TEST_F(ApiTest, MissingOrBadTokenIs401) {
   EXPECT_EQ(call("GET", "/v1/nodes").status, 401u);
   EXPECT_EQ(call("GET", "/v1/nodes", "", "spt_forged").status, 401u);

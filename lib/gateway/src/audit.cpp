@@ -28,7 +28,7 @@ void Auditor::record(const std::string& actor, const std::string& source, const 
                                {"actor", actor},         {"source", source},
                                {"action", action},       {"target", target},
                                {"outcome", outcome},     {"detail", detail}};
-  const std::string text = line.dump() + "\n";
+  const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::lock_guard lock(mutex_);
   // O_APPEND per line: a crash never leaves a partial line in the middle of the file.
   const int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

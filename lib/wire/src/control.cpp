@@ -169,7 +169,8 @@ ParsedControl parse_control(std::string_view payload) {
 
 std::string encode_control(const nlohmann::json& message, std::uint32_t channel) {
   if (auto problem = validate(message); !problem.empty()) throw std::invalid_argument(problem);
-  return encode(FrameType::kControl, channel, message.dump());
+  return encode(FrameType::kControl, channel,
+                message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string hello_signing_input(std::string_view nonce, std::string_view node_id) {
