@@ -94,7 +94,8 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
   }
 
   // Ends a session once: store, audit, both sides. Safe to call from any path.
-  void end(const std::shared_ptr<Session>& session, const std::string& status, const std::string& reason,
+  // By value: callers pass the map's own pointer, which the erase below would destroy.
+  void end(std::shared_ptr<Session> session, const std::string& status, const std::string& reason,
            const std::string& actor, bool close_agent, std::optional<std::string> client_notice) {
     if (session->state == Session::State::kEnded) return;
     const bool was_open = session->state == Session::State::kOpen;
@@ -190,9 +191,10 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     const auto decision = authorize(*user, "session:Start", resource, context);
     if (!decision.allowed) {
       audit.record(user->name, source, "session:Start", resource, "denied", decision.explanation);
-      co_await refuse(*socket, "forbidden",
-                      "user " + user->name + " is not allowed to start a session on " + node->id + " as " + run_as +
-                          (decision.explanation.empty() ? "" : " (" + decision.explanation + ")"));
+      // Built outside the co_await: GCC 12 destroys a conditional's temporaries twice in one.
+      std::string why = "user " + user->name + " is not allowed to start a session on " + node->id + " as " + run_as;
+      if (!decision.explanation.empty()) why += " (" + decision.explanation + ")";
+      co_await refuse(*socket, "forbidden", why);
       co_return;
     }
     if (!agents.is_connected(node->id)) {
