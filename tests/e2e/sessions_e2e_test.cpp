@@ -1,0 +1,327 @@
+// Sessions end to end: the real gateway, an agent that creates its run-as user, and the CLI's
+// start-session, as a user would run it (pipes, and a real PTY for the interactive shell).
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <random>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace sallyport::e2e;
+
+namespace {
+
+bool process_running(const std::string& pattern) {
+  // "[s]leep 611" matches the process but not this shell, whose command line holds the brackets.
+  const std::string command = "pgrep -f '[" + pattern.substr(0, 1) + "]" + pattern.substr(1) + "' >/dev/null";
+  return std::system(command.c_str()) == 0;
+}
+
+class Sessions : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!Binaries::have_cli()) GTEST_SKIP() << "CLI not built";
+    gateway_ = std::make_unique<TestGateway>(sandbox_);
+    gateway_->start();
+    state_dir_ = sandbox_.root() / "agent-web";
+    const auto registered = register_agent(*gateway_, gateway_->create_activation(), state_dir_, "web", "role=web");
+    ASSERT_EQ(registered.exit_code, 0) << registered.describe();
+    start();
+  }
+
+  void start() {
+    agent_ = &sandbox_.spawn("agent", {Binaries::agent(), "run", "--state-dir", state_dir_.string(), "--max-backoff",
+                                        "2s", "--create-run-as-user"});
+    ASSERT_TRUE(wait_until([&] {
+      const auto node = gateway_->api_node("web");
+      return node && (*node)["ping_status"] == "Online";
+    }, 20s)) << sandbox_.tails();
+  }
+
+  RunResult session(const std::vector<std::string>& args, const std::string& user = "admin",
+                    const std::string& input = "") {
+    std::vector<std::string> full = {"start-session", "--target", "web"};
+    full.insert(full.end(), args.begin(), args.end());
+    return gateway_->cli(full, user, {}, input);
+  }
+
+  // Runs start-session on a real PTY; feeds input after the prompt appears.
+  struct PtyResult {
+    std::string output;
+    int exit_code = -1;
+  };
+  static constexpr const char* kResize = "<resize 42x120>";
+  PtyResult interactive(const std::vector<std::pair<std::string, int>>& inputs, std::chrono::seconds limit) {
+    const std::string config = gateway_->cli_config_dir().string();
+    winsize size{};
+    size.ws_row = 31;
+    size.ws_col = 97;
+    int master = -1;
+    const pid_t pid = ::forkpty(&master, nullptr, nullptr, &size);
+    if (pid == 0) {
+      ::setenv("SALLYPORT_CONFIG_DIR", config.c_str(), 1);
+      ::setenv("TERM", "xterm", 1);
+      const std::string cli = Binaries::cli();
+      ::execl(cli.c_str(), cli.c_str(), "start-session", "--target", "web", nullptr);
+      ::_exit(127);
+    }
+    PtyResult result;
+    auto read_for = [&](std::chrono::milliseconds duration) {
+      const auto end = std::chrono::steady_clock::now() + duration;
+      while (std::chrono::steady_clock::now() < end) {
+        pollfd p{master, POLLIN, 0};
+        if (::poll(&p, 1, 20) <= 0) continue;
+        char buffer[4096];
+        const ssize_t n = ::read(master, buffer, sizeof buffer);
+        if (n <= 0) return false;
+        result.output.append(buffer, static_cast<std::size_t>(n));
+      }
+      return true;
+    };
+    read_for(1500ms);
+    for (const auto& [text, wait_ms] : inputs) {
+      if (text == kResize) {
+        winsize resized{};
+        resized.ws_row = 42;
+        resized.ws_col = 120;
+        ::ioctl(master, TIOCSWINSZ, &resized);  // the kernel sends SIGWINCH to the CLI
+      } else if (!text.empty()) {
+        EXPECT_EQ(::write(master, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+      }
+      read_for(std::chrono::milliseconds(wait_ms));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      read_for(100ms);
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+    }
+    if (result.exit_code < 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+    }
+    ::close(master);
+    return result;
+  }
+
+  Sandbox sandbox_;
+  std::unique_ptr<TestGateway> gateway_;
+  fs::path state_dir_;
+  Process* agent_ = nullptr;
+};
+
+}  // namespace
+
+TEST_F(Sessions, CommandPipesBytesExactlyAndReturnsTheExitStatus) {
+  std::mt19937 random(42);
+  std::string input(50 << 20, '\0');
+  for (auto& c : input) c = static_cast<char>(random());
+  const auto cat = session({"--", "cat"}, "admin", input);
+  EXPECT_EQ(cat.exit_code, 0) << cat.err;
+  EXPECT_EQ(cat.out.size(), input.size());
+  EXPECT_TRUE(cat.out == input) << "50 MiB came back altered";
+
+  const auto split = session({"--", "echo out; echo err >&2; whoami >&2; exit 3"});
+  EXPECT_EQ(split.exit_code, 3) << split.describe();
+  EXPECT_EQ(split.out, "out\n");
+  EXPECT_NE(split.err.find("err\nsallyport-user\n"), std::string::npos) << split.err;
+  EXPECT_NE(split.err.find("Starting session with SessionId: admin-"), std::string::npos);
+  EXPECT_EQ(session({"--", "false"}).exit_code, 1);
+  EXPECT_EQ(session({"--", "kill -TERM $$"}).exit_code, 128 + SIGTERM);
+
+  const auto history = gateway_->cli({"sessions", "ls", "--state", "history", "--json"});
+  ASSERT_EQ(history.exit_code, 0) << history.describe();
+  const auto sessions = json::parse(history.out)["sessions"];
+  ASSERT_GE(sessions.size(), 4u);
+  bool found = false;
+  for (const auto& item : sessions) {
+    if (item["exit_code"] == 3) {
+      found = true;
+      EXPECT_EQ(item["status"], "Terminated");
+      EXPECT_EQ(item["run_as"], "sallyport-user");
+      EXPECT_EQ(item["kind"], "command");
+    }
+  }
+  EXPECT_TRUE(found) << history.out;
+}
+
+TEST_F(Sessions, RefusalsHaveDistinctExitStatuses) {
+  const auto unknown = gateway_->cli({"start-session", "--target", "nowhere", "--", "true"});
+  EXPECT_EQ(unknown.exit_code, 5) << unknown.describe();
+
+  ASSERT_EQ(gateway_->cli({"users", "create", "bob"}, "admin", {{"SALLYPORT_NEW_PASSWORD", "bob-Pa55word"}}).exit_code, 0);
+  ASSERT_EQ(gateway_->cli_login("bob", "bob-Pa55word").exit_code, 0);
+  const auto denied = session({"--", "true"}, "bob");
+  EXPECT_EQ(denied.exit_code, 4) << denied.describe();
+  EXPECT_NE(denied.err.find("not allowed"), std::string::npos) << denied.err;
+  bool audited = false;
+  for (const auto& event : gateway_->audit_log()) {
+    audited = audited || (event["action"] == "session:Start" && event["outcome"] == "denied" && event["actor"] == "bob");
+  }
+  EXPECT_TRUE(audited);
+  ASSERT_EQ(gateway_->cli({"policies", "attach", "SessionUser", "--user", "bob"}).exit_code, 0);
+  const auto allowed = session({"--", "true"}, "bob");
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.describe();
+
+  ASSERT_EQ(gateway_->cli({"users", "create", "carol", "--tags", "runAs=BadName", "--policy", "SessionUser"}, "admin",
+                          {{"SALLYPORT_NEW_PASSWORD", "carol-Pa55word"}}).exit_code, 0);
+  ASSERT_EQ(gateway_->cli_login("carol", "carol-Pa55word").exit_code, 0);
+  const auto bad_user = session({"--", "true"}, "carol");
+  EXPECT_EQ(bad_user.exit_code, 12) << bad_user.describe();
+
+  agent_->signal(SIGTERM);
+  ASSERT_TRUE(agent_->wait_for(10s).has_value());
+  ASSERT_TRUE(wait_until([&] { return (*gateway_->api_node("web"))["ping_status"] == "ConnectionLost"; }, 10s));
+  const auto offline = session({"--", "true"});
+  EXPECT_EQ(offline.exit_code, 11) << offline.describe();
+}
+
+TEST_F(Sessions, TerminationAndVanishedClientsLeaveNoProcesses) {
+  const EnvOverrides env = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}};
+  auto& first = sandbox_.spawn("long-1", {Binaries::cli(), "start-session", "--target", "web", "--", "sleep 611"}, env);
+  std::string id;
+  ASSERT_TRUE(wait_until([&] {
+    const auto active = gateway_->cli({"sessions", "ls", "--state", "active", "--json"});
+    const auto items = json::parse(active.out)["sessions"];
+    if (items.empty()) return false;
+    id = items[0]["id"];
+    return true;
+  }, 10s));
+  const auto terminated = gateway_->cli({"sessions", "terminate", id, "--reason", "maintenance"});
+  EXPECT_EQ(terminated.exit_code, 0) << terminated.describe();
+  EXPECT_EQ(first.wait_for(10s), 13);
+  EXPECT_NE(first.stderr_text().find("maintenance"), std::string::npos) << first.stderr_text();
+  EXPECT_TRUE(wait_until([] { return !process_running("sleep 611"); }, 10s));
+
+  auto& second = sandbox_.spawn("long-2", {Binaries::cli(), "start-session", "--target", "web", "--", "sleep 612"}, env);
+  ASSERT_TRUE(wait_until([] { return process_running("sleep 612"); }, 10s));
+  second.kill_group();
+  EXPECT_TRUE(wait_until([] { return !process_running("sleep 612"); }, 10s)) << "orphaned remote process";
+}
+
+TEST_F(Sessions, InteractiveShellOnARealPty) {
+  // `sleep 30` outlives the 15 s limit, so `exit 7` only runs if Ctrl-C reached the shell.
+  const auto result = interactive({{"stty size; echo marker-$((6*7))\r", 1500}, {kResize, 500}, {"stty size\r", 1000},
+                                   {"sleep 30\r", 500}, {"\x03", 500}, {"exit 7\r", 500}},
+                                  15s);
+  EXPECT_EQ(result.exit_code, 7) << result.output;
+  EXPECT_NE(result.output.find("31 97"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("42 120"), std::string::npos) << "stty size did not follow the resize: " << result.output;
+  EXPECT_NE(result.output.find("marker-42"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("Starting session with SessionId: admin-"), std::string::npos) << result.output;
+}
+
+TEST_F(Sessions, IdleSessionsEndWithAWarning) {
+  ASSERT_EQ(gateway_->cli({"preferences", "set", "idle_timeout_seconds", "5"}).exit_code, 0);
+  const auto result = interactive({}, 20s);
+  EXPECT_EQ(result.exit_code, 13) << result.output;
+  EXPECT_NE(result.output.find("will end"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("idle"), std::string::npos) << result.output;
+}
+
+TEST_F(Sessions, OwnersTerminateTheirOwnSessionsOnly) {
+  for (const std::string user : {"bob", "carol"}) {
+    ASSERT_EQ(gateway_->cli({"users", "create", user, "--policy", "SessionUser"}, "admin",
+                            {{"SALLYPORT_NEW_PASSWORD", user + "-Pa55word"}}).exit_code, 0);
+    ASSERT_EQ(gateway_->cli_login(user, user + "-Pa55word").exit_code, 0);
+  }
+  const EnvOverrides env = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("bob").string()}};
+  auto& client = sandbox_.spawn("bob-long", {Binaries::cli(), "start-session", "--target", "web", "--", "sleep 613"}, env);
+  std::string id;
+  ASSERT_TRUE(wait_until([&] {
+    const auto items = json::parse(gateway_->cli({"sessions", "ls", "--state", "active", "--json"}).out)["sessions"];
+    if (items.empty()) return false;
+    id = items[0]["id"];
+    return true;
+  }, 10s));
+  const auto other = gateway_->cli({"sessions", "terminate", id}, "carol");
+  EXPECT_EQ(other.exit_code, 4) << other.describe();
+  const auto own = gateway_->cli({"sessions", "terminate", id, "--reason", "done-for-today"}, "bob");
+  EXPECT_EQ(own.exit_code, 0) << own.describe();
+  EXPECT_EQ(client.wait_for(10s), 13);
+  EXPECT_NE(client.stderr_text().find("done-for-today"), std::string::npos) << client.stderr_text();
+  EXPECT_TRUE(wait_until([] { return !process_running("sleep 613"); }, 10s));
+}
+
+TEST_F(Sessions, TwentyConcurrentSessionsOnOneNodeAreIndependent) {
+  const EnvOverrides env = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}};
+  std::vector<Process*> clients;
+  for (int i = 0; i < 20; ++i) {
+    const std::string command = "sleep 1; seq 1 " + std::to_string(20000 + i) + "; exit " + std::to_string(i % 7);
+    clients.push_back(&sandbox_.spawn("many", {Binaries::cli(), "start-session", "--target", "web", "--", command}, env));
+  }
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(clients[static_cast<std::size_t>(i)]->wait_for(60s), i % 7) << sandbox_.tails();
+    std::string expected;
+    for (int n = 1; n <= 20000 + i; ++n) expected += std::to_string(n) + "\n";
+    EXPECT_TRUE(clients[static_cast<std::size_t>(i)]->stdout_text() == expected) << "session " << i << " output differs";
+  }
+}
+
+namespace {
+long rss_kib(pid_t pid) {
+  const std::string status = read_text("/proc/" + std::to_string(pid) + "/status");
+  const auto at = status.find("VmRSS:");
+  return at == std::string::npos ? -1 : std::stol(status.substr(at + 6));
+}
+}  // namespace
+
+// A reader that stops for 10 s must pause the source, not grow buffers; nothing is lost.
+TEST_F(Sessions, AStoppedReaderPausesOutputWithBoundedMemory) {
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string().c_str(), 1);
+    ::dup2(out[1], 1);
+    ::close(out[0]);
+    ::close(out[1]);
+    const std::string cli = Binaries::cli();
+    ::execl(cli.c_str(), cli.c_str(), "start-session", "--target", "web", "--", "seq 1 4000000", nullptr);
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string received;
+  auto read_some = [&](std::size_t limit) {
+    char buffer[65536];
+    while (received.size() < limit) {
+      const ssize_t n = ::read(out[0], buffer, sizeof buffer);
+      if (n <= 0) return;
+      received.append(buffer, static_cast<std::size_t>(n));
+    }
+  };
+  read_some(1 << 20);
+  const long gateway_before = rss_kib(gateway_->process().pid());
+  const long agent_before = rss_kib(agent_->pid());
+  std::this_thread::sleep_for(10s);  // the reader is stopped; seq has ~28 MB left to write
+  const long gateway_after = rss_kib(gateway_->process().pid());
+  const long agent_after = rss_kib(agent_->pid());
+  // One 256 KiB window per direction plus allocator slack; an unbounded buffer would grow by
+  // tens of MB here.
+  EXPECT_LT(gateway_after - gateway_before, 8 * 1024) << gateway_before << " -> " << gateway_after;
+  EXPECT_LT(agent_after - agent_before, 8 * 1024) << agent_before << " -> " << agent_after;
+  read_some(std::string::npos);
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::size_t position = 0;
+  for (long n = 1; n <= 4000000; ++n) {
+    const std::string line = std::to_string(n) + "\n";
+    if (received.compare(position, line.size(), line) != 0) {
+      ADD_FAILURE() << "output diverges at line " << n << " (byte " << position << ")";
+      break;
+    }
+    position += line.size();
+  }
+  EXPECT_EQ(position, received.size());
+}
