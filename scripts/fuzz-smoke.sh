@@ -10,7 +10,8 @@ count=0
 for target in "$dir"/lib/*/fuzz_*; do
   [ -x "$target" ] || continue
   name=$(basename "$target")
-  corpus_src=$(grep -l "sallyport_fuzz_target(${name#fuzz_} " lib/*/CMakeLists.txt | head -1)
+  corpus_src=$(grep -lE "sallyport_fuzz_target\(${name#fuzz_}( |$)" lib/*/CMakeLists.txt | head -1 || true)
+  [ -n "$corpus_src" ] || { echo "fuzz FAILED: no sallyport_fuzz_target for $name"; failed=$((failed + 1)); continue; }
   corpus="$(dirname "$corpus_src")/fuzz/corpus"
   work=$(mktemp -d)
   cp -r "$corpus"/*/. "$work"/ 2>/dev/null || true
