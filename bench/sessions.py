@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Sessions benchmark (issue 3): Sallyport against an OpenSSH bastion (`ssh -J`) on the same
+machine in the same run. Prints each figure and its ratio to ssh -J.
+
+  start     `… -- true` until exit, and until the first prompt byte of an interactive shell
+  echo      keystroke round trip on an interactive shell (p50, p99)
+  bulk      512 MiB through a non-interactive session, remote to local and local to remote
+
+Usage: bench/sessions.py [--mib 512] [--starts 20] [--keys 300]   (build with scripts/build.sh release)
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (PROMPT, Processes, Sallyport, SshBastion, Terminal, median, percentile, timed,  # noqa: E402
+                      workspace)
+
+
+def start_latency(client, runs, env=None):
+    return [timed(client.command("true"), env=env) for _ in range(runs)]
+
+
+def first_prompt(client, runs, env=None):
+    times = []
+    for _ in range(runs):
+        terminal = Terminal(client.shell(), env)
+        times.append(terminal.read_until(PROMPT) - terminal.started)
+        terminal.close()
+    return times
+
+
+def echo(client, keys, env=None):
+    terminal = Terminal(client.shell(), env)
+    terminal.read_until(PROMPT)
+    terminal.drain(0.3)
+    times = []
+    for i in range(keys):
+        # Type a letter, then erase it, so the line never grows.
+        times.append(terminal.echo_round_trip(b"x" if i % 2 == 0 else b"\x7f"))
+        terminal.drain(0.002)
+    terminal.close()
+    return times
+
+
+def bulk(client, mib, env=None):
+    size = mib << 20
+    down = timed(["sh", "-c", f"{quote(client.command(f'head -c {size} /dev/zero'))} | wc -c > /dev/null"], env=env)
+    with open("/dev/zero", "rb") as zero:
+        feeder = subprocess.Popen(["head", "-c", str(size)], stdin=zero, stdout=subprocess.PIPE)
+        up = timed(client.command("wc -c > /dev/null"), stdin=feeder.stdout, env=env)
+        feeder.wait()
+    return size / down / 1e6, size / up / 1e6
+
+
+def quote(argv):
+    return " ".join("'" + word.replace("'", "'\\''") + "'" for word in argv)
+
+
+def row(name, ours, theirs, unit, better_low=True):
+    ratio = ours / theirs if theirs else float("inf")
+    verdict = f"{ratio:.2f}x of ssh -J" + (" (lower is better)" if better_low else " (higher is better)")
+    print(f"{name:<28} sallyport {ours:10.2f} {unit:<5}  ssh -J {theirs:10.2f} {unit:<5}  {verdict}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mib", type=int, default=512)
+    parser.add_argument("--starts", type=int, default=20)
+    parser.add_argument("--keys", type=int, default=300)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+
+    work = workspace()
+    processes = Processes()
+    try:
+        ours = Sallyport(work, processes)
+        theirs = SshBastion(work, processes)
+        env = ours.env
+        print(f"# sessions benchmark: {os.cpu_count()} cores, build {os.path.relpath(ours.bin)}, {args.mib} MiB bulk")
+        s_start, o_start = start_latency(ours, args.starts, env), start_latency(theirs, args.starts)
+        row("start: -- true (median)", median(s_start) * 1e3, median(o_start) * 1e3, "ms")
+        s_prompt, o_prompt = first_prompt(ours, 5, env), first_prompt(theirs, 5)
+        row("start: first prompt (median)", median(s_prompt) * 1e3, median(o_prompt) * 1e3, "ms")
+        s_echo, o_echo = echo(ours, args.keys, env), echo(theirs, args.keys)
+        row("echo round trip p50", percentile(s_echo, 50) * 1e3, percentile(o_echo, 50) * 1e3, "ms")
+        row("echo round trip p99", percentile(s_echo, 99) * 1e3, percentile(o_echo, 99) * 1e3, "ms")
+        s_down, s_up = bulk(ours, args.mib, env)
+        o_down, o_up = bulk(theirs, args.mib)
+        row("bulk remote->local", s_down, o_down, "MB/s", better_low=False)
+        row("bulk local->remote", s_up, o_up, "MB/s", better_low=False)
+    finally:
+        processes.stop()
+        if args.keep:
+            print(f"# kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
