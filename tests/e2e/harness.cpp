@@ -466,7 +466,7 @@ bool TestGateway::healthy() const {
 fs::path TestGateway::cli_config_dir(const std::string& user) { return sandbox_.dir("cli-" + user); }
 
 RunResult TestGateway::cli(const std::vector<std::string>& args, const std::string& user, const EnvOverrides& extra_env,
-                           const std::string& stdin_text) {
+                           const std::string& stdin_text, std::chrono::milliseconds timeout) {
   if (!Binaries::have_cli()) throw E2eError("the sallyport CLI is not built");
   std::vector<std::string> argv = {Binaries::cli()};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -477,7 +477,7 @@ RunResult TestGateway::cli(const std::vector<std::string>& args, const std::stri
   for (const auto& [name, value] : extra_env) env[name] = value;
   std::string label = "cli-" + user;
   for (std::size_t i = 0; i < args.size() && i < 2; ++i) label += "-" + args[i];
-  return sandbox_.run(label, argv, env, stdin_text);
+  return sandbox_.run(label, argv, env, stdin_text, timeout);
 }
 
 RunResult TestGateway::cli_login(const std::string& user, const std::string& password) {

@@ -177,7 +177,8 @@ class TestGateway {
   // CLI. Each user has its own config dir root/cli-USER.
   fs::path cli_config_dir(const std::string& user = "admin");
   RunResult cli(const std::vector<std::string>& args, const std::string& user = "admin",
-                const EnvOverrides& extra_env = {}, const std::string& stdin_text = "");
+                const EnvOverrides& extra_env = {}, const std::string& stdin_text = "",
+                std::chrono::milliseconds timeout = 60s);
   RunResult cli_login(const std::string& user, const std::string& password);  // --ca-fingerprint
   std::vector<json> cli_nodes();  // `nodes ls --json` as admin; throws on failure
 

@@ -1,6 +1,7 @@
 // Sessions end to end: the real gateway, an agent that creates its run-as user, and the CLI's
 // start-session, as a user would run it (pipes, and a real PTY for the interactive shell).
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "sallyport/wire/frame.hpp"
 
 using namespace sallyport::e2e;
 
@@ -44,11 +46,12 @@ class Sessions : public ::testing::Test {
     }, 20s)) << sandbox_.tails();
   }
 
+  // Generous timeout: 50 MiB under ASan on a loaded 2-core machine takes a while.
   RunResult session(const std::vector<std::string>& args, const std::string& user = "admin",
                     const std::string& input = "") {
     std::vector<std::string> full = {"start-session", "--target", "web"};
     full.insert(full.end(), args.begin(), args.end());
-    return gateway_->cli(full, user, {}, input);
+    return gateway_->cli(full, user, {}, input, 300s);
   }
 
   // Runs start-session on a real PTY; feeds input after the prompt appears.
@@ -275,53 +278,96 @@ long rss_kib(pid_t pid) {
 }
 }  // namespace
 
-// A reader that stops for 10 s must pause the source, not grow buffers; nothing is lost.
-TEST_F(Sessions, AStoppedReaderPausesOutputWithBoundedMemory) {
-  int out[2];
-  ASSERT_EQ(::pipe(out), 0);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setenv("SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string().c_str(), 1);
-    ::dup2(out[1], 1);
-    ::close(out[0]);
+// start-session with its stdout on a pipe that the test reads only when it wants to.
+class PipedClient {
+ public:
+  PipedClient(const fs::path& config_dir, const std::string& command) {
+    int out[2];
+    if (::pipe(out) != 0) throw E2eError("pipe failed");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setenv("SALLYPORT_CONFIG_DIR", config_dir.string().c_str(), 1);
+      ::dup2(out[1], 1);
+      ::close(out[0]);
+      ::close(out[1]);
+      const std::string cli = Binaries::cli();
+      ::execl(cli.c_str(), cli.c_str(), "start-session", "--target", "web", "--", command.c_str(), nullptr);
+      ::_exit(127);
+    }
     ::close(out[1]);
-    const std::string cli = Binaries::cli();
-    ::execl(cli.c_str(), cli.c_str(), "start-session", "--target", "web", "--", "seq 1 4000000", nullptr);
-    ::_exit(127);
+    fd_ = out[0];
   }
-  ::close(out[1]);
-  std::string received;
-  auto read_some = [&](std::size_t limit) {
+  ~PipedClient() {
+    if (fd_ >= 0) ::close(fd_);
+    if (pid_ > 0 && status_ < 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::size_t pipe_capacity() const { return static_cast<std::size_t>(::fcntl(fd_, F_GETPIPE_SZ)); }
+  void read_up_to(std::size_t limit) {
     char buffer[65536];
     while (received.size() < limit) {
-      const ssize_t n = ::read(out[0], buffer, sizeof buffer);
+      const ssize_t n = ::read(fd_, buffer, sizeof buffer);
       if (n <= 0) return;
       received.append(buffer, static_cast<std::size_t>(n));
     }
-  };
-  read_some(1 << 20);
+  }
+  int finish() {  // reads to the end, then the exit status
+    read_up_to(std::string::npos);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status_;
+  }
+  std::string received;
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  int status_ = -1;
+};
+
+// A reader that stops for 10 s must pause the source, not grow buffers; nothing is lost.
+TEST_F(Sessions, AStoppedReaderPausesOutputWithBoundedMemory) {
+  PipedClient client(gateway_->cli_config_dir(), "seq 1 4000000");
+  client.read_up_to(1 << 20);
   const long gateway_before = rss_kib(gateway_->process().pid());
   const long agent_before = rss_kib(agent_->pid());
   std::this_thread::sleep_for(10s);  // the reader is stopped; seq has ~28 MB left to write
   const long gateway_after = rss_kib(gateway_->process().pid());
   const long agent_after = rss_kib(agent_->pid());
-  // One 256 KiB window per direction plus allocator slack; an unbounded buffer would grow by
-  // tens of MB here.
+  // One window per direction plus allocator slack; an unbounded buffer would grow by tens of
+  // MB here.
   EXPECT_LT(gateway_after - gateway_before, 8 * 1024) << gateway_before << " -> " << gateway_after;
   EXPECT_LT(agent_after - agent_before, 8 * 1024) << agent_before << " -> " << agent_after;
-  read_some(std::string::npos);
-  ::close(out[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(client.finish(), 0);
   std::size_t position = 0;
   for (long n = 1; n <= 4000000; ++n) {
     const std::string line = std::to_string(n) + "\n";
-    if (received.compare(position, line.size(), line) != 0) {
+    if (client.received.compare(position, line.size(), line) != 0) {
       ADD_FAILURE() << "output diverges at line " << n << " (byte " << position << ")";
       break;
     }
     position += line.size();
   }
-  EXPECT_EQ(position, received.size());
+  EXPECT_EQ(position, client.received.size());
+}
+
+// The command exits while its last output still waits in its pipe for the slow reader's
+// credit: that output must still arrive, however long the reader takes.
+TEST_F(Sessions, OutputOfAnExitedCommandWaitsForASlowReader) {
+  const std::string probe_config = gateway_->cli_config_dir().string();
+  std::size_t size = 0;
+  {
+    PipedClient probe(probe_config, "true");
+    // Fills the window in flight, this test's pipe, and half of the agent's pipe.
+    size = sallyport::wire::kInitialWindowBytes + probe.pipe_capacity() + 32 * 1024;
+    probe.finish();
+  }
+  PipedClient client(probe_config, "head -c " + std::to_string(size) + " /dev/zero | tr '\\0' a; echo; exit 4");
+  std::this_thread::sleep_for(3s);  // the command is done; the agent waits for credit
+  EXPECT_EQ(client.finish(), 4);
+  EXPECT_EQ(client.received.size(), size + 1);
+  EXPECT_EQ(client.received.find_first_not_of('a'), size);
 }
