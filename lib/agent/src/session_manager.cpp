@@ -97,7 +97,11 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 
   // The gateway ended the session: hang up the group, kill it if it lingers.
   void hang_up() {
-    if (exit_status_ || hung_up_) return;
+    if (exit_status_) {  // nobody is left to drain the remaining output to
+      close_descriptors();
+      return;
+    }
+    if (hung_up_) return;
     hung_up_ = true;
     pty::signal_group(process_.pid, SIGHUP);
     auto self = shared_from_this();
@@ -112,14 +116,25 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     if (auto status = pty::try_reap(process_.pid)) {
       exit_status_ = status;
       exit_timer_.cancel();
-      // Output still in flight is sent first; whatever lingers past the grace is dropped.
-      auto self = shared_from_this();
-      exit_timer_.expires_after(kOutputGrace);
-      exit_timer_.async_wait([self](const boost::system::error_code& ec) {
-        if (!ec) self->close_descriptors();
-      });
+      arm_output_grace();
       maybe_finish();
     }
+  }
+
+  // After the exit, output is drained to the end at the reader's pace; the descriptors close
+  // only once they stay quiet for the grace period (a background child may keep them open).
+  void arm_output_grace() {
+    auto self = shared_from_this();
+    const std::uint64_t seen = bytes_read_;
+    exit_timer_.expires_after(kOutputGrace);
+    exit_timer_.async_wait([self, seen](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (self->bytes_read_ != seen || self->credit_waiters_ > 0) {
+        self->arm_output_grace();
+      } else {
+        self->close_descriptors();
+      }
+    });
   }
 
   pid_t pid() const { return process_.pid; }
@@ -133,7 +148,11 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   asio::awaitable<void> pump(stream_descriptor& source, wire::FrameType type, std::shared_ptr<AgentSession> /*keep_alive*/) {
     std::string buffer(wire::kDataChunkBytes, '\0');
     for (;;) {
-      while (credit_ == 0 && source.is_open()) co_await credit_changed_.wait();
+      while (credit_ == 0 && source.is_open()) {
+        ++credit_waiters_;
+        co_await credit_changed_.wait();
+        --credit_waiters_;
+      }
       if (!source.is_open()) break;
       const std::size_t want = std::min<std::size_t>(buffer.size(), credit_);
       boost::system::error_code ec;
@@ -141,6 +160,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
                                                             asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;  // EOF, or EIO once the PTY's last holder closed it
       credit_ -= n;
+      bytes_read_ += n;
       if (!co_await manager_->send_(wire::encode(type, channel_, std::string_view(buffer.data(), n)))) break;
     }
     --pumps_running_;
@@ -210,6 +230,8 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   Signal input_changed_;
   int pumps_running_ = 0;
   std::optional<pty::ExitStatus> exit_status_;
+  std::uint64_t bytes_read_ = 0;  // output read so far, to tell a draining session from a quiet one
+  int credit_waiters_ = 0;        // pumps holding output until the reader grants credit
   asio::steady_timer exit_timer_;
   bool hung_up_ = false;
   bool finished_ = false;
