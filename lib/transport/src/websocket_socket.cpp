@@ -121,6 +121,9 @@ std::shared_ptr<MessageSocket> make_message_socket(WebSocketStream stream, std::
   stream.read_message_max(kMaxMessageBytes);
   stream.binary(true);
   stream.auto_fragment(false);
+  // A client masks its frames through this buffer, one socket write per buffer-full; Beast's
+  // 4 KiB default turns every data chunk into many small TLS records.
+  if (role == beast::role_type::client) stream.write_buffer_bytes(kClientMaskBufferBytes);
   return std::make_shared<WebSocketMessageSocket>(std::move(stream), std::move(remote_address),
                                                   std::move(keep_alive));
 }
