@@ -24,6 +24,8 @@ constexpr auto kWatchdogTick = std::chrono::milliseconds(500);
 constexpr std::int64_t kWarnBeforeEndMs = 60'000;
 // A peer may have at most one window of unacknowledged data in flight; a little slack covers
 // credit frames crossing data frames.
+static_assert(wire::kInitialWindowBytes + wire::kDataChunkBytes < transport::kMaxQueuedBytes,
+              "a session's window must fit a client socket's write queue");
 constexpr std::int64_t kWindowLimit = static_cast<std::int64_t>(wire::kInitialWindowBytes) + wire::kDataChunkBytes;
 
 std::string control(const json& message, std::uint32_t channel) { return wire::encode_control(message, channel); }

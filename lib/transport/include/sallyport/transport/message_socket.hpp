@@ -13,7 +13,7 @@
 namespace sallyport::transport {
 
 constexpr std::size_t kMaxMessageBytes = 512 * 1024;   // refused (connection closed) beyond this
-constexpr std::size_t kMaxQueuedBytes = 1024 * 1024;   // per socket write queue
+constexpr std::size_t kMaxQueuedBytes = 2 * 1024 * 1024;  // per socket write queue (holds a session window)
 constexpr std::size_t kClientMaskBufferBytes = 64 * 1024;  // per client socket, for masking
 
 class MessageSocket {
