@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "api_internal.hpp"
+#include "web_auth.hpp"
 #include "sallyport/util/tags.hpp"
 #include "sallyport/util/time_format.hpp"
 
@@ -288,16 +289,24 @@ transport::HttpResponse Api::handle(const transport::HttpRequest& request) {
     if (auto response = handle_register(context, request, path)) return *response;
 
     std::optional<Caller> caller;
-    const std::string authorization = request.header("authorization");
-    if (authorization.rfind("Bearer ", 0) == 0) {
-      const std::string token = authorization.substr(7);
-      if (auto user = context.auth.authenticate(token)) caller = Caller{*user, token};
+    const auto credentials = request_credentials(request);
+    if (credentials.source != CredentialSource::kNone) {
+      if (auto user = context.auth.authenticate(credentials.token)) {
+        caller = Caller{*user, credentials.token, credentials.source == CredentialSource::kCookie};
+      }
+    }
+    // A browser sends the cookie by itself, so a cookie alone never changes anything.
+    if (caller && caller->via_cookie && !safe_method(request.method) && !csrf_ok(request, caller->token)) {
+      context.audit.record(caller->user.name, request.remote_address, "auth:Csrf", request.path().substr(0, 200),
+                           "denied", "missing or wrong CSRF token");
+      return error_response(403, "csrf", "missing or wrong CSRF token: reload the console");
     }
     if (auto response = handle_auth(context, request, path, caller)) return *response;
     if (!caller) {
       return error_response(401, "unauthorized",
-                            authorization.empty() ? "missing bearer token: run `sallyport login`"
-                                                  : "token is invalid or expired: run `sallyport login`");
+                            credentials.source == CredentialSource::kNone
+                                ? "missing bearer token: run `sallyport login`"
+                                : "token is invalid or expired: run `sallyport login`");
     }
     for (auto* handler : {&handle_nodes, &handle_users, &handle_activations, &handle_audit, &handle_policies,
                           &handle_groups, &handle_preferences, &handle_sessions}) {

@@ -46,6 +46,7 @@ bool valid_name(const std::string& name, std::size_t max_bytes);  // [A-Za-z0-9.
 struct Caller {
   store::User user;
   std::string token;
+  bool via_cookie = false;  // the web console's session cookie (CSRF checked) rather than a bearer header
 };
 
 struct Context {

@@ -17,6 +17,7 @@
 #include "sallyport/transport/url.hpp"
 #include "sallyport/util/files.hpp"
 #include "authorizer.hpp"
+#include "web_console.hpp"
 
 namespace sallyport::gateway {
 
@@ -56,6 +57,7 @@ struct Gateway::Impl {
     options.websocket_timeouts.idle = std::chrono::seconds(config.agent_timeout_seconds);
     transport::ServerHandlers handlers;
     handlers.http = [this](transport::HttpRequest request) -> asio::awaitable<transport::HttpResponse> {
+      if (auto page = serve_console(request)) co_return std::move(*page);  // the web console, outside /v1/
       co_return api.handle(request);
     };
     handlers.websocket_route = [](const transport::HttpRequest& request) {
