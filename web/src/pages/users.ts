@@ -1,0 +1,106 @@
+// Administration: users (create, delete, reset password, tags) and groups (create, delete,
+// members). The API decides every action; refusals show their message.
+import { del, errorText, get, post, put } from "../api";
+import { clear, formatTime, h, message, parseTags, table, tagList } from "../dom";
+import type { Page } from "../main";
+
+// Runs an action, reports its outcome in `status`, then reloads.
+export async function act(status: HTMLElement, what: () => Promise<unknown>, done: string, reload: () => Promise<void>): Promise<void> {
+  clear(status);
+  try {
+    await what();
+    status.appendChild(message("ok", done));
+  } catch (error) {
+    status.appendChild(message("error", errorText(error)));
+  }
+  await reload();
+}
+
+interface User { name: string; tags: Record<string, string>; admin: boolean; created_at: string }
+interface Group { name: string; members: string[]; policies: string[]; created_at: string }
+
+export const usersPage: Page = (main) => {
+  const status = h("div", {});
+  const list = h("div", {});
+  const name = h("input", { name: "name", required: true, autocomplete: "off" });
+  const password = h("input", { name: "password", type: "password", required: true, autocomplete: "new-password" });
+  const tags = h("input", { name: "tags", placeholder: "team=core,runAs=alice" });
+  const policy = h("input", { name: "policy", placeholder: "SessionUser" });
+  const create = h("form", { class: "card inline-form", "aria-label": "Create user" },
+    h("h2", {}, "New user"),
+    h("label", {}, "Name", name), h("label", {}, "Password", password), h("label", {}, "Tags", tags), h("label", {}, "Policy", policy),
+    h("button", { type: "submit", class: "primary" }, "Create"));
+  main.append(h("div", { class: "page-head" }, h("h1", {}, "Users")), status, create, list);
+
+  const load = async (): Promise<void> => {
+    try {
+      const users = (await get<{ users: User[] }>("/v1/users")).users;
+      clear(list);
+      list.appendChild(table(["Name", "Admin", "Tags", "Created", ""], users.map((user) => [
+        h("span", { class: "strong" }, user.name), user.admin ? "yes" : "", tagList(user.tags), formatTime(user.created_at),
+        h("span", { class: "actions" },
+          h("button", { type: "button", onclick: () => {
+            const next = prompt(`New password for ${user.name} (at least 10 characters)`);
+            if (next) void act(status, () => put(`/v1/users/${encodeURIComponent(user.name)}/password`, { password: next }), `Password of ${user.name} reset.`, load);
+          } }, "Reset password"),
+          h("button", { type: "button", onclick: () => {
+            const text = prompt(`Tags for ${user.name} (key=value, comma-separated)`, Object.entries(user.tags).map(([k, v]) => `${k}=${v}`).join(","));
+            if (text !== null) void act(status, () => put(`/v1/users/${encodeURIComponent(user.name)}/tags`, { tags: parseTags(text) }), `Tags of ${user.name} saved.`, load);
+          } }, "Tags"),
+          h("button", { type: "button", class: "danger", onclick: () => {
+            if (confirm(`Delete user ${user.name}?`)) void act(status, () => del(`/v1/users/${encodeURIComponent(user.name)}`), `User ${user.name} deleted.`, load);
+          } }, "Delete")),
+      ])));
+    } catch (error) {
+      clear(list);
+      list.appendChild(message("error", errorText(error)));
+    }
+  };
+  create.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void act(status, async () => {
+      const body: Record<string, unknown> = { name: name.value.trim(), password: password.value, tags: parseTags(tags.value) };
+      if (policy.value.trim()) body.policies = [policy.value.trim()];
+      await post("/v1/users", body);
+      create.reset();
+    }, `User ${name.value.trim()} created.`, load);
+  });
+  void load();
+};
+
+export const groupsPage: Page = (main) => {
+  const status = h("div", {});
+  const list = h("div", {});
+  const name = h("input", { name: "name", required: true });
+  const create = h("form", { class: "card inline-form", "aria-label": "Create group" },
+    h("h2", {}, "New group"), h("label", {}, "Name", name), h("button", { type: "submit", class: "primary" }, "Create"));
+  main.append(h("div", { class: "page-head" }, h("h1", {}, "Groups")), status, create, list);
+  const load = async (): Promise<void> => {
+    try {
+      const groups = (await get<{ groups: Group[] }>("/v1/groups")).groups;
+      clear(list);
+      list.appendChild(table(["Name", "Members", "Policies", "Created", ""], groups.map((group) => [
+        h("span", { class: "strong" }, group.name),
+        h("span", { class: "actions" }, ...group.members.map((member) => h("button", { type: "button", class: "chip", title: `Remove ${member}`,
+          onclick: () => void act(status, () => del(`/v1/groups/${encodeURIComponent(group.name)}/members/${encodeURIComponent(member)}`), `${member} removed from ${group.name}.`, load) }, `${member} ×`))),
+        group.policies.join(", "), formatTime(group.created_at),
+        h("span", { class: "actions" },
+          h("button", { type: "button", onclick: () => {
+            const user = prompt(`Add which user to ${group.name}?`);
+            if (user) void act(status, () => post(`/v1/groups/${encodeURIComponent(group.name)}/members`, { user }), `${user} added to ${group.name}.`, load);
+          } }, "Add member"),
+          h("button", { type: "button", class: "danger", onclick: () => {
+            if (confirm(`Delete group ${group.name}?`)) void act(status, () => del(`/v1/groups/${encodeURIComponent(group.name)}`), `Group ${group.name} deleted.`, load);
+          } }, "Delete")),
+      ])));
+    } catch (error) {
+      clear(list);
+      list.appendChild(message("error", errorText(error)));
+    }
+  };
+  create.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void act(status, () => post("/v1/groups", { name: name.value.trim() }).then(() => create.reset()), `Group ${name.value.trim()} created.`, load);
+  });
+  void load();
+};
