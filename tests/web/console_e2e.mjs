@@ -148,6 +148,12 @@ async function main() {
   const hiLine = await waitFor("hi-<number> in the terminal", async () => /hi-(\d+)/.exec(await screenText()));
   const hi = hiLine[0];
   await shot(page, "03-terminal");
+  await page.keyboard.type("sleep 60; echo not-interrupted\n");
+  await page.waitForTimeout(300);
+  await page.keyboard.press("Control+C");
+  await page.keyboard.type("echo after-ctrl-c-$((6*7))\n");
+  await waitFor("Ctrl-C to reach the shell", async () => (await screenText()).includes("after-ctrl-c-42"), 10000);
+  check(!(await screenText()).includes("\nnot-interrupted"), "sleep was not interrupted by Ctrl-C");
 
   step("resize the window: stty size follows");
   const sttySize = async (marker) => {
@@ -195,6 +201,10 @@ async function main() {
   await idle.fill("999");
   await history.getByRole("button", { name: "Save" }).click();
   await history.locator(".field", { has: idle }).getByText("Must be from 1 to 60").waitFor();
+  const runAs = history.getByLabel("Default run-as user");
+  await runAs.fill("Not A User!");
+  await history.getByRole("button", { name: "Save" }).click();
+  await history.locator(".field", { has: runAs }).getByText(/default_run_as/).waitFor();  // the gateway's own message
   await shot(history, "07-preferences");
 
   step("administration pages");

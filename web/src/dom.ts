@@ -1,5 +1,6 @@
 // A few DOM helpers: the console builds its pages with createElement (never innerHTML with
 // data), so nothing a node or user name holds can become markup.
+import { errorText } from "./api";
 type Child = Node | string | number | null | undefined | false;
 type Props = Record<string, unknown>;
 
@@ -37,7 +38,8 @@ export function clear(el: Element): void {
 // A table with a header row; rows is a list of cells. Scrolls sideways on narrow screens.
 export function table(headers: string[], rows: Child[][], empty = "Nothing here yet."): HTMLElement {
   const body = h("tbody");
-  for (const row of rows) body.appendChild(h("tr", {}, ...row.map((cell) => h("td", {}, cell))));
+  // data-label lets a phone-width screen show each row as a card of "label value" lines.
+  for (const row of rows) body.appendChild(h("tr", {}, ...row.map((cell, i) => h("td", { "data-label": headers[i] || undefined }, cell))));
   if (rows.length === 0) body.appendChild(h("tr", {}, h("td", { colspan: headers.length, class: "empty" }, empty)));
   return h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { scope: "col" }, t)))), body));
 }
@@ -76,4 +78,16 @@ export function field(label: string, input: HTMLInputElement | HTMLSelectElement
 
 export function message(kind: "error" | "ok" | "info", text: string): HTMLElement {
   return h("div", { class: `msg msg-${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+}
+
+// Replaces target's content with what build() makes, or with the error it failed with.
+export async function fill(target: HTMLElement, build: () => Promise<Node>): Promise<void> {
+  try {
+    const content = await build();
+    clear(target);
+    target.appendChild(content);
+  } catch (error) {
+    clear(target);
+    target.appendChild(message("error", errorText(error)));
+  }
 }

@@ -1,7 +1,7 @@
 // Administration: activations (the one-time code and the commands for a new machine) and the
 // audit log with filters.
-import { del, errorText, get, post } from "../api";
-import { clear, formatTime, h, message, parseTags, table, tagList } from "../dom";
+import { del, get, post } from "../api";
+import { clear, fill, formatTime, h, parseTags, table, tagList } from "../dom";
 import type { Page } from "../main";
 import { act } from "./users";
 
@@ -35,21 +35,15 @@ export const activationsPage: Page = (main, me) => {
     h("button", { type: "submit", class: "primary", disabled: !me.can["activation:Create"] }, "Create"));
   main.append(h("div", { class: "page-head" }, h("h1", {}, "Activations")), status, create, created, list);
 
-  const load = async (): Promise<void> => {
-    try {
-      const items = (await get<{ activations: Activation[] }>("/v1/activations")).activations;
-      clear(list);
-      list.appendChild(table(["ID", "Name", "Tags", "Used", "Expires", "Created by", ""], items.map((a) => [
+  const load = (): Promise<void> => fill(list, async () => {
+    const items = (await get<{ activations: Activation[] }>("/v1/activations")).activations;
+    return table(["ID", "Name", "Tags", "Used", "Expires", "Created by", ""], items.map((a) => [
         h("code", {}, a.id), a.name, tagList(a.tags), `${a.registrations} / ${a.registration_limit}`, formatTime(a.expires_at), a.created_by,
         h("button", { type: "button", class: "danger", onclick: () => {
           if (confirm(`Delete activation ${a.id}?`)) void act(status, () => del(`/v1/activations/${a.id}`), "Activation deleted.", load);
         } }, "Delete"),
-      ])));
-    } catch (error) {
-      clear(list);
-      list.appendChild(message("error", errorText(error)));
-    }
-  };
+      ]));
+  });
   create.addEventListener("submit", (event) => {
     event.preventDefault();
     void act(status, async () => {
@@ -82,24 +76,19 @@ export const auditPage: Page = (main) => {
   const list = h("div", {});
   main.append(h("div", { class: "page-head" }, h("h1", {}, "Audit log")), h("div", { class: "filters" }, since, outcome, text), list);
   let events: AuditEvent[] = [];
-  const render = (): void => {
+  const filtered = (): HTMLElement => {
     const needle = text.value.trim().toLowerCase();
     const shown = events.filter((e) => (!outcome.value || e.outcome === outcome.value) &&
       (!needle || [e.actor, e.action, e.target, e.detail, e.source].some((v) => v?.toLowerCase().includes(needle))));
-    clear(list);
-    list.appendChild(table(["Time", "Actor", "Source", "Action", "Target", "Outcome", "Detail"], shown.map((e) => [
+    return table(["Time", "Actor", "Source", "Action", "Target", "Outcome", "Detail"], shown.map((e) => [
       formatTime(e.time), e.actor, e.source, h("code", {}, e.action), e.target, h("span", { class: `status status-${e.outcome}` }, e.outcome), e.detail,
-    ]), "No events match."));
+    ]), "No events match.");
   };
-  const load = async (): Promise<void> => {
-    try {
-      events = (await get<{ events: AuditEvent[] }>(`/v1/audit?since=${since.value}&limit=1000`)).events;
-      render();
-    } catch (error) {
-      clear(list);
-      list.appendChild(message("error", errorText(error)));
-    }
-  };
+  const render = (): void => { clear(list); list.appendChild(filtered()); };
+  const load = (): Promise<void> => fill(list, async () => {
+    events = (await get<{ events: AuditEvent[] }>(`/v1/audit?since=${since.value}&limit=1000`)).events;
+    return filtered();
+  });
   since.addEventListener("change", () => void load());
   outcome.addEventListener("change", render);
   text.addEventListener("input", render);

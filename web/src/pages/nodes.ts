@@ -15,6 +15,17 @@ export interface Node {
   ip_addresses: string[];
   tags: Record<string, string>;
   last_ping_at: string;
+  session_start?: { allowed: boolean; run_as: string; reason: string };
+}
+
+// Startable only when the node is online and the policies allow session:Start; else why not.
+function startCell(node: Node): HTMLElement {
+  if (node.session_start && !node.session_start.allowed) {
+    return h("span", { class: "muted small why-not" }, `Not allowed as ${node.session_start.run_as}: ${node.session_start.reason}`);
+  }
+  if (node.ping_status !== "Online") return h("span", { class: "muted small why-not" }, "Offline: the agent is not connected");
+  return h("a", { class: "button", href: `#/terminal/${encodeURIComponent(node.id)}`, "aria-label": `Start session on ${node.name || node.id}`,
+    title: node.session_start ? `as ${node.session_start.run_as}` : undefined }, "Start session");
 }
 
 export const nodesPage: Page = (main, me) => {
@@ -56,9 +67,7 @@ export const nodesPage: Page = (main, me) => {
       node.ip_addresses.join(", "),
       tagList(node.tags),
       formatTime(node.last_ping_at),
-      node.ping_status === "Online"
-        ? h("a", { class: "button", href: `#/terminal/${encodeURIComponent(node.id)}`, "aria-label": `Start session on ${node.name || node.id}` }, "Start session")
-        : h("span", { class: "muted small", title: "The node's agent is not connected" }, "offline"),
+      startCell(node),
     ]);
     list.appendChild(table(["Name", "Node ID", "Ping status", "Platform", "Agent", "IP", "Tags", "Last ping", ""], rows,
       nodes.length ? "No node matches the filters." : "No nodes yet: create an activation and register an agent."));

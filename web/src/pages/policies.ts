@@ -2,11 +2,11 @@
 // and path, as the API reports them; JSON syntax errors before sending), attach/detach, and
 // the simulator.
 import { ApiError, del, errorText, get, post, put } from "../api";
-import { clear, h, message, table } from "../dom";
+import { clear, fill, formatTime, h, message, table } from "../dom";
 import type { Page } from "../main";
 import { act } from "./users";
 
-interface PolicySummary { name: string; builtin?: boolean; attachments?: unknown; version?: number; updated_at?: string }
+interface PolicySummary { name: string; builtin?: boolean; updated_at?: string }
 
 const kTemplate = `{
   "Version": "2012-10-17",
@@ -68,8 +68,13 @@ export const policiesPage: Page = (main, me) => {
     } catch (error) {
       if (error instanceof ApiError && error.status === 400 && error.body?.error?.line) {
         const e = error.body.error;
-        problems.textContent = `Line ${e.line}, column ${e.column}${e.path ? ` (${e.path})` : ""}: ${e.message}`;
+        problems.textContent = /^line \d+/i.test(e.message) ? e.message.replace(/^l/, "L") : `Line ${e.line}, column ${e.column}: ${e.message}`;
         editor.setAttribute("aria-invalid", "true");
+        // Put the caret where the engine found the problem.
+        const lines = editor.value.split("\n");
+        const offset = lines.slice(0, e.line - 1).reduce((sum: number, line: string) => sum + line.length + 1, 0) + Math.max(0, e.column - 1);
+        editor.focus();
+        editor.setSelectionRange(offset, offset);
       } else {
         status.appendChild(message("error", errorText(error)));
       }
@@ -91,13 +96,10 @@ export const policiesPage: Page = (main, me) => {
     }
   };
 
-  const load = async (): Promise<void> => {
-    try {
-      const policies = (await get<{ policies: PolicySummary[] }>("/v1/policies")).policies;
-      clear(list);
-      list.appendChild(table(["Name", "Built in", "Attached to", ""], policies.map((p) => [
-        h("span", { class: "strong" }, p.name), p.builtin ? "yes" : "",
-        typeof p.attachments === "object" && p.attachments ? JSON.stringify(p.attachments).replace(/[{}"[\]]/g, " ").trim() : "",
+  const load = (): Promise<void> => fill(list, async () => {
+    const policies = (await get<{ policies: PolicySummary[] }>("/v1/policies")).policies;
+    return table(["Name", "Built in", "Updated", ""], policies.map((p) => [
+        h("span", { class: "strong" }, p.name), p.builtin ? "yes" : "", formatTime(p.updated_at),
         h("span", { class: "actions" },
           h("button", { type: "button", onclick: () => void open(p.name) }, "Edit"),
           h("button", { type: "button", onclick: () => {
@@ -113,12 +115,8 @@ export const policiesPage: Page = (main, me) => {
           p.builtin ? null : h("button", { type: "button", class: "danger", onclick: () => {
             if (confirm(`Delete policy ${p.name}?`)) void act(status, () => del(`/v1/policies/${encodeURIComponent(p.name)}`), `Policy ${p.name} deleted.`, load);
           } }, "Delete")),
-      ])));
-    } catch (error) {
-      clear(list);
-      list.appendChild(message("error", errorText(error)));
-    }
-  };
+      ]));
+  });
 
   // The simulator: would this user be allowed this action on this resource?
   const simUser = h("input", { name: "sim-user", placeholder: "alice" });

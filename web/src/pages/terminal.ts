@@ -26,6 +26,16 @@ export const terminalPage: Page = (main, _me, args) => {
     scrollback: 5000,
     theme: { background: "#101418", foreground: "#e6e9ee" },
   });
+  // Ctrl+C (or Ctrl+Shift+C) with a selection copies it; without one, ^C goes to the shell.
+  // Pasting (Ctrl+V, Ctrl+Shift+V, the context menu) is xterm.js's own, as bracketed paste.
+  term.attachCustomKeyEventHandler((event) => {
+    if (event.type === "keydown" && (event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "c" && term.hasSelection()) {
+      void navigator.clipboard?.writeText(term.getSelection()).catch(() => {});
+      term.clearSelection();
+      return false;
+    }
+    return true;
+  });
   const fit = new FitAddon();
   term.loadAddon(fit);
   term.open(host);

@@ -1,7 +1,7 @@
 // Administration: users (create, delete, reset password, tags) and groups (create, delete,
 // members). The API decides every action; refusals show their message.
 import { del, errorText, get, post, put } from "../api";
-import { clear, formatTime, h, message, parseTags, table, tagList } from "../dom";
+import { clear, fill, formatTime, h, message, parseTags, table, tagList } from "../dom";
 import type { Page } from "../main";
 
 // Runs an action, reports its outcome in `status`, then reloads.
@@ -32,11 +32,9 @@ export const usersPage: Page = (main) => {
     h("button", { type: "submit", class: "primary" }, "Create"));
   main.append(h("div", { class: "page-head" }, h("h1", {}, "Users")), status, create, list);
 
-  const load = async (): Promise<void> => {
-    try {
-      const users = (await get<{ users: User[] }>("/v1/users")).users;
-      clear(list);
-      list.appendChild(table(["Name", "Admin", "Tags", "Created", ""], users.map((user) => [
+  const load = (): Promise<void> => fill(list, async () => {
+    const users = (await get<{ users: User[] }>("/v1/users")).users;
+    return table(["Name", "Admin", "Tags", "Created", ""], users.map((user) => [
         h("span", { class: "strong" }, user.name), user.admin ? "yes" : "", tagList(user.tags), formatTime(user.created_at),
         h("span", { class: "actions" },
           h("button", { type: "button", onclick: () => {
@@ -50,12 +48,8 @@ export const usersPage: Page = (main) => {
           h("button", { type: "button", class: "danger", onclick: () => {
             if (confirm(`Delete user ${user.name}?`)) void act(status, () => del(`/v1/users/${encodeURIComponent(user.name)}`), `User ${user.name} deleted.`, load);
           } }, "Delete")),
-      ])));
-    } catch (error) {
-      clear(list);
-      list.appendChild(message("error", errorText(error)));
-    }
-  };
+      ]));
+  });
   create.addEventListener("submit", (event) => {
     event.preventDefault();
     void act(status, async () => {
@@ -75,11 +69,9 @@ export const groupsPage: Page = (main) => {
   const create = h("form", { class: "card inline-form", "aria-label": "Create group" },
     h("h2", {}, "New group"), h("label", {}, "Name", name), h("button", { type: "submit", class: "primary" }, "Create"));
   main.append(h("div", { class: "page-head" }, h("h1", {}, "Groups")), status, create, list);
-  const load = async (): Promise<void> => {
-    try {
-      const groups = (await get<{ groups: Group[] }>("/v1/groups")).groups;
-      clear(list);
-      list.appendChild(table(["Name", "Members", "Policies", "Created", ""], groups.map((group) => [
+  const load = (): Promise<void> => fill(list, async () => {
+    const groups = (await get<{ groups: Group[] }>("/v1/groups")).groups;
+    return table(["Name", "Members", "Policies", "Created", ""], groups.map((group) => [
         h("span", { class: "strong" }, group.name),
         h("span", { class: "actions" }, ...group.members.map((member) => h("button", { type: "button", class: "chip", title: `Remove ${member}`,
           onclick: () => void act(status, () => del(`/v1/groups/${encodeURIComponent(group.name)}/members/${encodeURIComponent(member)}`), `${member} removed from ${group.name}.`, load) }, `${member} ×`))),
@@ -92,12 +84,8 @@ export const groupsPage: Page = (main) => {
           h("button", { type: "button", class: "danger", onclick: () => {
             if (confirm(`Delete group ${group.name}?`)) void act(status, () => del(`/v1/groups/${encodeURIComponent(group.name)}`), `Group ${group.name} deleted.`, load);
           } }, "Delete")),
-      ])));
-    } catch (error) {
-      clear(list);
-      list.appendChild(message("error", errorText(error)));
-    }
-  };
+      ]));
+  });
   create.addEventListener("submit", (event) => {
     event.preventDefault();
     void act(status, () => post("/v1/groups", { name: name.value.trim() }).then(() => create.reset()), `Group ${name.value.trim()} created.`, load);
