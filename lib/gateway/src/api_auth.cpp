@@ -59,7 +59,13 @@ std::optional<HttpResponse> handle_auth(Context& context, const HttpRequest& req
   if (path.size() != 3 || path[1] != "auth") return std::nullopt;
   const std::string& what = path[2];
   if (what == "login" && request.method == "POST") return login(context, request, LoginKind::kToken);
-  if (what == "session" && request.method == "POST") return login(context, request, LoginKind::kCookie);
+  if (what == "session" && request.method == "POST") {
+    // A browser names the page that sent the login; only this gateway's own page may set its cookie.
+    if (!request.header("origin").empty() && !same_origin(request)) {
+      return error_response(403, "forbidden", "the console's login is accepted only from its own page");
+    }
+    return login(context, request, LoginKind::kCookie);
+  }
   if (!caller) return std::nullopt;  // the router answers 401
   if (what == "refresh" && request.method == "POST") {
     auto result = context.auth.refresh(caller->token);

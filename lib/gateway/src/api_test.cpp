@@ -360,3 +360,16 @@ TEST_F(ApiTest, WebSessionPoliciesStillDecideForCookieCallers) {
   EXPECT_EQ(web_call("POST", "/v1/users", R"({"name":"eve","password":"0123456789ab"})", cookie, csrf).status, 403u);
   EXPECT_EQ(json::parse(web_call("GET", "/v1/auth/whoami", "", cookie).body)["can"]["user:List"], false);
 }
+
+TEST_F(ApiTest, WebSessionLoginFromAnotherOriginIsRefused) {
+  transport::HttpRequest request;
+  request.method = "POST";
+  request.target = "/v1/auth/session";
+  request.body = R"({"user":"admin","password":"admin-password"})";
+  request.headers = {{"Origin", "https://evil.example"}, {"Host", "gw:8443"}};
+  const auto refused = api_->handle(request);
+  EXPECT_EQ(refused.status, 403u);
+  EXPECT_EQ(header(refused, "Set-Cookie"), "");
+  request.headers = {{"Origin", "https://gw:8443"}, {"Host", "gw:8443"}};
+  EXPECT_EQ(api_->handle(request).status, 200u);
+}
