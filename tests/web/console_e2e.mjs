@@ -233,8 +233,14 @@ async function main() {
   await shot(history, "13-policy-error");
   await history.goto(`${url}/#/admin/activations`);
   await history.getByRole("button", { name: "Create" }).click();
-  await history.locator("pre.command", { hasText: "sallyport-agent register" }).waitFor();
+  const command = await history.locator("pre.command", { hasText: "sallyport-agent register" }).innerText();
   await shot(history, "14-activation-created");
+  // The copy-paste command works as shown (its register half, with this test's paths).
+  check(command.includes("--ca-fingerprint SHA256:"), `the command pins no CA: ${command}`);
+  const register = command.split(" && ")[0].trim().split(/\s+/)
+    .map((word) => (word === "sallyport-agent" ? args.agent : word === "/var/lib/sallyport-agent" ? path.join(root, "agent2") : word));
+  await run("agent2-register", [...register, "--name", "pasted-node"]);
+  await expect(200, "GET", "/v1/nodes/pasted-node", undefined, admin);
 
   step("a CSRF attempt without the token is refused");
   const forged = await page.evaluate(async () => {

@@ -12,7 +12,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
       el.addEventListener(key.slice(2).toLowerCase(), value as EventListener);
     } else if (key === "class") {
       el.className = String(value);
-    } else if (key === "value" && "value" in el) {
+    } else if (key === "value" && "defaultValue" in el) {
+      (el as HTMLInputElement).defaultValue = String(value);  // form.reset() comes back to it
       (el as HTMLInputElement).value = String(value);
     } else if (key === "checked" && "checked" in el) {
       (el as HTMLInputElement).checked = Boolean(value);

@@ -263,7 +263,7 @@ json session_json(const store::SessionRecord& session) {
 struct Api::Impl {
   Impl(store::Store& store, Authenticator& auth, Auditor& audit, const util::Clock& clock, LinkControl& links,
        SessionControl& sessions, ApiSettings settings)
-      : authorizer(store), context{store, auth, audit, clock, links, sessions, std::move(settings), authorizer} {}
+      : authorizer(store), context{store, auth, audit, clock, links, sessions, std::move(settings), authorizer, {}} {}
   Authorizer authorizer;
   impl::Context context;
 };
@@ -274,6 +274,8 @@ Api::Api(store::Store& store, Authenticator& auth, Auditor& audit, const util::C
   // Every request is decided by policies, so the built-ins must exist before the first one.
   seed_builtin_policies(store, clock.now_ms());
 }
+
+void Api::set_ca_fingerprint(std::string fingerprint) { impl_->context.ca_fingerprint = std::move(fingerprint); }
 
 std::string Api::ping_status(const store::Node& node) const { return impl_->context.ping_status(node); }
 

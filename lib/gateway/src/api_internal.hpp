@@ -58,6 +58,7 @@ struct Context {
   SessionControl& sessions;
   ApiSettings settings;
   Authorizer& authorizer;
+  std::string ca_fingerprint;
 
   // The policy engine's decision for the caller (see authorizer.hpp); extra adds request
   // context such as node:tag/<key> or session:owner.

@@ -40,6 +40,7 @@ struct Gateway::Impl {
             ApiSettings{static_cast<util::Millis>(config.agent_timeout_seconds) * 1000, "0.1.0"}),
         signals(io, SIGINT, SIGTERM) {
     notice = ensure_admin(*store, config, clock);
+    api.set_ca_fingerprint(tls.ca_fingerprint);
     // Links and sessions this gateway held before a crash are gone; agents reconnect by
     // themselves, and the sessions are recorded as failed.
     store->disconnect_gateway_nodes(gateway_id);

@@ -5,7 +5,10 @@ import { clear, fill, formatTime, h, parseTags, table, tagList } from "../dom";
 import type { Page } from "../main";
 import { act } from "./users";
 
-interface Activation { id: string; name: string; tags: Record<string, string>; registration_limit: number; registrations: number; expires_at: string; created_by: string; code?: string }
+interface Activation {
+  id: string; name: string; tags: Record<string, string>; registration_limit: number; registrations: number; expires_at: string; created_by: string;
+  code?: string; gateway_ca_fingerprint?: string;
+}
 interface AuditEvent { id: number; time: string; actor: string; source: string; action: string; target: string; outcome: string; detail: string }
 
 function copyButton(text: () => string): HTMLElement {
@@ -51,7 +54,8 @@ export const activationsPage: Page = (main, me) => {
       if (name.value.trim()) body.name = name.value.trim();
       const activation = await post<Activation>("/v1/activations", body);
       const gateway = `https://${location.host}`;
-      const command = `sallyport-agent register --gateway ${gateway} --ca-file ca.pem --activation-id ${activation.id} ` +
+      const trust = activation.gateway_ca_fingerprint ? `--ca-fingerprint ${activation.gateway_ca_fingerprint}` : "--ca-file ca.pem";
+      const command = `sallyport-agent register --gateway ${gateway} ${trust} --activation-id ${activation.id} ` +
         `--activation-code ${activation.code} --state-dir /var/lib/sallyport-agent && sallyport-agent run --state-dir /var/lib/sallyport-agent`;
       clear(created);
       created.appendChild(h("div", { class: "card secret" },
@@ -59,7 +63,7 @@ export const activationsPage: Page = (main, me) => {
         h("p", {}, "The code is shown only now; the gateway keeps only its hash."),
         h("dl", {}, h("dt", {}, "Activation ID"), h("dd", {}, h("code", { "data-activation-id": "" }, activation.id)),
           h("dt", {}, "Activation code"), h("dd", {}, h("code", { "data-activation-code": "" }, activation.code ?? ""))),
-        h("p", {}, "On the new machine (with this gateway's CA certificate saved as ca.pem, or use --ca-fingerprint):"),
+        h("p", {}, "On the new machine, as root (the agent pins this gateway's CA by its fingerprint):"),
         h("pre", { class: "command" }, command), copyButton(() => command)));
       create.reset();
     }, "Activation created.", load);
