@@ -225,6 +225,13 @@ async function main() {
     await history.getByText(marker).first().waitFor();
     await shot(history, name);
   }
+  await history.goto(`${url}/#/admin/groups`);
+  await history.getByLabel("Name").fill("ops");
+  await history.getByRole("button", { name: "Create" }).click();
+  await history.locator("tr", { hasText: "ops" }).getByRole("button", { name: "Add member" }).click();
+  await history.getByRole("dialog").getByLabel("User").fill("bob");
+  await history.getByRole("dialog").getByRole("button", { name: "Add" }).click();
+  await history.locator("tr", { hasText: "ops" }).getByRole("button", { name: "bob ×" }).waitFor();
   await history.goto(`${url}/#/admin/policies`);
   await history.getByLabel("Policy name").fill("Broken");
   await history.getByLabel("Policy document (JSON)").fill('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "node:Lst", "Resource": "node/*", "Bogus": 1}]}');

@@ -92,3 +92,34 @@ export async function fill(target: HTMLElement, build: () => Promise<Node>): Pro
     target.appendChild(message("error", errorText(error)));
   }
 }
+
+export interface AskField {
+  name: string;
+  label: string;
+  type?: string;   // input type, "password" for secrets
+  value?: string;
+  hint?: string;
+}
+
+// A modal form (the browser's <dialog>: focus stays inside, Escape cancels). Resolves with the
+// values, or null when cancelled. With no fields it is a confirmation.
+export function ask(title: string, fields: AskField[], submit = "OK", danger = false): Promise<Record<string, string> | null> {
+  return new Promise((resolve) => {
+    const inputs = fields.map((f) => h("input", { name: f.name, type: f.type ?? "text", value: f.value ?? "", autocomplete: f.type === "password" ? "new-password" : "off" }));
+    const form = h("form", { method: "dialog", class: "ask" },
+      h("h2", {}, title),
+      ...fields.map((f, i) => field(f.label, inputs[i], f.hint ?? "").row),
+      h("div", { class: "form-actions" },
+        h("button", { type: "submit", class: danger ? "danger" : "primary", value: "ok" }, submit),
+        h("button", { type: "button", onclick: () => dialog.close("cancel") }, "Cancel")));
+    const dialog = h("dialog", { "aria-label": title }, form);
+    dialog.addEventListener("close", () => {
+      const values = Object.fromEntries(fields.map((f, i) => [f.name, inputs[i].value]));
+      dialog.remove();
+      resolve(dialog.returnValue === "ok" ? values : null);
+    });
+    document.body.appendChild(dialog);
+    dialog.showModal();
+    (inputs[0] ?? form.querySelector("button"))?.focus();
+  });
+}

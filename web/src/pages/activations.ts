@@ -1,7 +1,7 @@
 // Administration: activations (the one-time code and the commands for a new machine) and the
 // audit log with filters.
 import { del, get, post } from "../api";
-import { clear, fill, formatTime, h, parseTags, table, tagList } from "../dom";
+import { ask, clear, fill, formatTime, h, parseTags, table, tagList } from "../dom";
 import type { Page } from "../main";
 import { act } from "./users";
 
@@ -42,8 +42,8 @@ export const activationsPage: Page = (main, me) => {
     const items = (await get<{ activations: Activation[] }>("/v1/activations")).activations;
     return table(["ID", "Name", "Tags", "Used", "Expires", "Created by", ""], items.map((a) => [
         h("code", {}, a.id), a.name, tagList(a.tags), `${a.registrations} / ${a.registration_limit}`, formatTime(a.expires_at), a.created_by,
-        h("button", { type: "button", class: "danger", onclick: () => {
-          if (confirm(`Delete activation ${a.id}?`)) void act(status, () => del(`/v1/activations/${a.id}`), "Activation deleted.", load);
+        h("button", { type: "button", class: "danger", onclick: async () => {
+          if (await ask(`Delete activation ${a.id}?`, [], "Delete", true)) void act(status, () => del(`/v1/activations/${a.id}`), "Activation deleted.", load);
         } }, "Delete"),
       ]));
   });

@@ -2,7 +2,7 @@
 // and path, as the API reports them; JSON syntax errors before sending), attach/detach, and
 // the simulator.
 import { ApiError, del, errorText, get, post, put } from "../api";
-import { clear, fill, formatTime, h, message, table } from "../dom";
+import { ask, clear, fill, formatTime, h, message, table } from "../dom";
 import type { Page } from "../main";
 import { act } from "./users";
 
@@ -96,24 +96,24 @@ export const policiesPage: Page = (main, me) => {
     }
   };
 
+  const attachment = async (policy: string, verb: "attach" | "detach"): Promise<void> => {
+    const answer = await ask(`${verb === "attach" ? "Attach" : "Detach"} ${policy}`, [
+      { name: "user", label: "User", hint: "Give a user or a group." }, { name: "group", label: "Group" }], verb === "attach" ? "Attach" : "Detach");
+    if (!answer) return;
+    const body = answer.user.trim() ? { user: answer.user.trim() } : { group: answer.group.trim() };
+    await act(status, () => post(`/v1/policies/${encodeURIComponent(policy)}/${verb}`, body), `${policy} ${verb === "attach" ? "attached to" : "detached from"} ${body.user ?? body.group}.`, load);
+  };
+
   const load = (): Promise<void> => fill(list, async () => {
     const policies = (await get<{ policies: PolicySummary[] }>("/v1/policies")).policies;
     return table(["Name", "Built in", "Updated", ""], policies.map((p) => [
         h("span", { class: "strong" }, p.name), p.builtin ? "yes" : "", formatTime(p.updated_at),
         h("span", { class: "actions" },
           h("button", { type: "button", onclick: () => void open(p.name) }, "Edit"),
-          h("button", { type: "button", onclick: () => {
-            const who = prompt(`Attach ${p.name} to (user:NAME or group:NAME)`);
-            const m = who ? /^(user|group):(.+)$/.exec(who.trim()) : null;
-            if (m) void act(status, () => post(`/v1/policies/${encodeURIComponent(p.name)}/attach`, { [m[1]]: m[2] }), `${p.name} attached to ${who}.`, load);
-          } }, "Attach"),
-          h("button", { type: "button", onclick: () => {
-            const who = prompt(`Detach ${p.name} from (user:NAME or group:NAME)`);
-            const m = who ? /^(user|group):(.+)$/.exec(who.trim()) : null;
-            if (m) void act(status, () => post(`/v1/policies/${encodeURIComponent(p.name)}/detach`, { [m[1]]: m[2] }), `${p.name} detached from ${who}.`, load);
-          } }, "Detach"),
-          p.builtin ? null : h("button", { type: "button", class: "danger", onclick: () => {
-            if (confirm(`Delete policy ${p.name}?`)) void act(status, () => del(`/v1/policies/${encodeURIComponent(p.name)}`), `Policy ${p.name} deleted.`, load);
+          h("button", { type: "button", onclick: () => void attachment(p.name, "attach") }, "Attach"),
+          h("button", { type: "button", onclick: () => void attachment(p.name, "detach") }, "Detach"),
+          p.builtin ? null : h("button", { type: "button", class: "danger", onclick: async () => {
+            if (await ask(`Delete policy ${p.name}?`, [], "Delete", true)) void act(status, () => del(`/v1/policies/${encodeURIComponent(p.name)}`), `Policy ${p.name} deleted.`, load);
           } }, "Delete")),
       ]));
   });

@@ -1,7 +1,7 @@
 // Administration: users (create, delete, reset password, tags) and groups (create, delete,
 // members). The API decides every action; refusals show their message.
 import { del, errorText, get, post, put } from "../api";
-import { clear, fill, formatTime, h, message, parseTags, table, tagList } from "../dom";
+import { ask, clear, fill, formatTime, h, message, parseTags, table, tagList } from "../dom";
 import type { Page } from "../main";
 
 // Runs an action, reports its outcome in `status`, then reloads.
@@ -37,16 +37,16 @@ export const usersPage: Page = (main) => {
     return table(["Name", "Admin", "Tags", "Created", ""], users.map((user) => [
         h("span", { class: "strong" }, user.name), user.admin ? "yes" : "", tagList(user.tags), formatTime(user.created_at),
         h("span", { class: "actions" },
-          h("button", { type: "button", onclick: () => {
-            const next = prompt(`New password for ${user.name} (at least 10 characters)`);
-            if (next) void act(status, () => put(`/v1/users/${encodeURIComponent(user.name)}/password`, { password: next }), `Password of ${user.name} reset.`, load);
+          h("button", { type: "button", onclick: async () => {
+            const answer = await ask(`Reset the password of ${user.name}`, [{ name: "password", label: "New password", type: "password", hint: "At least 10 characters." }], "Reset password");
+            if (answer) void act(status, () => put(`/v1/users/${encodeURIComponent(user.name)}/password`, answer), `Password of ${user.name} reset.`, load);
           } }, "Reset password"),
-          h("button", { type: "button", onclick: () => {
-            const text = prompt(`Tags for ${user.name} (key=value, comma-separated)`, Object.entries(user.tags).map(([k, v]) => `${k}=${v}`).join(","));
-            if (text !== null) void act(status, () => put(`/v1/users/${encodeURIComponent(user.name)}/tags`, { tags: parseTags(text) }), `Tags of ${user.name} saved.`, load);
+          h("button", { type: "button", onclick: async () => {
+            const answer = await ask(`Tags of ${user.name}`, [{ name: "tags", label: "Tags", value: Object.entries(user.tags).map(([k, v]) => `${k}=${v}`).join(","), hint: "key=value, comma-separated; runAs=NAME sets the run-as user." }], "Save tags");
+            if (answer) void act(status, () => put(`/v1/users/${encodeURIComponent(user.name)}/tags`, { tags: parseTags(answer.tags) }), `Tags of ${user.name} saved.`, load);
           } }, "Tags"),
-          h("button", { type: "button", class: "danger", onclick: () => {
-            if (confirm(`Delete user ${user.name}?`)) void act(status, () => del(`/v1/users/${encodeURIComponent(user.name)}`), `User ${user.name} deleted.`, load);
+          h("button", { type: "button", class: "danger", onclick: async () => {
+            if (await ask(`Delete user ${user.name}?`, [], "Delete", true)) void act(status, () => del(`/v1/users/${encodeURIComponent(user.name)}`), `User ${user.name} deleted.`, load);
           } }, "Delete")),
       ]));
   });
@@ -77,12 +77,12 @@ export const groupsPage: Page = (main) => {
           onclick: () => void act(status, () => del(`/v1/groups/${encodeURIComponent(group.name)}/members/${encodeURIComponent(member)}`), `${member} removed from ${group.name}.`, load) }, `${member} ×`))),
         group.policies.join(", "), formatTime(group.created_at),
         h("span", { class: "actions" },
-          h("button", { type: "button", onclick: () => {
-            const user = prompt(`Add which user to ${group.name}?`);
-            if (user) void act(status, () => post(`/v1/groups/${encodeURIComponent(group.name)}/members`, { user }), `${user} added to ${group.name}.`, load);
+          h("button", { type: "button", onclick: async () => {
+            const answer = await ask(`Add a member to ${group.name}`, [{ name: "user", label: "User" }], "Add");
+            if (answer) void act(status, () => post(`/v1/groups/${encodeURIComponent(group.name)}/members`, answer), `${answer.user} added to ${group.name}.`, load);
           } }, "Add member"),
-          h("button", { type: "button", class: "danger", onclick: () => {
-            if (confirm(`Delete group ${group.name}?`)) void act(status, () => del(`/v1/groups/${encodeURIComponent(group.name)}`), `Group ${group.name} deleted.`, load);
+          h("button", { type: "button", class: "danger", onclick: async () => {
+            if (await ask(`Delete group ${group.name}?`, [], "Delete", true)) void act(status, () => del(`/v1/groups/${encodeURIComponent(group.name)}`), `Group ${group.name} deleted.`, load);
           } }, "Delete")),
       ]));
   });
