@@ -52,6 +52,7 @@ cat <<MSG
 
 Sallyport is running.
   Gateway:        $url   (state in $demo/gw, log in $demo/gateway.log)
+  Web console:    $url/   (log in as admin; the CA is $demo/gw/tls/ca.pem)
   CA fingerprint: $fingerprint
   Admin password: $( [ -n "${SALLYPORT_ADMIN_PASSWORD:-}" ] && echo "from SALLYPORT_ADMIN_PASSWORD" || echo "in $demo/gw/initial-admin-password" )
   Local agent:    node "local" (state in $demo/agent, log in $demo/agent.log)

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "api_internal.hpp"
+#include "web_auth.hpp"
 #include "sallyport/util/tags.hpp"
 #include "sallyport/util/time_format.hpp"
 
@@ -262,7 +263,7 @@ json session_json(const store::SessionRecord& session) {
 struct Api::Impl {
   Impl(store::Store& store, Authenticator& auth, Auditor& audit, const util::Clock& clock, LinkControl& links,
        SessionControl& sessions, ApiSettings settings)
-      : authorizer(store), context{store, auth, audit, clock, links, sessions, std::move(settings), authorizer} {}
+      : authorizer(store), context{store, auth, audit, clock, links, sessions, std::move(settings), authorizer, {}} {}
   Authorizer authorizer;
   impl::Context context;
 };
@@ -273,6 +274,8 @@ Api::Api(store::Store& store, Authenticator& auth, Auditor& audit, const util::C
   // Every request is decided by policies, so the built-ins must exist before the first one.
   seed_builtin_policies(store, clock.now_ms());
 }
+
+void Api::set_ca_fingerprint(std::string fingerprint) { impl_->context.ca_fingerprint = std::move(fingerprint); }
 
 std::string Api::ping_status(const store::Node& node) const { return impl_->context.ping_status(node); }
 
@@ -288,16 +291,24 @@ transport::HttpResponse Api::handle(const transport::HttpRequest& request) {
     if (auto response = handle_register(context, request, path)) return *response;
 
     std::optional<Caller> caller;
-    const std::string authorization = request.header("authorization");
-    if (authorization.rfind("Bearer ", 0) == 0) {
-      const std::string token = authorization.substr(7);
-      if (auto user = context.auth.authenticate(token)) caller = Caller{*user, token};
+    const auto credentials = request_credentials(request);
+    if (credentials.source != CredentialSource::kNone) {
+      if (auto user = context.auth.authenticate(credentials.token)) {
+        caller = Caller{*user, credentials.token, credentials.source == CredentialSource::kCookie};
+      }
+    }
+    // A browser sends the cookie by itself, so a cookie alone never changes anything.
+    if (caller && caller->via_cookie && !safe_method(request.method) && !csrf_ok(request, caller->token)) {
+      context.audit.record(caller->user.name, request.remote_address, "auth:Csrf", request.path().substr(0, 200),
+                           "denied", "missing or wrong CSRF token");
+      return error_response(403, "csrf", "missing or wrong CSRF token: reload the console");
     }
     if (auto response = handle_auth(context, request, path, caller)) return *response;
     if (!caller) {
       return error_response(401, "unauthorized",
-                            authorization.empty() ? "missing bearer token: run `sallyport login`"
-                                                  : "token is invalid or expired: run `sallyport login`");
+                            credentials.source == CredentialSource::kNone
+                                ? "missing bearer token: run `sallyport login`"
+                                : "token is invalid or expired: run `sallyport login`");
     }
     for (auto* handler : {&handle_nodes, &handle_users, &handle_activations, &handle_audit, &handle_policies,
                           &handle_groups, &handle_preferences, &handle_sessions}) {

@@ -162,6 +162,7 @@ std::optional<HttpResponse> handle_activations(Context& context, const HttpReque
                          "limit " + std::to_string(activation.registration_limit));
     json result = activation_json(activation);
     result["code"] = code;  // shown once; only its hash is kept
+    if (!context.ca_fingerprint.empty()) result["gateway_ca_fingerprint"] = context.ca_fingerprint;
     return json_response(201, result);
   }
   if (path.size() == 3 && request.method == "DELETE") {

@@ -46,6 +46,7 @@ bool valid_name(const std::string& name, std::size_t max_bytes);  // [A-Za-z0-9.
 struct Caller {
   store::User user;
   std::string token;
+  bool via_cookie = false;  // the web console's session cookie (CSRF checked) rather than a bearer header
 };
 
 struct Context {
@@ -57,6 +58,7 @@ struct Context {
   SessionControl& sessions;
   ApiSettings settings;
   Authorizer& authorizer;
+  std::string ca_fingerprint;
 
   // The policy engine's decision for the caller (see authorizer.hpp); extra adds request
   // context such as node:tag/<key> or session:owner.

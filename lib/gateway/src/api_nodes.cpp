@@ -3,6 +3,7 @@
 
 #include "api_internal.hpp"
 #include "sallyport/crypto/crypto.hpp"
+#include "sallyport/gateway/preferences.hpp"
 #include "sallyport/util/tags.hpp"
 
 namespace sallyport::gateway::impl {
@@ -40,6 +41,9 @@ HttpResponse list_nodes(Context& context, const HttpRequest& request, const Call
   // One load of the caller's policies for the whole list.
   const auto principal = context.authorizer.principal(caller.user);
   const auto list_decision = Authorizer::decide(principal, "node:List", "node/*");
+  const auto run_as_tag = caller.user.tags.find("runAs");
+  const std::string run_as =
+      run_as_tag != caller.user.tags.end() ? run_as_tag->second : load_preferences(context.store).default_run_as;
   for (const auto& node : context.store.list_nodes()) {
     if (node.revoked) continue;
     const auto extra = node_context(node);
@@ -48,7 +52,16 @@ HttpResponse list_nodes(Context& context, const HttpRequest& request, const Call
         !Authorizer::allowed(Authorizer::decide(principal, "node:List", resource, extra))) {
       continue;
     }
-    items.push_back(node_json(context, node));
+    json item = node_json(context, node);
+    // Whether a session start would be allowed, decided as the session hub decides it, so the
+    // console can say why a node is not startable (the hub still decides the real start).
+    auto start_context = extra;
+    start_context["session:runAs"] = {run_as};
+    const auto start = Authorizer::decide(principal, "session:Start", resource, start_context);
+    item["session_start"] = {{"allowed", Authorizer::allowed(start)},
+                             {"run_as", run_as},
+                             {"reason", Authorizer::allowed(start) ? "" : start.explanation}};
+    items.push_back(std::move(item));
   }
   if (items.empty() && !Authorizer::allowed(list_decision)) {
     return context.deny(caller, request, "node:List", "node/*", &list_decision);

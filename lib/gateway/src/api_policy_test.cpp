@@ -727,3 +727,15 @@ TEST_F(ApiPolicyTest, TerminateSession) {
   EXPECT_TRUE(actions.count("session:Terminate/failure"));
   EXPECT_TRUE(actions.count("session:Terminate/denied"));
 }
+
+TEST_F(ApiPolicyTest, NodeListSaysWhetherASessionStartWouldBeAllowed) {
+  add_node("web-1", {{"env", "dev"}});
+  const json as_admin = json::parse(call("GET", "/v1/nodes", "", admin_).body)["nodes"][0]["session_start"];
+  EXPECT_EQ(as_admin["allowed"], true);
+  EXPECT_EQ(as_admin["run_as"], "sallyport-user");
+  const std::string reader = user("reader", {"ReadOnly"}, json{{"runAs", "reader"}});
+  const json as_reader = json::parse(call("GET", "/v1/nodes", "", reader).body)["nodes"][0]["session_start"];
+  EXPECT_EQ(as_reader["allowed"], false);
+  EXPECT_EQ(as_reader["run_as"], "reader");
+  EXPECT_FALSE(as_reader["reason"].get<std::string>().empty());
+}

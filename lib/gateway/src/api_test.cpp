@@ -10,6 +10,7 @@
 
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/util/files.hpp"
+#include "web_auth.hpp"
 
 using namespace sallyport;
 using namespace sallyport::gateway;
@@ -56,6 +57,39 @@ class ApiTest : public ::testing::Test {
     const auto response = call("POST", "/v1/auth/login", json{{"user", user}, {"password", password}}.dump());
     EXPECT_EQ(response.status, 200u) << response.body;
     return json::parse(response.body)["token"];
+  }
+
+  // The web console's requests: the session cookie (among others) and, when given, the CSRF header.
+  transport::HttpResponse web_call(const std::string& method, const std::string& target, const std::string& body,
+                                   const std::string& cookie, const std::string& csrf = "") {
+    transport::HttpRequest request;
+    request.method = method;
+    request.target = target;
+    request.body = body;
+    request.remote_address = "127.0.0.7";
+    if (!cookie.empty()) request.headers.emplace_back("Cookie", "theme=dark; sp_session=" + cookie);
+    if (!csrf.empty()) request.headers.emplace_back("X-CSRF-Token", csrf);
+    return api_->handle(request);
+  }
+
+  static std::string header(const transport::HttpResponse& response, const std::string& name) {
+    for (const auto& [key, value] : response.headers) {
+      if (key == name) return value;
+    }
+    return "";
+  }
+
+  // Logs in through the console's route; returns {cookie token, csrf token}.
+  std::pair<std::string, std::string> web_login() {
+    const auto response = web_call("POST", "/v1/auth/session", R"({"user":"admin","password":"admin-password"})", "");
+    EXPECT_EQ(response.status, 200u) << response.body;
+    const json body = json::parse(response.body);
+    EXPECT_FALSE(body.contains("token"));  // the secret lives only in the HttpOnly cookie
+    const std::string set_cookie = header(response, "Set-Cookie");
+    EXPECT_NE(set_cookie.find("HttpOnly; Secure; SameSite=Strict"), std::string::npos) << set_cookie;
+    const std::string token = cookie_value(set_cookie.substr(0, set_cookie.find(';')), kSessionCookie);
+    EXPECT_FALSE(token.empty());
+    return {token, body["csrf_token"].get<std::string>()};
   }
 
   json activation(const std::string& token, json body) {
@@ -254,4 +288,88 @@ TEST_F(ApiTest, AuditRecordsEventsWithoutSecrets) {
     EXPECT_EQ(response.body.find(secret), std::string::npos) << secret;
   }
   EXPECT_EQ(call("GET", "/v1/audit?since=yesterday", "", token).status, 400u);
+}
+
+// The web console's cookie session and CSRF protection.
+TEST_F(ApiTest, WebSessionCookieAuthenticatesReadsAndWhoamiGivesTheCsrfToken) {
+  const auto [cookie, csrf] = web_login();
+  EXPECT_EQ(web_call("GET", "/v1/nodes", "", cookie).status, 200u);
+  const auto whoami = web_call("GET", "/v1/auth/whoami", "", cookie);
+  ASSERT_EQ(whoami.status, 200u);
+  const json me = json::parse(whoami.body);
+  EXPECT_EQ(me["csrf_token"], csrf);
+  EXPECT_EQ(me["can"]["user:List"], true);
+  EXPECT_EQ(web_call("GET", "/v1/nodes", "", "spt_forged").status, 401u);
+}
+
+TEST_F(ApiTest, WebSessionStateChangeWithoutTheCsrfTokenIsRefusedAndAudited) {
+  const auto [cookie, csrf] = web_login();
+  const std::string body = R"({"name":"mallory","password":"0123456789ab"})";
+  const auto forged = web_call("POST", "/v1/users", body, cookie);
+  EXPECT_EQ(forged.status, 403u);
+  EXPECT_NE(forged.body.find("csrf"), std::string::npos);
+  EXPECT_FALSE(store_->get_user("mallory"));
+  EXPECT_EQ(web_call("POST", "/v1/users", body, cookie, std::string(64, '0')).status, 403u);
+  EXPECT_EQ(web_call("DELETE", "/v1/auth/session", "", cookie).status, 403u);  // logout too
+  const auto events = store_->list_audit(0, 100);
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(),
+                          [](const store::AuditEvent& e) { return e.action == "auth:Csrf" && e.outcome == "denied"; }));
+  EXPECT_EQ(web_call("POST", "/v1/users", body, cookie, csrf).status, 201u);
+  EXPECT_TRUE(store_->get_user("mallory"));
+}
+
+TEST_F(ApiTest, WebSessionBearerRequestsNeedNoCsrfToken) {
+  const auto login = call("POST", "/v1/auth/login", R"({"user":"admin","password":"admin-password"})");
+  const std::string token = json::parse(login.body)["token"];
+  transport::HttpRequest request;
+  request.method = "POST";
+  request.target = "/v1/groups";
+  request.body = R"({"name":"ops"})";
+  request.headers.emplace_back("Authorization", "Bearer " + token);
+  EXPECT_EQ(api_->handle(request).status, 201u);
+}
+
+TEST_F(ApiTest, WebSessionLogoutRevokesAndClearsTheCookie) {
+  const auto [cookie, csrf] = web_login();
+  const auto response = web_call("DELETE", "/v1/auth/session", "", cookie, csrf);
+  ASSERT_EQ(response.status, 200u);
+  EXPECT_NE(header(response, "Set-Cookie").find("Max-Age=0"), std::string::npos);
+  EXPECT_EQ(web_call("GET", "/v1/nodes", "", cookie).status, 401u);
+}
+
+TEST_F(ApiTest, WebSessionExpiredCookieIs401) {
+  const auto [cookie, csrf] = web_login();
+  clock_.advance(3'600'001);
+  EXPECT_EQ(web_call("GET", "/v1/auth/whoami", "", cookie).status, 401u);
+}
+
+TEST_F(ApiTest, WebSessionWrongPasswordSetsNoCookie) {
+  const auto response = web_call("POST", "/v1/auth/session", R"({"user":"admin","password":"nope"})", "");
+  EXPECT_EQ(response.status, 401u);
+  EXPECT_EQ(header(response, "Set-Cookie"), "");
+}
+
+TEST_F(ApiTest, WebSessionPoliciesStillDecideForCookieCallers) {
+  store_->create_user({"bob", crypto::hash_password("bob-password-1"), {}, false, clock_.now_ms()});
+  const auto response = web_call("POST", "/v1/auth/session", R"({"user":"bob","password":"bob-password-1"})", "");
+  ASSERT_EQ(response.status, 200u);
+  const std::string set_cookie = header(response, "Set-Cookie");
+  const std::string cookie = cookie_value(set_cookie.substr(0, set_cookie.find(';')), kSessionCookie);
+  const std::string csrf = json::parse(response.body)["csrf_token"];
+  EXPECT_EQ(web_call("GET", "/v1/users", "", cookie).status, 403u);
+  EXPECT_EQ(web_call("POST", "/v1/users", R"({"name":"eve","password":"0123456789ab"})", cookie, csrf).status, 403u);
+  EXPECT_EQ(json::parse(web_call("GET", "/v1/auth/whoami", "", cookie).body)["can"]["user:List"], false);
+}
+
+TEST_F(ApiTest, WebSessionLoginFromAnotherOriginIsRefused) {
+  transport::HttpRequest request;
+  request.method = "POST";
+  request.target = "/v1/auth/session";
+  request.body = R"({"user":"admin","password":"admin-password"})";
+  request.headers = {{"Origin", "https://evil.example"}, {"Host", "gw:8443"}};
+  const auto refused = api_->handle(request);
+  EXPECT_EQ(refused.status, 403u);
+  EXPECT_EQ(header(refused, "Set-Cookie"), "");
+  request.headers = {{"Origin", "https://gw:8443"}, {"Host", "gw:8443"}};
+  EXPECT_EQ(api_->handle(request).status, 200u);
 }

@@ -17,6 +17,7 @@
 #include "sallyport/transport/url.hpp"
 #include "sallyport/util/files.hpp"
 #include "authorizer.hpp"
+#include "web_console.hpp"
 
 namespace sallyport::gateway {
 
@@ -39,6 +40,7 @@ struct Gateway::Impl {
             ApiSettings{static_cast<util::Millis>(config.agent_timeout_seconds) * 1000, "0.1.0"}),
         signals(io, SIGINT, SIGTERM) {
     notice = ensure_admin(*store, config, clock);
+    api.set_ca_fingerprint(tls.ca_fingerprint);
     // Links and sessions this gateway held before a crash are gone; agents reconnect by
     // themselves, and the sessions are recorded as failed.
     store->disconnect_gateway_nodes(gateway_id);
@@ -56,6 +58,7 @@ struct Gateway::Impl {
     options.websocket_timeouts.idle = std::chrono::seconds(config.agent_timeout_seconds);
     transport::ServerHandlers handlers;
     handlers.http = [this](transport::HttpRequest request) -> asio::awaitable<transport::HttpResponse> {
+      if (auto page = serve_console(request)) co_return std::move(*page);  // the web console, outside /v1/
       co_return api.handle(request);
     };
     handlers.websocket_route = [](const transport::HttpRequest& request) {

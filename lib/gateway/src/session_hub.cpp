@@ -11,6 +11,7 @@
 
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/wire/control.hpp"
+#include "web_auth.hpp"
 
 namespace sallyport::gateway {
 
@@ -145,9 +146,13 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
   asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
     auto self = shared_from_this();
     const std::string source = request.remote_address;
-    const std::string authorization = request.header("authorization");
+    // The CLI sends its bearer token; the web console's cookie counts only from its own origin.
+    const auto credentials = request_credentials(request);
     std::optional<store::User> user;
-    if (authorization.rfind("Bearer ", 0) == 0) user = auth.authenticate(authorization.substr(7));
+    if (credentials.source == CredentialSource::kBearer ||
+        (credentials.source == CredentialSource::kCookie && same_origin(request))) {
+      user = auth.authenticate(credentials.token);
+    }
     if (!user) {
       co_await refuse(*socket, "unauthorized", "not logged in or token expired: run `sallyport login`");
       co_return;

@@ -40,6 +40,9 @@ class Api {
   Api(store::Store& store, Authenticator& auth, Auditor& audit, const util::Clock& clock, LinkControl& links,
       SessionControl& sessions, ApiSettings settings);
   transport::HttpResponse handle(const transport::HttpRequest& request);
+  // "SHA256:<hex>" of the gateway's CA, returned with a new activation so the console can show a
+  // complete agent command.
+  void set_ca_fingerprint(std::string fingerprint);
 
   // "Online" or "ConnectionLost" as `nodes ls` shows it.
   std::string ping_status(const store::Node& node) const;
