@@ -7,8 +7,9 @@ mode="${1:-build}"
 build_packages=(build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libboost1.81-dev libboost-json1.81-dev libssl-dev libsodium-dev libsqlite3-dev libpq-dev
   libcurl4-openssl-dev libcli11-dev libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev
-  libgtest-dev openssl)
-test_packages=(clang libclang-rt-14-dev openssh-client openssh-server socat procps python3)
+  libgtest-dev openssl libzstd-dev)
+test_packages=(clang libclang-rt-14-dev openssh-client openssh-server socat procps python3
+  asciinema rsyslog s3cmd nodejs npm)
 
 packages=("${build_packages[@]}")
 [ "$mode" = test ] && packages+=("${test_packages[@]}")

@@ -1,0 +1,84 @@
+#include "sallyport/recording/event_stream.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace sallyport::recording {
+namespace {
+
+TEST(Syslog, TargetsParse) {
+  const auto udp = parse_syslog_target("udp://127.0.0.1:5514");
+  ASSERT_TRUE(udp);
+  EXPECT_EQ(udp->protocol, SyslogTarget::Protocol::kUdp);
+  EXPECT_EQ(udp->port, 5514);
+  const auto tcp = parse_syslog_target("tcp://[::1]:601");
+  ASSERT_TRUE(tcp);
+  EXPECT_EQ(tcp->host, "::1");
+  EXPECT_TRUE(parse_syslog_target("unix:///dev/log"));
+  EXPECT_FALSE(parse_syslog_target("unix://relative"));
+  EXPECT_FALSE(parse_syslog_target("http://x:1"));
+  EXPECT_FALSE(parse_syslog_target("udp://x"));
+  EXPECT_FALSE(parse_syslog_target("udp://x:0"));
+  EXPECT_FALSE(parse_syslog_target("udp://x:99999"));
+}
+
+TEST(Syslog, Rfc5424Format) {
+  EXPECT_EQ(format_rfc5424(134, "2024-01-01T00:00:00.000Z", "gw", "sallyport-gateway", 42, "audit", "{}"),
+            "<134>1 2024-01-01T00:00:00.000Z gw sallyport-gateway 42 audit - {}");
+}
+
+TEST(EventStream, WritesJsonLinesAndSendsDatagrams) {
+  const int receiver = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(receiver, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  socklen_t length = sizeof address;
+  ::getsockname(receiver, reinterpret_cast<sockaddr*>(&address), &length);
+  timeval timeout{5, 0};
+  ::setsockopt(receiver, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+
+  const auto file = std::filesystem::temp_directory_path() / ("events-" + std::to_string(::getpid()) + ".log");
+  {
+    EventStreamOptions options;
+    options.file = file;
+    options.syslog = parse_syslog_target("udp://127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
+    EventStream stream(options);
+    stream.session_output("alice-1", "alice", "mi-1", "o", "hello\n");
+    stream.audit({{"actor", "alice"}, {"action", "session:Start"}});
+    char buffer[65536];
+    const auto n = ::recv(receiver, buffer, sizeof buffer, 0);
+    ASSERT_GT(n, 0);
+    const std::string message(buffer, static_cast<std::size_t>(n));
+    EXPECT_EQ(message.rfind("<134>1 ", 0), 0u) << message;
+    EXPECT_NE(message.find(" session - {"), std::string::npos) << message;
+    EXPECT_NE(message.find("\"data\":\"hello\\n\""), std::string::npos) << message;
+  }
+  std::ifstream in(file);
+  std::string first, second;
+  std::getline(in, first);
+  std::getline(in, second);
+  EXPECT_EQ(nlohmann::json::parse(first)["type"], "session_output");
+  EXPECT_EQ(nlohmann::json::parse(second)["type"], "audit");
+  std::filesystem::remove(file);
+  ::close(receiver);
+}
+
+TEST(EventStream, RequiredTcpSyslogThatIsDownRefusesSessions) {
+  EventStreamOptions options;
+  options.syslog = parse_syslog_target("tcp://127.0.0.1:1");
+  options.syslog_required = true;
+  EventStream stream(options);
+  EXPECT_NE(stream.refusal(), "");
+  options.syslog_required = false;
+  EventStream optional(options);
+  EXPECT_EQ(optional.refusal(), "");
+}
+
+}  // namespace
+}  // namespace sallyport::recording
