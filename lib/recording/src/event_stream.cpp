@@ -161,8 +161,8 @@ void EventStream::enqueue(std::string message) {
   wake_.notify_one();
 }
 
-std::string EventStream::refusal() const {
-  if (options_.syslog && options_.syslog_required && !syslog_ok_) {
+std::string EventStream::refusal(bool syslog_required) const {
+  if (syslog_required && (!options_.syslog || !syslog_ok_)) {
     return "the syslog destination cannot be reached (required destination)";
   }
   return "";

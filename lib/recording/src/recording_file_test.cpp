@@ -134,7 +134,8 @@ TEST(RecordingStorage, FinishRecoverCompressAndRead) {
   EXPECT_EQ(stream_of(*bob, "o"), "partial");
   EXPECT_FALSE(storage.read("../etc/passwd", &error));
   EXPECT_FALSE(storage.read("nobody-3", &error));
-  EXPECT_EQ(storage.refusal(), "");
+  EXPECT_EQ(storage.refusal(true, false), "");
+  EXPECT_NE(storage.refusal(true, true), "");  // no bucket configured
 }
 
 TEST(RecordingStorage, SessionIdsThatCouldEscapeTheFolderAreInvalid) {

@@ -71,7 +71,7 @@ RecordingStorage::RecordingStorage(StorageOptions options) : options_(std::move(
   fs::permissions(options_.dir, fs::perms::owner_all, ec);
   if (options_.s3) {
     s3_ = std::make_unique<S3Client>(*options_.s3);
-    s3_ok_ = !options_.s3_required;  // unknown until the first probe
+    s3_ok_ = false;  // unknown until the first probe
   }
 }
 
@@ -198,8 +198,8 @@ void RecordingStorage::work() {
       compress_one(id);
       if (!upload_one(id)) retry.push_back(id);
     }
-    if (s3_ && options_.s3_required && batch.empty() &&
-        std::chrono::steady_clock::now() - last_probe >= kProbeInterval) {
+    if (s3_ && batch.empty() &&
+        std::chrono::steady_clock::now() - last_probe >= (s3_ok_ ? std::chrono::milliseconds(kProbeInterval) : options_.retry_interval)) {
       last_probe = std::chrono::steady_clock::now();
       probe_s3();
     }
@@ -244,8 +244,8 @@ std::optional<std::string> RecordingStorage::read(const std::string& session_id,
   return std::nullopt;
 }
 
-std::string RecordingStorage::refusal() const {
-  if (options_.local_required) {
+std::string RecordingStorage::refusal(bool local_required, bool s3_required) const {
+  if (local_required) {
     const fs::path probe = options_.dir / "live" / ".write-probe";
     std::ofstream out(probe, std::ios::trunc);
     out << "ok";
@@ -256,8 +256,9 @@ std::string RecordingStorage::refusal() const {
     fs::remove(probe, ec);
     if (!writable) return "the recording folder " + options_.dir.string() + " cannot be written (required destination)";
   }
-  if (s3_ && options_.s3_required && !s3_ok_) {
-    return "the recording bucket " + s3_->options().bucket + " cannot be written (required destination)";
+  if (s3_required && (!s3_ || !s3_ok_)) {
+    return s3_ ? "the recording bucket " + s3_->options().bucket + " cannot be written (required destination)"
+               : "recordings must go to S3 (required destination) but no bucket is configured";
   }
   return "";
 }

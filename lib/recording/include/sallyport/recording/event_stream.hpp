@@ -38,7 +38,6 @@ inline constexpr std::size_t kSyslogDataPieceBytes = 2048;  // output chunks are
 struct EventStreamOptions {
   std::filesystem::path file;           // empty: no file
   std::optional<SyslogTarget> syslog;
-  bool syslog_required = false;
   std::string hostname = "-";
 };
 
@@ -55,7 +54,8 @@ class EventStream {
   void audit(const nlohmann::json& event);
 
   // Why new sessions must be refused ("" when they may start): a required syslog that is down.
-  std::string refusal() const;
+  std::string refusal(bool syslog_required) const;
+  bool has_syslog() const { return options_.syslog.has_value(); }
   std::uint64_t dropped() const { return dropped_.load(); }
 
  private:

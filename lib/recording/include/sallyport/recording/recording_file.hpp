@@ -17,7 +17,8 @@ struct RecordingError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr auto kFlushInterval = std::chrono::seconds(1);
+// Half a second, so a caller ticking every 500 ms flushes within a second.
+inline constexpr auto kFlushInterval = std::chrono::milliseconds(500);
 inline constexpr std::size_t kFlushBytes = 256 * 1024;
 
 enum class Stream { kOutput, kInput, kStderr };

@@ -27,8 +27,6 @@ struct StorageOptions {
   bool compress = false;  // zstd
   std::optional<S3Options> s3;
   std::chrono::milliseconds retry_interval{5000};
-  bool local_required = true;  // refuse sessions when the local folder cannot be written
-  bool s3_required = false;    // refuse sessions while the object store cannot be written
 };
 
 // Session IDs as the hub makes them: [A-Za-z0-9._-], not starting with '.', at most 128.
@@ -54,8 +52,9 @@ class RecordingStorage {
   // nullopt with *error set when it cannot be had.
   std::optional<std::string> read(const std::string& session_id, std::string* error) const;
 
-  // Why new sessions must be refused now ("" when they may start).
-  std::string refusal() const;
+  // Why new sessions must be refused now ("" when they may start), given which destinations
+  // the storage preferences mark as required.
+  std::string refusal(bool local_required, bool s3_required) const;
   std::size_t pending_uploads() const;
   bool s3_healthy() const { return s3_ok_.load(); }
 
