@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> extra_names;
   int heartbeat = 0, agent_timeout = 0, token_ttl = 0, s3_retry = 0;
   std::string recording_dir, s3_endpoint, s3_bucket, s3_prefix, s3_region, s3_key_file, event_log, syslog;
-  bool compress = false;
+  bool compress = false, no_recording = false;
   app.add_option("--config", config_file, "TOML configuration file ([gateway] table)")->check(CLI::ExistingFile);
   app.add_option("--data-dir", data_dir, "state, keys, certificates and logs (default ./gw)");
   app.add_option("--listen", listen, "HOST:PORT to serve TLS on (default 127.0.0.1:8443)");
@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error (default info)");
   app.add_option("--log-file", log_file, "write the log here instead of standard error");
   app.add_option("--recording-dir", recording_dir, "session recordings (default DATA_DIR/recordings)");
+  app.add_flag("--no-recording", no_recording, "do not record or stream sessions (benchmarks, troubleshooting)");
   app.add_flag("--recording-compress", compress, "compress finished recordings with zstd");
   app.add_option("--s3-endpoint", s3_endpoint, "S3-compatible store for recordings, e.g. https://s3.eu-west-1.amazonaws.com");
   app.add_option("--s3-bucket", s3_bucket, "bucket for recordings");
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
     if (!log_file.empty()) config.log_file = log_file;
     if (!recording_dir.empty()) config.recording_dir = recording_dir;
     if (compress) config.recording_compress = true;
+    if (no_recording) config.recording_enabled = false;
     if (!s3_endpoint.empty()) config.s3_endpoint = s3_endpoint;
     if (!s3_bucket.empty()) config.s3_bucket = s3_bucket;
     if (!s3_prefix.empty()) config.s3_prefix = s3_prefix;

@@ -274,6 +274,8 @@ TEST_F(Recording, S3RoundTripAndUploadAfterTheStoreComesBack) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_TRUE(contains(refused.err, "session refused: the recording bucket recordings cannot be written")) << refused.describe();
 
+  // The pending upload survives a restart of the gateway.
+  gw.restart();
   s3.start();
   ASSERT_TRUE(wait_until([&] { return fs::exists(gw.data_dir() / "recordings" / (id + ".uploaded")); }, 20s))
       << "the recording was not uploaded once the store came back";
@@ -289,7 +291,6 @@ TEST_F(Recording, S3RoundTripAndUploadAfterTheStoreComesBack) {
     return gw.cli({"start-session", "--target", "box", "--", "echo", "second"}).exit_code == 0;
   }, 20s));
   // A local copy that is gone is fetched back from the bucket for the API.
-  const auto history = gw.api_json("GET", "/v1/sessions?state=history");
   ASSERT_TRUE(wait_until([&] { return fs::exists(gw.data_dir() / "recordings" / (id + ".uploaded")); }, 5s));
   fs::remove(local);
   EXPECT_EQ(cast_stream(download(id), "o"), "stored-in-s3\n");

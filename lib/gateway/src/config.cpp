@@ -31,7 +31,7 @@ GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig 
                                                "token_ttl_minutes", "log_level", "log_file", "recording_dir",
                                                "recording_compress", "s3_endpoint", "s3_bucket", "s3_prefix",
                                                "s3_region", "s3_key_file", "s3_retry_seconds", "event_log_file",
-                                               "syslog"};
+                                               "syslog", "recording"};
   const toml::table* gateway = table["gateway"].as_table();
   if (!gateway) {
     if (table.empty()) return config;
@@ -51,6 +51,7 @@ GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig 
     if (name == "token_ttl_minutes") config.token_ttl_minutes = static_cast<int>(required_value<std::int64_t>(node, name, path));
     if (name == "log_level") config.log_level = required_value<std::string>(node, name, path);
     if (name == "log_file") config.log_file = required_value<std::string>(node, name, path);
+    if (name == "recording") config.recording_enabled = required_value<bool>(node, name, path);
     if (name == "recording_dir") config.recording_dir = required_value<std::string>(node, name, path);
     if (name == "recording_compress") config.recording_compress = required_value<bool>(node, name, path);
     if (name == "s3_endpoint") config.s3_endpoint = required_value<std::string>(node, name, path);

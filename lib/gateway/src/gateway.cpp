@@ -54,7 +54,11 @@ struct Gateway::Impl {
     // Their recordings were complete up to the last flush: finish and upload them now.
     recordings.recover();
     recordings.start_worker();
-    sessions.set_tap(&recorder);
+    if (config.recording_enabled) {
+      sessions.set_tap(&recorder);
+    } else {
+      spdlog::warn("session recording and streaming are OFF (--no-recording)");
+    }
     auditor.set_listener([this](const nlohmann::json& event) { events.audit(event); });
     hub.on_session_frame = [this](const std::string& node_id, wire::Frame frame) -> asio::awaitable<void> {
       co_await sessions.on_agent_frame(node_id, std::move(frame));

@@ -23,6 +23,7 @@ struct GatewayConfig {
   std::string log_level = "info";
   std::filesystem::path log_file;            // empty: standard error
   // Recordings and the streaming log (see recording/).
+  bool recording_enabled = true;             // off only for benchmarks and troubleshooting
   std::filesystem::path recording_dir;       // empty: DATA_DIR/recordings
   bool recording_compress = false;           // zstd
   std::string s3_endpoint;                   // empty: no object store
