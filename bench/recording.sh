@@ -75,7 +75,7 @@ print(f"{samples[len(samples)//2]:.0f} {samples[int(len(samples)*0.99)]:.0f}")
 PY
 }
 
-start_gateway on --event-log "$work/on-events.log"
+start_gateway on --event-log "${BENCH_EVENT_LOG:-$work/on-events.log}"
 on_bulk=$(bulk); on_bulk2=$(bulk); read -r on_p50 on_p99 < <(echo_rtt)
 kill "${pids[0]}" "${pids[1]}"; wait "${pids[0]}" "${pids[1]}" 2>/dev/null || true; pids=()
 start_gateway off --no-recording

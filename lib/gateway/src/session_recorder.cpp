@@ -64,9 +64,15 @@ bool SessionRecorder::started(const store::SessionRecord& session, int cols, int
 void SessionRecorder::data(const std::string& session_id, TapStream stream, std::string_view bytes) {
   const auto it = live_.find(session_id);
   if (it == live_.end()) return;
-  if (it->second.file) it->second.file->data(to_stream(stream), bytes);
-  events_.session_output(session_id, it->second.owner, it->second.node_id,
-                         recording::stream_code(to_stream(stream)), bytes);
+  const char* code = recording::stream_code(to_stream(stream));
+  if (it->second.file) {
+    events_.session_output(session_id, it->second.owner, it->second.node_id, code,
+                           it->second.file->data(to_stream(stream), bytes));
+  } else {
+    std::string escaped;
+    recording::append_json_bytes(escaped, bytes, true);
+    events_.session_output(session_id, it->second.owner, it->second.node_id, code, escaped);
+  }
 }
 
 void SessionRecorder::resized(const std::string& session_id, int cols, int rows) {
@@ -75,6 +81,7 @@ void SessionRecorder::resized(const std::string& session_id, int cols, int rows)
 }
 
 void SessionRecorder::tick(const std::string& session_id) {
+  events_.flush_if_due();
   const auto it = live_.find(session_id);
   if (it != live_.end() && it->second.file) it->second.file->flush_if_due();
 }

@@ -61,9 +61,21 @@ std::string encode_header(const Header& header) {
 std::size_t append_json_bytes(std::string& out, std::string_view bytes, bool final_chunk) {
   std::size_t i = 0;
   while (i < bytes.size()) {
+    // Runs of printable ASCII, the bulk of terminal output, are copied whole.
+    std::size_t run = i;
+    while (run < bytes.size()) {
+      const auto c = static_cast<unsigned char>(bytes[run]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(bytes.data() + i, run - i);
+      i = run;
+      continue;
+    }
     const auto b = static_cast<unsigned char>(bytes[i]);
-    if (b >= 0x20 && b < 0x80) {
-      if (b == '"' || b == '\\') out += '\\';
+    if (b == '"' || b == '\\') {
+      out += '\\';
       out += static_cast<char>(b);
       ++i;
       continue;

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -94,26 +95,51 @@ EventStream::~EventStream() {
   wake_.notify_all();
   if (sender_.joinable()) sender_.join();
   if (socket_fd_ >= 0) ::close(socket_fd_);
-  if (file_fd_ >= 0) ::close(file_fd_);
+  if (file_fd_ >= 0) {
+    std::lock_guard lock(file_mutex_);
+    flush_file();
+    ::close(file_fd_);
+  }
 }
 
 void EventStream::session_output(const std::string& session_id, const std::string& user, const std::string& node_id,
-                                 std::string_view stream, std::string_view bytes) {
+                                 std::string_view stream, std::string_view escaped) {
   const bool to_syslog = options_.syslog.has_value();
-  if (file_fd_ < 0 && !to_syslog) return;
-  nlohmann::json line = {{"time", now_rfc3339()}, {"type", "session_output"}, {"session_id", session_id},
-                         {"user", user},          {"node_id", node_id},      {"stream", std::string(stream)},
-                         {"data", std::string(bytes)}};
+  if ((file_fd_ < 0 && !to_syslog) || escaped.empty()) return;
+  // Built by hand: the data is already JSON string text, and this runs for every chunk.
+  const std::string time = now_rfc3339();
+  const std::string prefix = "{\"time\":\"" + time + "\",\"type\":\"session_output\",\"session_id\":" +
+                             dump(session_id) + ",\"user\":" + dump(user) + ",\"node_id\":" + dump(node_id) +
+                             ",\"stream\":\"" + std::string(stream) + "\",\"data\":\"";
   if (file_fd_ >= 0) {
-    const std::string text = dump(line) + "\n";
-    [[maybe_unused]] const auto written = ::write(file_fd_, text.data(), text.size());
+    std::lock_guard lock(file_mutex_);
+    file_buffer_ += prefix;
+    file_buffer_ += escaped;
+    file_buffer_ += "\"}\n";
+    if (file_buffer_.size() >= kFileBufferBytes || std::chrono::steady_clock::now() - last_file_flush_ >= kFileFlushInterval) {
+      flush_file();
+    }
   }
   if (!to_syslog) return;
-  // Datagram-sized pieces for syslog, each a complete JSON line of its own.
-  for (std::size_t offset = 0; offset < bytes.size(); offset += kSyslogDataPieceBytes) {
-    line["data"] = std::string(bytes.substr(offset, kSyslogDataPieceBytes));
-    enqueue(format_rfc5424(kFacilityLocal0 * 8 + kSeverityInfo, line["time"].get<std::string>(), options_.hostname,
-                           "sallyport-gateway", static_cast<int>(::getpid()), "session", dump(line)));
+  // Datagram-sized pieces for syslog, each a complete JSON object of its own, cut between
+  // escapes and UTF-8 sequences.
+  std::size_t offset = 0;
+  while (offset < escaped.size()) {
+    std::size_t end = std::min(escaped.size(), offset + kSyslogDataPieceBytes);
+    if (end < escaped.size()) {
+      while (end > offset + 1 && (static_cast<unsigned char>(escaped[end]) & 0xC0) == 0x80) --end;  // UTF-8 tail
+      const auto backslash = escaped.rfind('\\', end - 1);
+      if (backslash != std::string_view::npos && backslash + 6 > end && backslash > offset) {
+        // Count the backslashes before it: an odd run means it starts an escape that end would cut.
+        std::size_t run = 0;
+        while (backslash >= offset + run + 1 && escaped[backslash - run - 1] == '\\') ++run;
+        if (run % 2 == 0) end = backslash;
+      }
+    }
+    enqueue(format_rfc5424(kFacilityLocal0 * 8 + kSeverityInfo, time, options_.hostname, "sallyport-gateway",
+                           static_cast<int>(::getpid()), "session",
+                           prefix + std::string(escaped.substr(offset, end - offset)) + "\"}"));
+    offset = end;
   }
 }
 
@@ -135,13 +161,36 @@ void EventStream::audit(const nlohmann::json& event) {
 void EventStream::write_line(const nlohmann::json& line, int severity, const std::string& msgid) {
   const std::string text = dump(line);
   if (file_fd_ >= 0) {
-    const std::string with_newline = text + "\n";
-    [[maybe_unused]] const auto written = ::write(file_fd_, with_newline.data(), with_newline.size());
+    std::lock_guard lock(file_mutex_);
+    file_buffer_ += text;
+    file_buffer_ += '\n';
+    flush_file();
   }
   if (options_.syslog) {
     enqueue(format_rfc5424(kFacilityLocal0 * 8 + severity, now_rfc3339(), options_.hostname, "sallyport-gateway",
                            static_cast<int>(::getpid()), msgid, text));
   }
+}
+
+void EventStream::flush_if_due() {
+  if (file_fd_ < 0) return;
+  std::lock_guard lock(file_mutex_);
+  if (!file_buffer_.empty() && std::chrono::steady_clock::now() - last_file_flush_ >= kFileFlushInterval) flush_file();
+}
+
+void EventStream::flush_file() {
+  last_file_flush_ = std::chrono::steady_clock::now();
+  std::size_t done = 0;
+  while (done < file_buffer_.size()) {
+    const ssize_t n = ::write(file_fd_, file_buffer_.data() + done, file_buffer_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      spdlog::error("ALERT cannot append to the event log {}: {}", options_.file.string(), std::strerror(errno));
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  file_buffer_.clear();
 }
 
 void EventStream::enqueue(std::string message) {

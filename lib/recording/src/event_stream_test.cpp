@@ -1,5 +1,7 @@
 #include "sallyport/recording/event_stream.hpp"
 
+#include "sallyport/recording/asciicast.hpp"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -49,7 +51,7 @@ TEST(EventStream, WritesJsonLinesAndSendsDatagrams) {
     options.file = file;
     options.syslog = parse_syslog_target("udp://127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
     EventStream stream(options);
-    stream.session_output("alice-1", "alice", "mi-1", "o", "hello\n");
+    stream.session_output("alice-1", "alice", "mi-1", "o", "hello\\n");
     stream.audit({{"actor", "alice"}, {"action", "session:Start"}});
     char buffer[65536];
     const auto n = ::recv(receiver, buffer, sizeof buffer, 0);
@@ -75,6 +77,43 @@ TEST(EventStream, RequiredTcpSyslogThatIsDownRefusesSessions) {
   EventStream stream(options);
   EXPECT_NE(stream.refusal(true), "");
   EXPECT_EQ(stream.refusal(false), "");
+}
+
+}  // namespace
+}  // namespace sallyport::recording
+
+namespace sallyport::recording {
+namespace {
+
+TEST(EventStream, LongOutputIsCutIntoWholeJsonMessages) {
+  const int receiver = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(receiver, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  socklen_t length = sizeof address;
+  ::getsockname(receiver, reinterpret_cast<sockaddr*>(&address), &length);
+  timeval timeout{5, 0};
+  ::setsockopt(receiver, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string bytes;
+  for (int i = 0; i < 3000; ++i) bytes += i % 3 == 0 ? "\xc3\xa9" : (i % 3 == 1 ? "\n\"" : "x\\");
+  std::string escaped;
+  append_json_bytes(escaped, bytes, true);
+  EventStreamOptions options;
+  options.syslog = parse_syslog_target("udp://127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
+  EventStream stream(options);
+  stream.session_output("s", "u", "n", "o", escaped);
+  std::string joined;
+  while (joined.size() < bytes.size()) {
+    char buffer[65536];
+    const auto n = ::recv(receiver, buffer, sizeof buffer, 0);
+    ASSERT_GT(n, 0);
+    const std::string message(buffer, static_cast<std::size_t>(n));
+    const auto value = nlohmann::json::parse(message.substr(message.find(" session - ") + 11));
+    joined += value["data"].get<std::string>();
+  }
+  EXPECT_EQ(joined, bytes);
+  ::close(receiver);
 }
 
 }  // namespace

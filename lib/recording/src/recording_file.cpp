@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -38,10 +39,11 @@ double RecordingFile::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-void RecordingFile::data(Stream stream, std::string_view bytes) {
-  if (fd_ < 0 || bytes.empty()) return;
+const std::string& RecordingFile::data(Stream stream, std::string_view bytes) {
+  escaped_.clear();
+  if (fd_ < 0 || bytes.empty()) return escaped_;
   std::string& carry = carry_[static_cast<int>(stream)];
-  std::string escaped;
+  std::string& escaped = escaped_;
   escaped.reserve(bytes.size() + bytes.size() / 8 + 8);
   std::size_t held = 0;
   if (carry.empty()) {
@@ -52,12 +54,23 @@ void RecordingFile::data(Stream stream, std::string_view bytes) {
     held = append_json_bytes(escaped, joined, false);
     carry = joined.substr(joined.size() - held);
   }
-  if (!escaped.empty()) buffer_ += encode_event(elapsed(), stream_code(stream), escaped);
+  if (!escaped.empty()) append_event(stream_code(stream), escaped);
   if (buffer_.size() >= kFlushBytes) {
     flush();
   } else {
     flush_if_due();
   }
+  return escaped_;
+}
+
+void RecordingFile::append_event(const char* code, std::string_view escaped) {
+  char time[32];
+  std::snprintf(time, sizeof time, "[%.6f, \"", elapsed());
+  buffer_ += time;
+  buffer_ += code;
+  buffer_ += "\", \"";
+  buffer_ += escaped;
+  buffer_ += "\"]\n";
 }
 
 void RecordingFile::resize(int cols, int rows) {

@@ -6,6 +6,7 @@
 // queue: a slow or absent syslog server never stalls sessions; what does not fit is dropped
 // and counted, and an alert is logged.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,6 +34,8 @@ std::string format_rfc5424(int priority, const std::string& timestamp, const std
                            const std::string& app, int pid, const std::string& msgid, const std::string& message);
 
 inline constexpr std::size_t kSyslogQueueBytes = 8 << 20;
+inline constexpr std::size_t kFileBufferBytes = 256 * 1024;
+inline constexpr auto kFileFlushInterval = std::chrono::milliseconds(500);
 inline constexpr std::size_t kSyslogDataPieceBytes = 2048;  // output chunks are split to fit a datagram
 
 struct EventStreamOptions {
@@ -48,10 +51,16 @@ class EventStream {
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
 
+  // `escaped` is the chunk as JSON string text (recording::append_json_bytes): valid UTF-8 as
+  // is, other bytes as \udcXX escapes. Escaped once, shared with the recording.
   void session_output(const std::string& session_id, const std::string& user, const std::string& node_id,
-                      std::string_view stream, std::string_view bytes);
+                      std::string_view stream, std::string_view escaped);
   void session_event(const std::string& session_id, const std::string& event, const nlohmann::json& fields);
   void audit(const nlohmann::json& event);
+
+  // Output lines are buffered like recordings (at most kFileBufferBytes, written at least every
+  // kFileFlushInterval when the owner ticks); session events and audit lines are written at once.
+  void flush_if_due();
 
   // Why new sessions must be refused ("" when they may start): a required syslog that is down.
   std::string refusal(bool syslog_required) const;
@@ -60,6 +69,7 @@ class EventStream {
 
  private:
   void write_line(const nlohmann::json& line, int severity, const std::string& msgid);
+  void flush_file();  // with file_mutex_ held
   void enqueue(std::string message);
   void send_loop();
   bool connect_syslog();
@@ -67,6 +77,9 @@ class EventStream {
 
   EventStreamOptions options_;
   int file_fd_ = -1;
+  std::mutex file_mutex_;
+  std::string file_buffer_;
+  std::chrono::steady_clock::time_point last_file_flush_ = std::chrono::steady_clock::now();
   int socket_fd_ = -1;
   std::atomic<bool> syslog_ok_{false};
   std::atomic<std::uint64_t> dropped_{0};

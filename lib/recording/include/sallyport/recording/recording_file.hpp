@@ -31,7 +31,9 @@ class RecordingFile {
   RecordingFile(const RecordingFile&) = delete;
   RecordingFile& operator=(const RecordingFile&) = delete;
 
-  void data(Stream stream, std::string_view bytes);
+  // Records the bytes; returns them as JSON string text (what the event line was written
+  // with), valid until the next call.
+  const std::string& data(Stream stream, std::string_view bytes);
   void resize(int cols, int rows);
   void flush_if_due();  // called by a periodic timer
   // Writes what is buffered (incomplete UTF-8 tails as escapes) and closes. Returns false when
@@ -42,6 +44,7 @@ class RecordingFile {
 
  private:
   double elapsed() const;
+  void append_event(const char* code, std::string_view escaped);  // straight into buffer_
   void flush();
 
   std::filesystem::path path_;
@@ -50,6 +53,7 @@ class RecordingFile {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_flush_;
   std::string buffer_;
+  std::string escaped_;
   std::string carry_[3];  // per stream: bytes held back for an incomplete UTF-8 sequence
 };
 
