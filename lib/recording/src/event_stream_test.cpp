@@ -13,6 +13,22 @@
 namespace sallyport::recording {
 namespace {
 
+// A syslog server stand-in: a bound loopback UDP socket with a 5 s receive timeout.
+struct UdpReceiver {
+  UdpReceiver() {
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    timeval timeout{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  ~UdpReceiver() { ::close(fd); }
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+};
+
 TEST(Syslog, TargetsParse) {
   const auto udp = parse_syslog_target("udp://127.0.0.1:5514");
   ASSERT_TRUE(udp);
@@ -35,15 +51,9 @@ TEST(Syslog, Rfc5424Format) {
 }
 
 TEST(EventStream, WritesJsonLinesAndSendsDatagrams) {
-  const int receiver = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(receiver, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(receiver, reinterpret_cast<sockaddr*>(&address), &length);
-  timeval timeout{5, 0};
-  ::setsockopt(receiver, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  UdpReceiver udp;
+  const int receiver = udp.fd;
+  const sockaddr_in address = udp.address;
 
   const auto file = std::filesystem::temp_directory_path() / ("events-" + std::to_string(::getpid()) + ".log");
   {
@@ -68,7 +78,6 @@ TEST(EventStream, WritesJsonLinesAndSendsDatagrams) {
   EXPECT_EQ(nlohmann::json::parse(first)["type"], "session_output");
   EXPECT_EQ(nlohmann::json::parse(second)["type"], "audit");
   std::filesystem::remove(file);
-  ::close(receiver);
 }
 
 TEST(EventStream, RequiredTcpSyslogThatIsDownRefusesSessions) {
@@ -79,22 +88,11 @@ TEST(EventStream, RequiredTcpSyslogThatIsDownRefusesSessions) {
   EXPECT_EQ(stream.refusal(false), "");
 }
 
-}  // namespace
-}  // namespace sallyport::recording
-
-namespace sallyport::recording {
-namespace {
 
 TEST(EventStream, LongOutputIsCutIntoWholeJsonMessages) {
-  const int receiver = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(receiver, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(receiver, reinterpret_cast<sockaddr*>(&address), &length);
-  timeval timeout{5, 0};
-  ::setsockopt(receiver, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  UdpReceiver udp;
+  const int receiver = udp.fd;
+  const sockaddr_in address = udp.address;
   std::string bytes;
   for (int i = 0; i < 3000; ++i) bytes += i % 3 == 0 ? "\xc3\xa9" : (i % 3 == 1 ? "\n\"" : "x\\");
   std::string escaped;
@@ -113,7 +111,6 @@ TEST(EventStream, LongOutputIsCutIntoWholeJsonMessages) {
     joined += value["data"].get<std::string>();
   }
   EXPECT_EQ(joined, bytes);
-  ::close(receiver);
 }
 
 }  // namespace
