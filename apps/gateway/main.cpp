@@ -12,7 +12,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "sallyport-gateway 0.1.0");
   std::string config_file, data_dir, listen, tls_cert, tls_key, log_level, log_file;
   std::vector<std::string> extra_names;
-  int heartbeat = 0, agent_timeout = 0, token_ttl = 0;
+  int heartbeat = 0, agent_timeout = 0, token_ttl = 0, s3_retry = 0;
+  std::string recording_dir, s3_endpoint, s3_bucket, s3_prefix, s3_region, s3_key_file, event_log, syslog;
+  bool compress = false, no_recording = false;
   app.add_option("--config", config_file, "TOML configuration file ([gateway] table)")->check(CLI::ExistingFile);
   app.add_option("--data-dir", data_dir, "state, keys, certificates and logs (default ./gw)");
   app.add_option("--listen", listen, "HOST:PORT to serve TLS on (default 127.0.0.1:8443)");
@@ -24,6 +26,17 @@ int main(int argc, char** argv) {
   app.add_option("--token-ttl", token_ttl, "minutes a login token lives (default 60)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error (default info)");
   app.add_option("--log-file", log_file, "write the log here instead of standard error");
+  app.add_option("--recording-dir", recording_dir, "session recordings (default DATA_DIR/recordings)");
+  app.add_flag("--no-recording", no_recording, "do not record or stream sessions (benchmarks, troubleshooting)");
+  app.add_flag("--recording-compress", compress, "compress finished recordings with zstd");
+  app.add_option("--s3-endpoint", s3_endpoint, "S3-compatible store for recordings, e.g. https://s3.eu-west-1.amazonaws.com");
+  app.add_option("--s3-bucket", s3_bucket, "bucket for recordings");
+  app.add_option("--s3-prefix", s3_prefix, "key prefix, e.g. recordings/");
+  app.add_option("--s3-region", s3_region, "region for request signing (default us-east-1)");
+  app.add_option("--s3-key-file", s3_key_file, "file with ACCESS_KEY:SECRET_KEY (else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)");
+  app.add_option("--s3-retry-seconds", s3_retry, "seconds between upload attempts while the store is down (default 30)");
+  app.add_option("--event-log", event_log, "JSON-lines log of session output and audit events (default DATA_DIR/events.log)");
+  app.add_option("--syslog", syslog, "also stream events to syslog: udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -39,6 +52,17 @@ int main(int argc, char** argv) {
     if (token_ttl) config.token_ttl_minutes = token_ttl;
     if (!log_level.empty()) config.log_level = log_level;
     if (!log_file.empty()) config.log_file = log_file;
+    if (!recording_dir.empty()) config.recording_dir = recording_dir;
+    if (compress) config.recording_compress = true;
+    if (no_recording) config.recording_enabled = false;
+    if (!s3_endpoint.empty()) config.s3_endpoint = s3_endpoint;
+    if (!s3_bucket.empty()) config.s3_bucket = s3_bucket;
+    if (!s3_prefix.empty()) config.s3_prefix = s3_prefix;
+    if (!s3_region.empty()) config.s3_region = s3_region;
+    if (!s3_key_file.empty()) config.s3_key_file = s3_key_file;
+    if (s3_retry) config.s3_retry_seconds = s3_retry;
+    if (!event_log.empty()) config.event_log_file = event_log;
+    if (!syslog.empty()) config.syslog = syslog;
     sallyport::util::setup_logging("gateway", config.log_level, config.log_file);
 
     sallyport::gateway::Gateway gateway(config);

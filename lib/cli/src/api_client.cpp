@@ -38,6 +38,23 @@ json ApiClient::call(const std::string& method, const std::string& target, const
     request.headers.emplace_back("Content-Type", "application/json");
     request.body = body->dump(-1, ' ', false, json::error_handler_t::replace);
   }
+  const auto answer = exchange(request);
+  json value = json::parse(answer.response.body, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) {
+    throw CliError(kExitError, "the gateway's answer to " + method + " " + target + " is not valid JSON");
+  }
+  return value;
+}
+
+std::string ApiClient::get_raw(const std::string& target) {
+  transport::HttpRequest request;
+  request.method = "GET";
+  request.target = target;
+  if (!token_.empty()) request.headers.emplace_back("Authorization", "Bearer " + token_);
+  return exchange(request).response.body;
+}
+
+transport::ClientResponse ApiClient::exchange(const transport::HttpRequest& request) {
   transport::ClientResponse answer;
   try {
     answer = send_(options_, request);
@@ -49,11 +66,7 @@ json ApiClient::call(const std::string& method, const std::string& target, const
   if (status < 200 || status >= 300) {
     throw CliError(exit_code_for_status(status), error_message(status, answer.response.body));
   }
-  json value = json::parse(answer.response.body, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) {
-    throw CliError(kExitError, "the gateway's answer to " + method + " " + target + " is not valid JSON");
-  }
-  return value;
+  return answer;
 }
 
 }  // namespace sallyport::cli

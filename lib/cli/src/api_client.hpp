@@ -26,6 +26,8 @@ class ApiClient {
   json del(const std::string& target) { return call("DELETE", target, nullptr); }
   // Throws CliError: kExitUnreachable for transport failures, the status's code otherwise.
   json call(const std::string& method, const std::string& target, const json* body);
+  // A GET whose answer is not JSON (a recording); same errors as call().
+  std::string get_raw(const std::string& target);
 
   void set_token(std::string token) { token_ = std::move(token); }
   const transport::ClientOptions& options() const { return options_; }
@@ -33,6 +35,8 @@ class ApiClient {
   const std::string& trusted_ca_pem() const { return trusted_ca_pem_; }
 
  private:
+  // Sends; throws CliError for transport failures and non-2xx answers.
+  transport::ClientResponse exchange(const transport::HttpRequest& request);
   Sender send_;
   transport::ClientOptions options_;
   std::string token_;

@@ -113,6 +113,8 @@ void add_session_list_commands(CLI::App& app, Context& context) {
   terminate_command->add_option("id", terminate_options->id, "session ID")->required();
   terminate_command->add_option("--reason", terminate_options->reason, "recorded in the audit log");
   terminate_command->callback([&context, terminate_options] { terminate(context, *terminate_options); });
+
+  add_recording_commands(*group, context);
 }
 
 }  // namespace sallyport::cli

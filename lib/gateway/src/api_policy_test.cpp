@@ -37,6 +37,11 @@ struct FakeSessions : SessionControl {
     store->end_session(*session);
     return true;
   }
+  std::optional<std::string> read_recording(const std::string& id, std::string* error) override {
+    if (id == "bob-1") return std::string("{\"version\": 2}\n[0.1, \"o\", \"hi\"]\n");
+    *error = "no recording is stored for this session";
+    return std::nullopt;
+  }
 };
 
 struct NoLinks : LinkControl {
@@ -738,4 +743,29 @@ TEST_F(ApiPolicyTest, NodeListSaysWhetherASessionStartWouldBeAllowed) {
   EXPECT_EQ(as_reader["allowed"], false);
   EXPECT_EQ(as_reader["run_as"], "reader");
   EXPECT_FALSE(as_reader["reason"].get<std::string>().empty());
+}
+
+TEST_F(ApiPolicyTest, RecordingReadFollowsPolicyAndRefusesPathTricks) {
+  const std::string node = add_node("web-1", {{"env", "prod"}});
+  add_session("bob-1", "bob", node, /*ended=*/true);
+  add_session("bob-2", "bob", node, /*ended=*/true);
+  const std::string bob = user("bob", {"SessionUser"});
+  const std::string alice = user("alice", {"SessionUser"});
+  auto response = call("GET", "/v1/sessions/bob-1/recording", "", bob);
+  EXPECT_EQ(response.status, 200u) << response.body;
+  EXPECT_EQ(response.content_type, "application/x-asciicast");
+  EXPECT_EQ(response.body.rfind("{\"version\": 2}", 0), 0u);
+  EXPECT_EQ(call("GET", "/v1/sessions/bob-1/recording", "", admin_).status, 200u);
+  EXPECT_EQ(call("GET", "/v1/sessions/bob-1/recording", "", alice).status, 403u);
+  EXPECT_EQ(call("GET", "/v1/sessions/bob-2/recording", "", bob).status, 404u);   // none stored
+  EXPECT_EQ(call("GET", "/v1/sessions/bob-9/recording", "", bob).status, 404u);   // no session
+  EXPECT_EQ(call("GET", "/v1/sessions/../recording", "", bob).status, 400u);
+  EXPECT_EQ(call("GET", "/v1/sessions/..%2Fstate.db/recording", "", bob).status, 400u);
+  EXPECT_EQ(call("GET", "/v1/sessions/bob-1/recording", "").status, 401u);
+  const auto audit = json::parse(call("GET", "/v1/audit", "", admin_).body);
+  int denied = 0;
+  for (const auto& event : audit["events"]) {
+    if (event["action"] == "recording:Read" && event["outcome"] == "denied") ++denied;
+  }
+  EXPECT_EQ(denied, 3);  // alice's attempt and the two path tricks
 }

@@ -12,7 +12,10 @@ json preferences_json(const Preferences& preferences) {
           {"idle_timeout_seconds", preferences.idle_timeout_seconds},
           {"max_session_duration_minutes", preferences.max_session_duration_minutes},
           {"default_run_as", preferences.default_run_as},
-          {"shell_profile", preferences.shell_profile}};
+          {"shell_profile", preferences.shell_profile},
+          {"recording_local_required", preferences.recording_local_required},
+          {"recording_s3_required", preferences.recording_s3_required},
+          {"syslog_required", preferences.syslog_required}};
 }
 
 // The stored text for one value: integers as JSON numbers or decimal strings (what a CLI
@@ -29,7 +32,7 @@ std::optional<std::string> value_text(const std::string& key, const json& value,
     problem = validate_preference(key, "not a number");
     return std::nullopt;
   }
-  if (value.is_string()) return value.get<std::string>();
+  if (value.is_string() || value.is_boolean()) return value.is_string() ? value.get<std::string>() : value.dump();
   problem = key + " must be a string";
   return std::nullopt;
 }

@@ -3,12 +3,14 @@
 #include <map>
 
 #include "api_internal.hpp"
+#include "sallyport/recording/storage.hpp"
 
 namespace sallyport::gateway::impl {
 namespace {
 
 constexpr int kDefaultListLimit = 100;
 constexpr int kMaxListLimit = 1000;
+constexpr std::size_t kMaxServedRecordingBytes = 64 << 20;  // what the CLI accepts in one answer
 
 // session:owner, session:runAs, node:id and, when the node is known, node:tag/<key>.
 class SessionContexts {
@@ -58,6 +60,38 @@ HttpResponse list_sessions(Context& context, const HttpRequest& request, const C
   return json_response(200, {{"sessions", items}, {"state", state}});
 }
 
+// GET /v1/sessions/ID/recording: authorised by recording:Read on session/ID with the session's
+// context (SessionUser: own sessions only). IDs that could name another file are refused and
+// audited before anything is looked up.
+HttpResponse serve_recording(Context& context, const HttpRequest& request, const std::string& id, const Caller& caller) {
+  const std::string resource = "session/" + id.substr(0, 128);
+  if (!recording::valid_session_id(id)) {
+    context.audit.record(caller.user.name, request.remote_address, "recording:Read", resource, "denied",
+                         "invalid session ID in the request path");
+    return error_response(400, "bad_request", "invalid session ID");
+  }
+  const auto session = context.store.get_session(id);
+  if (!session) {
+    context.audit.record(caller.user.name, request.remote_address, "recording:Read", resource, "failure", "no such session");
+    return error_response(404, "not_found", "no session " + id);
+  }
+  SessionContexts contexts(context.store);
+  if (auto refused = context.authorize(caller, request, "recording:Read", resource, contexts(*session))) return *refused;
+  std::string error;
+  auto text = context.sessions.read_recording(id, &error);
+  if (!text) return error_response(404, "not_found", "session " + id + ": " + error);
+  if (text->size() > kMaxServedRecordingBytes) {
+    return error_response(413, "too_large", "the recording of " + id + " is " + std::to_string(text->size() >> 20) +
+                                                " MiB; fetch it from the recording folder or bucket");
+  }
+  context.audit.record(caller.user.name, request.remote_address, "recording:Read", resource, "success");
+  HttpResponse response;
+  response.status = 200;
+  response.content_type = "application/x-asciicast";
+  response.body = std::move(*text);
+  return response;
+}
+
 }  // namespace
 
 std::optional<HttpResponse> handle_sessions(Context& context, const HttpRequest& request,
@@ -66,6 +100,9 @@ std::optional<HttpResponse> handle_sessions(Context& context, const HttpRequest&
   if (path.size() == 2 && request.method == "GET") return list_sessions(context, request, caller);
   if (path.size() < 3) return std::nullopt;
   const std::string& id = path[2];
+  if (path.size() == 4 && path[3] == "recording" && request.method == "GET") {
+    return serve_recording(context, request, id, caller);
+  }
   const std::string resource = "session/" + id;
   const bool show = path.size() == 3 && request.method == "GET";
   const bool terminate = path.size() == 4 && path[3] == "terminate" && request.method == "POST";

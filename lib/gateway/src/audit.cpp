@@ -36,6 +36,7 @@ void Auditor::record(const std::string& actor, const std::string& source, const 
     spdlog::error("cannot append to audit log {}", log_file_.string());
   }
   if (fd >= 0) ::close(fd);
+  if (listener_) listener_(line);
   spdlog::info("audit: {} {} {} {} {}", actor, action, target, outcome, detail);
 }
 

@@ -3,6 +3,7 @@
 #include <set>
 #include <toml++/toml.h>
 
+#include "sallyport/recording/event_stream.hpp"
 #include "sallyport/transport/url.hpp"
 
 namespace sallyport::gateway {
@@ -27,7 +28,10 @@ GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig 
   }
   static const std::set<std::string> kKnown = {"data_dir", "listen", "tls_cert", "tls_key", "tls_extra_names",
                                                "agent_heartbeat_seconds", "agent_timeout_seconds",
-                                               "token_ttl_minutes", "log_level", "log_file"};
+                                               "token_ttl_minutes", "log_level", "log_file", "recording_dir",
+                                               "recording_compress", "s3_endpoint", "s3_bucket", "s3_prefix",
+                                               "s3_region", "s3_key_file", "s3_retry_seconds", "event_log_file",
+                                               "syslog", "recording"};
   const toml::table* gateway = table["gateway"].as_table();
   if (!gateway) {
     if (table.empty()) return config;
@@ -47,6 +51,17 @@ GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig 
     if (name == "token_ttl_minutes") config.token_ttl_minutes = static_cast<int>(required_value<std::int64_t>(node, name, path));
     if (name == "log_level") config.log_level = required_value<std::string>(node, name, path);
     if (name == "log_file") config.log_file = required_value<std::string>(node, name, path);
+    if (name == "recording") config.recording_enabled = required_value<bool>(node, name, path);
+    if (name == "recording_dir") config.recording_dir = required_value<std::string>(node, name, path);
+    if (name == "recording_compress") config.recording_compress = required_value<bool>(node, name, path);
+    if (name == "s3_endpoint") config.s3_endpoint = required_value<std::string>(node, name, path);
+    if (name == "s3_bucket") config.s3_bucket = required_value<std::string>(node, name, path);
+    if (name == "s3_prefix") config.s3_prefix = required_value<std::string>(node, name, path);
+    if (name == "s3_region") config.s3_region = required_value<std::string>(node, name, path);
+    if (name == "s3_key_file") config.s3_key_file = required_value<std::string>(node, name, path);
+    if (name == "s3_retry_seconds") config.s3_retry_seconds = static_cast<int>(required_value<std::int64_t>(node, name, path));
+    if (name == "event_log_file") config.event_log_file = required_value<std::string>(node, name, path);
+    if (name == "syslog") config.syslog = required_value<std::string>(node, name, path);
     if (name == "tls_extra_names") {
       const toml::array* names = node.as_array();
       if (!names) throw ConfigError(path.string() + ": 'tls_extra_names' must be a list of strings");
@@ -72,6 +87,16 @@ void validate(const GatewayConfig& config) {
   }
   if (config.token_ttl_minutes < 1 || config.token_ttl_minutes > 24 * 60) {
     throw ConfigError("token lifetime must be 1-1440 minutes");
+  }
+  if (!config.s3_endpoint.empty()) {
+    if (config.s3_endpoint.rfind("http://", 0) != 0 && config.s3_endpoint.rfind("https://", 0) != 0) {
+      throw ConfigError("s3 endpoint must start with http:// or https://");
+    }
+    if (config.s3_bucket.empty()) throw ConfigError("--s3-bucket is needed with --s3-endpoint");
+  }
+  if (config.s3_retry_seconds < 1 || config.s3_retry_seconds > 3600) throw ConfigError("s3 retry must be 1-3600 seconds");
+  if (!config.syslog.empty() && !recording::parse_syslog_target(config.syslog)) {
+    throw ConfigError("syslog must be udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH");
   }
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (!kLevels.count(config.log_level)) throw ConfigError("log level must be one of trace, debug, info, warn, error");

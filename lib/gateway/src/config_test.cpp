@@ -56,3 +56,24 @@ TEST(Config, ValidateRefusesBadValues) {
   config.tls_cert_file = "x.pem";
   EXPECT_THROW(validate(config), ConfigError);
 }
+
+TEST(Config, RecordingDestinations) {
+  const auto path = write_config(
+      "[gateway]\nrecording_compress = true\ns3_endpoint = \"http://127.0.0.1:4568\"\ns3_bucket = \"rec\"\n"
+      "s3_prefix = \"gw1/\"\ns3_retry_seconds = 5\nsyslog = \"tcp://127.0.0.1:601\"\nrecording = true\n");
+  auto config = load_config_file(path);
+  EXPECT_TRUE(config.recording_compress);
+  EXPECT_EQ(config.s3_bucket, "rec");
+  EXPECT_EQ(config.s3_prefix, "gw1/");
+  EXPECT_EQ(config.s3_retry_seconds, 5);
+  EXPECT_NO_THROW(validate(config));
+  config.syslog = "smtp://x:1";
+  EXPECT_THROW(validate(config), ConfigError);
+  config.syslog = "";
+  config.s3_endpoint = "ftp://x";
+  EXPECT_THROW(validate(config), ConfigError);
+  config.s3_endpoint = "https://s3.example";
+  config.s3_bucket = "";
+  EXPECT_THROW(validate(config), ConfigError);
+  std::filesystem::remove(path);
+}

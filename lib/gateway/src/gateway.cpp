@@ -18,6 +18,11 @@
 #include "sallyport/util/files.hpp"
 #include "authorizer.hpp"
 #include "web_console.hpp"
+#include "session_recorder.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace sallyport::gateway {
 
@@ -33,6 +38,9 @@ struct Gateway::Impl {
         store(store::open_sqlite((config.data_dir / "state.db").string())),
         auditor(*store, clock, config.data_dir / "audit.log"),
         auth(*store, clock, static_cast<util::Millis>(config.token_ttl_minutes) * 60'000),
+        recordings(recording_options(config)),
+        events(event_options(config)),
+        recorder(recordings, events),
         hub(*store, auditor, clock, HubSettings{gateway_id, config.agent_heartbeat_seconds}),
         sessions(io.get_executor(), *store, auditor, clock, hub, auth, session_authorizer(), session_settings(),
                  gateway_id),
@@ -45,6 +53,15 @@ struct Gateway::Impl {
     // themselves, and the sessions are recorded as failed.
     store->disconnect_gateway_nodes(gateway_id);
     store->fail_gateway_sessions(gateway_id, clock.now_ms());
+    // Their recordings were complete up to the last flush: finish and upload them now.
+    recordings.recover();
+    recordings.start_worker();
+    if (config.recording_enabled) {
+      sessions.set_tap(&recorder);
+    } else {
+      spdlog::warn("session recording and streaming are OFF (--no-recording)");
+    }
+    auditor.set_listener([this](const nlohmann::json& event) { events.audit(event); });
     hub.on_session_frame = [this](const std::string& node_id, wire::Frame frame) -> asio::awaitable<void> {
       co_await sessions.on_agent_frame(node_id, std::move(frame));
     };
@@ -93,8 +110,33 @@ struct Gateway::Impl {
       settings.max_duration = std::chrono::minutes(preferences.max_session_duration_minutes);
       settings.default_run_as = preferences.default_run_as;
       settings.shell_profile = preferences.shell_profile;
+      settings.required = {preferences.recording_local_required, preferences.recording_s3_required,
+                           preferences.syslog_required};
       return settings;
     };
+  }
+
+  static recording::StorageOptions recording_options(const GatewayConfig& config) {
+    recording::StorageOptions options;
+    options.dir = config.recording_dir.empty() ? config.data_dir / "recordings" : config.recording_dir;
+    options.compress = config.recording_compress;
+    options.retry_interval = std::chrono::seconds(config.s3_retry_seconds);
+    if (!config.s3_endpoint.empty()) {
+      const auto [access_key, secret_key] = recording::load_s3_credentials(config.s3_key_file.string());
+      options.s3 = recording::S3Options{config.s3_endpoint, config.s3_bucket, config.s3_prefix, config.s3_region,
+                                        access_key, secret_key, std::chrono::seconds(30)};
+    }
+    return options;
+  }
+
+  static recording::EventStreamOptions event_options(const GatewayConfig& config) {
+    recording::EventStreamOptions options;
+    options.file = config.event_log_file.empty() ? config.data_dir / "events.log" : config.event_log_file;
+    if (!config.syslog.empty()) options.syslog = recording::parse_syslog_target(config.syslog);
+    char host[256] = "-";
+    if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "-");
+    options.hostname = host;
+    return options;
   }
 
   GatewayConfig config;
@@ -105,6 +147,9 @@ struct Gateway::Impl {
   std::unique_ptr<store::Store> store;
   Auditor auditor;
   Authenticator auth;
+  recording::RecordingStorage recordings;
+  recording::EventStream events;
+  SessionRecorder recorder;
   asio::io_context io;
   Authorizer authorizer{*store};
   AgentHub hub;

@@ -39,12 +39,17 @@ std::optional<int> parse_int(const std::string& text) {
   return value;
 }
 
+bool is_boolean_key(const std::string& key) {
+  return key == "recording_local_required" || key == "recording_s3_required" || key == "syslog_required";
+}
+
 }  // namespace
 
 const std::vector<std::string>& preference_keys() {
   static const std::vector<std::string> kKeys = {"idle_timeout_minutes", "idle_timeout_seconds",
                                                  "max_session_duration_minutes", "default_run_as",
-                                                 "shell_profile"};
+                                                 "shell_profile", "recording_local_required",
+                                                 "recording_s3_required", "syslog_required"};
   return kKeys;
 }
 
@@ -77,6 +82,10 @@ std::string validate_preference(const std::string& key, const std::string& value
     }
     return "";
   }
+  if (is_boolean_key(key)) {
+    if (value != "true" && value != "false") return key + " must be true or false";
+    return "";
+  }
   if (key == "shell_profile") {
     if (value.size() > kMaxShellProfileBytes) return "shell_profile must be at most 4096 bytes";
     if (value.find('\0') != std::string::npos) return "shell_profile must not contain NUL bytes";
@@ -98,6 +107,9 @@ Preferences load_preferences(store::Store& store) {
     if (key == "max_session_duration_minutes") preferences.max_session_duration_minutes = *parse_int(value);
     if (key == "default_run_as") preferences.default_run_as = value;
     if (key == "shell_profile") preferences.shell_profile = value;
+    if (key == "recording_local_required") preferences.recording_local_required = value == "true";
+    if (key == "recording_s3_required") preferences.recording_s3_required = value == "true";
+    if (key == "syslog_required") preferences.syslog_required = value == "true";
   }
   return preferences;
 }

@@ -29,6 +29,9 @@ TEST(Preferences, ValidatesEachKeyWithItsRange) {
   EXPECT_EQ(validate_preference("shell_profile", std::string(4096, 'x')), "");
   EXPECT_NE(validate_preference("shell_profile", std::string(4097, 'x')), "");
   EXPECT_NE(validate_preference("shell_profile", std::string("a\0b", 3)), "");
+  EXPECT_EQ(validate_preference("recording_s3_required", "true"), "");
+  EXPECT_EQ(validate_preference("syslog_required", "false"), "");
+  EXPECT_NE(validate_preference("recording_local_required", "yes"), "");
   const auto unknown = validate_preference("colour", "blue");
   EXPECT_NE(unknown.find("unknown preference 'colour'"), std::string::npos);
   EXPECT_NE(unknown.find("idle_timeout_minutes"), std::string::npos);

@@ -69,6 +69,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
   std::map<std::string, std::shared_ptr<Session>> by_id;
   std::map<std::pair<std::string, std::uint32_t>, std::shared_ptr<Session>> by_channel;
   std::map<std::string, std::uint32_t> next_channel;
+  SessionTap* tap = nullptr;
 
   Impl(asio::any_io_executor executor_, store::Store& store_, Auditor& audit_, const util::Clock& clock_,
        AgentHub& agents_, Authenticator& auth_, Authorize authorize_, std::function<SessionSettings()> settings_,
@@ -111,6 +112,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     session->record.reason = reason;
     session->record.ended_at = clock.now_ms();
     if (was_open) store.end_session(session->record);
+    if (was_open && tap) tap->ended(session->record);
     audit.record(actor, session->client ? session->client->remote_address() : "", "session:End",
                  "session/" + session->record.id, status == "Failed" ? "failure" : "success", reason);
     spdlog::info("session {} ended: {} ({})", session->record.id, status, reason);
@@ -204,6 +206,13 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       co_await refuse(*socket, "forbidden", why);
       co_return;
     }
+    if (tap) {
+      if (const std::string why = tap->refusal(current.required); !why.empty()) {
+        audit.record(user->name, source, "session:Start", resource, "failure", why);
+        co_await refuse(*socket, "recording_unavailable", "session refused: " + why);
+        co_return;
+      }
+    }
     if (!agents.is_connected(node->id)) {
       audit.record(user->name, source, "session:Start", resource, "failure", "node offline");
       co_await refuse(*socket, "node_offline", "node " + node->id + " (" + node->name + ") is not connected (ConnectionLost)");
@@ -256,6 +265,12 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     session->record.started_at = clock.now_ms();
     session->last_activity = session->record.started_at;
     store.create_session(session->record);
+    if (tap && !tap->started(session->record, start.value("cols", 80), start.value("rows", 24),
+                             start.value("term", std::string("xterm-256color")), current.required)) {
+      end(session, "Failed", "the recording could not be started", "gateway", true,
+          "session refused: the recording could not be started (required destination)");
+      co_return;
+    }
     audit.record(user->name, source, "session:Start", "session/" + session->record.id, "success",
                  mode + " on " + node->id + " as " + run_as);
     std::string started = control({{"type", wire::msg::kSessionStarted}, {"session_id", session->record.id},
@@ -287,6 +302,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         }
         session->record.bytes_in += size;
         session->last_activity = clock.now_ms();
+        if (tap) tap->data(session->record.id, TapStream::kInput, frame.payload);
         std::string out = wire::encode(wire::FrameType::kData, session->channel, frame.payload);
         co_await agents.send(node_id, std::move(out));
       } else if (frame.type == wire::FrameType::kCredit) {
@@ -298,6 +314,9 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         const auto parsed = wire::parse_control(frame.payload);
         if (!parsed.error.empty()) continue;
         const auto& type = parsed.message["type"];
+        if (type == wire::msg::kResize && tap) {
+          tap->resized(session->record.id, parsed.message["cols"].get<int>(), parsed.message["rows"].get<int>());
+        }
         if (type == wire::msg::kResize || type == wire::msg::kEof) {
           std::string out = control(parsed.message, session->channel);
           co_await agents.send(node_id, std::move(out));
@@ -323,6 +342,10 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       }
       session->record.bytes_out += size;
       session->last_activity = clock.now_ms();
+      if (tap) {
+        tap->data(session->record.id, frame.type == wire::FrameType::kStderr ? TapStream::kStderr : TapStream::kOutput,
+                  frame.payload);
+      }
       frame.channel = wire::kClientChannel;
       co_await session->client->write(wire::encode(frame));
       co_return;
@@ -370,6 +393,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       boost::system::error_code ec;
       co_await session->watchdog.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (session->state != Session::State::kOpen) co_return;
+      if (tap) tap->tick(session->record.id);
       const auto now = clock.now_ms();
       const auto idle = now - session->last_activity;
       const auto age = now - session->record.started_at;
@@ -447,6 +471,13 @@ bool SessionHub::terminate(const std::string& session_id, const std::string& by,
 void SessionHub::close_all(const std::string& reason) {
   auto sessions = impl_->by_id;
   for (auto& [id, session] : sessions) impl_->end(session, "Terminated", reason, "gateway", true, "session ended: " + reason);
+}
+
+void SessionHub::set_tap(SessionTap* tap) { impl_->tap = tap; }
+
+std::optional<std::string> SessionHub::read_recording(const std::string& session_id, std::string* error) {
+  if (!impl_->tap) return SessionControl::read_recording(session_id, error);
+  return impl_->tap->read(session_id, error);
 }
 
 std::size_t SessionHub::active_count() const { return impl_->by_id.size(); }

@@ -3,6 +3,7 @@
 // directly and fuzzed. Every call is authenticated (except login, health and agent
 // registration, which carries its own secret), authorised, validated and audited.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "sallyport/gateway/audit.hpp"
@@ -28,6 +29,11 @@ class SessionControl {
   virtual ~SessionControl() = default;
   // Ends a live session on both sides; false when this gateway does not hold it.
   virtual bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) = 0;
+  // A session's recording (asciicast v2 text); nullopt with *error when there is none.
+  virtual std::optional<std::string> read_recording(const std::string& /*session_id*/, std::string* error) {
+    *error = "recordings are not kept by this gateway";
+    return std::nullopt;
+  }
 };
 
 struct ApiSettings {

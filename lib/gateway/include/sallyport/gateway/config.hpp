@@ -22,6 +22,18 @@ struct GatewayConfig {
   int token_ttl_minutes = 60;
   std::string log_level = "info";
   std::filesystem::path log_file;            // empty: standard error
+  // Recordings and the streaming log (see recording/).
+  bool recording_enabled = true;             // off only for benchmarks and troubleshooting
+  std::filesystem::path recording_dir;       // empty: DATA_DIR/recordings
+  bool recording_compress = false;           // zstd
+  std::string s3_endpoint;                   // empty: no object store
+  std::string s3_bucket;
+  std::string s3_prefix;
+  std::string s3_region = "us-east-1";
+  std::filesystem::path s3_key_file;         // ACCESS_KEY:SECRET_KEY; else AWS_* environment
+  int s3_retry_seconds = 30;                 // between upload attempts while the store is down
+  std::filesystem::path event_log_file;      // empty: DATA_DIR/events.log
+  std::string syslog;                        // "udp://HOST:PORT", "tcp://HOST:PORT", "unix:///PATH" or ""
 };
 
 // Reads the [gateway] table of a TOML file over the given defaults. Unknown keys are errors

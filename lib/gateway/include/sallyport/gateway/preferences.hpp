@@ -17,6 +17,11 @@ struct Preferences {
   int max_session_duration_minutes = 0;   // 0 = no limit, else 1-1440
   std::string default_run_as = "sallyport-user";  // POSIX user name [a-z_][a-z0-9_-]{0,31}
   std::string shell_profile;              // run at the start of each shell session, <= 4096 bytes
+  // Storage preferences: a required destination that cannot be written refuses new sessions
+  // (fail closed); an optional one only raises an alert in the log.
+  bool recording_local_required = true;
+  bool recording_s3_required = false;
+  bool syslog_required = false;
 
   // The idle timeout actually in force, in seconds.
   int idle_timeout_in_seconds() const {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "sallyport/gateway/api.hpp"
 #include "sallyport/gateway/audit.hpp"
 #include "sallyport/gateway/auth.hpp"
+#include "sallyport/gateway/session_tap.hpp"
 #include "sallyport/store/store.hpp"
 #include "sallyport/transport/http_types.hpp"
 #include "sallyport/transport/message_socket.hpp"
@@ -31,6 +33,7 @@ struct SessionSettings {
   std::chrono::milliseconds max_duration{0};  // 0: no limit
   std::string default_run_as = "sallyport-user";
   std::string shell_profile;
+  DestinationRequirements required;  // recording and log destinations that must be writable
 };
 
 struct AuthorizationResult {
@@ -54,6 +57,9 @@ class SessionHub final : public SessionControl {
   void on_link_closed(const std::string& node_id);
   bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) override;
   void close_all(const std::string& reason);
+  // Recording and log streaming of every session (optional; not owned).
+  void set_tap(SessionTap* tap);
+  std::optional<std::string> read_recording(const std::string& session_id, std::string* error) override;
   std::size_t active_count() const;
 
  private:

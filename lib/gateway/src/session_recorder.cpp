@@ -1,0 +1,108 @@
+#include "session_recorder.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace sallyport::gateway {
+namespace {
+
+recording::Stream to_stream(TapStream stream) {
+  switch (stream) {
+    case TapStream::kOutput: return recording::Stream::kOutput;
+    case TapStream::kInput: return recording::Stream::kInput;
+    case TapStream::kStderr: return recording::Stream::kStderr;
+  }
+  return recording::Stream::kOutput;
+}
+
+}  // namespace
+
+std::string SessionRecorder::refusal(const DestinationRequirements& required) {
+  std::string why = storage_.refusal(required.local, required.s3);
+  if (why.empty()) why = events_.refusal(required.syslog);
+  if (!why.empty()) return why;
+  // Optional destinations that are down do not stop sessions, but operators hear of it.
+  if (!required.s3 && storage_.options().s3 && !storage_.s3_healthy()) {
+    spdlog::warn("ALERT recording bucket cannot be written now; sessions go on, recordings wait on local disk");
+  }
+  if (!required.syslog && events_.has_syslog() && !events_.refusal(true).empty()) {
+    spdlog::warn("ALERT syslog destination is down; sessions go on, events are kept in the local event log");
+  }
+  return "";
+}
+
+bool SessionRecorder::started(const store::SessionRecord& session, int cols, int rows, const std::string& term,
+                              const DestinationRequirements& required) {
+  recording::Header header;
+  header.width = cols;
+  header.height = rows;
+  header.timestamp = session.started_at / 1000;
+  header.title = session.owner + "@" + session.node_id + (session.command.empty() ? "" : ": " + session.command);
+  header.env = {{"TERM", term}, {"SHELL", session.kind == "shell" ? "login shell" : ""}};
+  header.session_id = session.id;
+  header.user = session.owner;
+  header.node_id = session.node_id;
+  header.run_as = session.run_as;
+  header.kind = session.kind;
+  header.command = session.command;
+  Live live{nullptr, session.owner, session.node_id};
+  try {
+    live.file = storage_.create(header);
+  } catch (const recording::RecordingError& error) {
+    if (required.local) {
+      spdlog::error("session {} refused: {}", session.id, error.what());
+      return false;
+    }
+    spdlog::error("ALERT session {} goes on without a recording: {}", session.id, error.what());
+  }
+  events_.session_event(session.id, "start", {{"user", session.owner}, {"node_id", session.node_id},
+                                              {"run_as", session.run_as}, {"kind", session.kind},
+                                              {"command", session.command}});
+  live_.emplace(session.id, std::move(live));
+  return true;
+}
+
+void SessionRecorder::data(const std::string& session_id, TapStream stream, std::string_view bytes) {
+  const auto it = live_.find(session_id);
+  if (it == live_.end()) return;
+  const char* code = recording::stream_code(to_stream(stream));
+  if (it->second.file) {
+    events_.session_output(session_id, it->second.owner, it->second.node_id, code,
+                           it->second.file->data(to_stream(stream), bytes));
+  } else {
+    std::string escaped;
+    recording::append_json_bytes(escaped, bytes, true);
+    events_.session_output(session_id, it->second.owner, it->second.node_id, code, escaped);
+  }
+}
+
+void SessionRecorder::resized(const std::string& session_id, int cols, int rows) {
+  const auto it = live_.find(session_id);
+  if (it != live_.end() && it->second.file) it->second.file->resize(cols, rows);
+}
+
+void SessionRecorder::tick(const std::string& session_id) {
+  events_.flush_if_due();
+  const auto it = live_.find(session_id);
+  if (it != live_.end() && it->second.file) it->second.file->flush_if_due();
+}
+
+void SessionRecorder::ended(const store::SessionRecord& session) {
+  const auto it = live_.find(session.id);
+  if (it == live_.end()) return;
+  if (it->second.file) {
+    if (!it->second.file->close()) spdlog::error("ALERT recording of session {} is incomplete: a write failed", session.id);
+    it->second.file.reset();
+    storage_.finish(session.id);
+  }
+  live_.erase(it);
+  nlohmann::json fields = {{"user", session.owner}, {"status", session.status}, {"reason", session.reason},
+                           {"bytes_in", session.bytes_in}, {"bytes_out", session.bytes_out}};
+  if (session.exit_code) fields["exit_code"] = *session.exit_code;
+  events_.session_event(session.id, "end", fields);
+}
+
+std::optional<std::string> SessionRecorder::read(const std::string& session_id, std::string* error) {
+  return storage_.read(session_id, error);
+}
+
+}  // namespace sallyport::gateway

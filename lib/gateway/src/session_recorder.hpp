@@ -1,0 +1,37 @@
+#pragma once
+// The SessionTap that keeps recordings (recording::RecordingStorage) and streams session
+// output and events (recording::EventStream).
+#include <map>
+#include <memory>
+
+#include "sallyport/gateway/session_tap.hpp"
+#include "sallyport/recording/event_stream.hpp"
+#include "sallyport/recording/storage.hpp"
+
+namespace sallyport::gateway {
+
+class SessionRecorder final : public SessionTap {
+ public:
+  SessionRecorder(recording::RecordingStorage& storage, recording::EventStream& events)
+      : storage_(storage), events_(events) {}
+
+  std::string refusal(const DestinationRequirements& required) override;
+  bool started(const store::SessionRecord& session, int cols, int rows, const std::string& term,
+               const DestinationRequirements& required) override;
+  void data(const std::string& session_id, TapStream stream, std::string_view bytes) override;
+  void resized(const std::string& session_id, int cols, int rows) override;
+  void tick(const std::string& session_id) override;
+  void ended(const store::SessionRecord& session) override;
+  std::optional<std::string> read(const std::string& session_id, std::string* error) override;
+
+ private:
+  struct Live {
+    std::unique_ptr<recording::RecordingFile> file;  // null when recording failed (optional)
+    std::string owner, node_id;
+  };
+  recording::RecordingStorage& storage_;
+  recording::EventStream& events_;
+  std::map<std::string, Live> live_;
+};
+
+}  // namespace sallyport::gateway

@@ -1,0 +1,66 @@
+#pragma once
+// One session's recording being written: asciicast v2 lines buffered in memory and written
+// to the file at least every kFlushInterval, when the buffer passes kFlushBytes, and on every
+// session event (start, resize, end), so a SIGKILLed gateway leaves a recording complete up to
+// the last flush. Not thread-safe: the session hub's strand owns it.
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "sallyport/recording/asciicast.hpp"
+
+namespace sallyport::recording {
+
+struct RecordingError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Half a second, so a caller ticking every 500 ms flushes within a second.
+inline constexpr auto kFlushInterval = std::chrono::milliseconds(500);
+inline constexpr std::size_t kFlushBytes = 256 * 1024;
+
+enum class Stream { kOutput, kInput, kStderr };
+
+class RecordingFile {
+ public:
+  // Creates the file (0600, refuses to overwrite) and writes the header; throws RecordingError.
+  RecordingFile(std::filesystem::path path, const Header& header);
+  ~RecordingFile();  // flushes and closes
+  RecordingFile(const RecordingFile&) = delete;
+  RecordingFile& operator=(const RecordingFile&) = delete;
+
+  // Records the bytes; returns them as JSON string text (what the event line was written
+  // with), valid until the next call.
+  const std::string& data(Stream stream, std::string_view bytes);
+  void resize(int cols, int rows);
+  void flush_if_due();  // called by a periodic timer
+  // Writes what is buffered (incomplete UTF-8 tails as escapes) and closes. Returns false when
+  // a write failed at any point.
+  bool close();
+  bool ok() const { return ok_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  double elapsed() const;
+  void append_event(const char* code, std::string_view escaped);  // straight into buffer_
+  void flush();
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  bool ok_ = true;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_flush_;
+  std::string buffer_;
+  std::string escaped_;
+  std::string carry_[3];  // per stream: bytes held back for an incomplete UTF-8 sequence
+};
+
+const char* stream_code(Stream stream);  // "o", "i", "e"
+
+// Completes a recording whose writer died (a gateway killed mid-session): drops a partial
+// last line so every line parses. Returns false when the file cannot be repaired.
+bool repair_truncated(const std::filesystem::path& path);
+
+}  // namespace sallyport::recording

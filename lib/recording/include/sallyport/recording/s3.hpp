@@ -1,0 +1,62 @@
+#pragma once
+// A minimal S3 client for recordings: PUT and GET of one object, path-style URLs
+// (ENDPOINT/BUCKET/PREFIXKEY), requests signed with AWS Signature Version 4, sent through
+// libcurl. Works with AWS and S3-compatible stores (MinIO, Ceph, s3rver). Blocking: call it
+// from the uploader thread or a request handler that may wait.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sallyport::recording {
+
+struct S3Options {
+  std::string endpoint;  // "https://s3.eu-west-1.amazonaws.com" or "http://127.0.0.1:4568"
+  std::string bucket;
+  std::string prefix;    // e.g. "recordings/"
+  std::string region = "us-east-1";
+  std::string access_key;
+  std::string secret_key;
+  std::chrono::seconds timeout{30};
+};
+
+// SigV4, pure (tested against AWS's published example).
+struct SigV4Request {
+  std::string method;
+  std::string canonical_uri;    // already URI-encoded
+  std::string canonical_query;  // already sorted and encoded; "" for none
+  std::vector<std::pair<std::string, std::string>> headers;  // lower-case names; signed, all of them
+  std::string payload_sha256;   // hex
+};
+std::string sigv4_authorization(const SigV4Request& request, const std::string& access_key,
+                                const std::string& secret_key, const std::string& region,
+                                const std::string& service, const std::string& amz_date);  // YYYYMMDDTHHMMSSZ
+std::string sha256_hex(const std::string& bytes);
+std::string uri_encode(const std::string& text, bool keep_slash);
+
+struct S3Result {
+  bool ok = false;
+  long status = 0;      // HTTP status, 0 when no answer
+  std::string message;  // what went wrong, for logs
+  std::string body;     // GET: the object
+};
+
+class S3Client {
+ public:
+  explicit S3Client(S3Options options);
+  S3Result put(const std::string& key, const std::string& body, const std::string& content_type) const;
+  S3Result get(const std::string& key) const;
+  const S3Options& options() const { return options_; }
+
+ private:
+  S3Result send(const std::string& method, const std::string& key, const std::string& body,
+                const std::string& content_type) const;
+  S3Options options_;
+};
+
+// Reads credentials: a file with "ACCESS_KEY:SECRET_KEY" (or two lines), else the environment's
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Throws RecordingError when neither is usable.
+std::pair<std::string, std::string> load_s3_credentials(const std::string& key_file);
+
+}  // namespace sallyport::recording

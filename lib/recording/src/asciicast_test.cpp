@@ -1,0 +1,91 @@
+#include "sallyport/recording/asciicast.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace sallyport::recording {
+namespace {
+
+std::string round_trip(const std::string& bytes) {
+  std::string escaped;
+  EXPECT_EQ(append_json_bytes(escaped, bytes, true), 0u);
+  const auto event = parse_event(encode_event(1.5, "o", escaped));
+  EXPECT_TRUE(event);
+  return event ? event->data : "<unparsed>";
+}
+
+TEST(Asciicast, HeaderIsVersion2WithSallyportFields) {
+  Header header;
+  header.width = 120;
+  header.height = 40;
+  header.timestamp = 1700000000;
+  header.env = {{"TERM", "xterm"}};
+  header.session_id = "alice-0123";
+  header.user = "alice";
+  const auto line = encode_header(header);
+  ASSERT_EQ(line.back(), '\n');
+  const auto value = nlohmann::json::parse(line);
+  EXPECT_EQ(value["version"], 2);
+  EXPECT_EQ(value["width"], 120);
+  EXPECT_EQ(value["height"], 40);
+  EXPECT_EQ(value["env"]["TERM"], "xterm");
+  EXPECT_EQ(value["sallyport"]["session_id"], "alice-0123");
+}
+
+TEST(Asciicast, TextAndControlCharactersRoundTrip) {
+  EXPECT_EQ(round_trip("hello \"world\" \\ \r\n\t\x1b[1mbold\x1b[0m\x7f\x01"), "hello \"world\" \\ \r\n\t\x1b[1mbold\x1b[0m\x7f\x01");
+  EXPECT_EQ(round_trip("grüße ✓ 😀"), "grüße ✓ 😀");
+}
+
+TEST(Asciicast, ValidUtf8IsPlainJsonThatStandardParsersRead) {
+  std::string escaped;
+  append_json_bytes(escaped, "grüße\n\x1b", true);
+  const auto value = nlohmann::json::parse(encode_event(0.25, "o", escaped));
+  EXPECT_EQ(value[2], "grüße\n\x1b");
+  EXPECT_DOUBLE_EQ(value[0].get<double>(), 0.25);
+}
+
+TEST(Asciicast, InvalidBytesBecomeSurrogateEscapesAndComeBack) {
+  std::string all;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  EXPECT_EQ(round_trip(all), all);
+  EXPECT_EQ(round_trip("\xed\xa0\x80"), "\xed\xa0\x80");  // an encoded surrogate is not UTF-8
+  EXPECT_EQ(round_trip("\xc0\xaf"), "\xc0\xaf");          // overlong
+  std::string escaped;
+  append_json_bytes(escaped, "\xff", true);
+  EXPECT_EQ(escaped, "\\udcff");
+}
+
+TEST(Asciicast, IncompleteSequenceAtTheEndIsCarriedOver) {
+  const std::string text = "ab✓";  // ✓ is e2 9c 93
+  std::string escaped;
+  const auto held = append_json_bytes(escaped, text.substr(0, 3), false);
+  EXPECT_EQ(held, 1u);
+  EXPECT_EQ(escaped, "ab");
+  std::string rest;
+  EXPECT_EQ(append_json_bytes(rest, text.substr(2), false), 0u);
+  EXPECT_EQ(rest, "✓");
+  // At the end of the session a dangling lead byte is written as an escape.
+  std::string last;
+  EXPECT_EQ(append_json_bytes(last, "\xe2\x9c", true), 0u);
+  EXPECT_EQ(last, "\\udce2\\udc9c");
+}
+
+TEST(Asciicast, ParserRefusesMalformedLines) {
+  EXPECT_FALSE(parse_event(""));
+  EXPECT_FALSE(parse_event("[1.0, \"o\"]"));
+  EXPECT_FALSE(parse_event("[1.0, \"o\", \"x\"] trailing"));
+  EXPECT_FALSE(parse_event("[-1, \"o\", \"x\"]"));
+  EXPECT_FALSE(parse_event("[1.0, \"o\", \"\\udc00\"]"));  // lone low surrogate outside the byte range
+  EXPECT_FALSE(parse_event("[1.0, \"o\", \"\\ud83d\"]"));  // high surrogate without its pair
+  EXPECT_FALSE(parse_event("[1.0, \"o\", \"\\q\"]"));
+  EXPECT_FALSE(parse_event("{\"version\": 2}"));
+  const auto pair = parse_event("[2, \"i\", \"\\ud83d\\ude00\"]");
+  ASSERT_TRUE(pair);
+  EXPECT_EQ(pair->data, "😀");
+  EXPECT_EQ(pair->code, "i");
+}
+
+}  // namespace
+}  // namespace sallyport::recording

@@ -1,0 +1,117 @@
+#include "sallyport/recording/event_stream.hpp"
+
+#include "sallyport/recording/asciicast.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace sallyport::recording {
+namespace {
+
+// A syslog server stand-in: a bound loopback UDP socket with a 5 s receive timeout.
+struct UdpReceiver {
+  UdpReceiver() {
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    timeval timeout{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  ~UdpReceiver() { ::close(fd); }
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+};
+
+TEST(Syslog, TargetsParse) {
+  const auto udp = parse_syslog_target("udp://127.0.0.1:5514");
+  ASSERT_TRUE(udp);
+  EXPECT_EQ(udp->protocol, SyslogTarget::Protocol::kUdp);
+  EXPECT_EQ(udp->port, 5514);
+  const auto tcp = parse_syslog_target("tcp://[::1]:601");
+  ASSERT_TRUE(tcp);
+  EXPECT_EQ(tcp->host, "::1");
+  EXPECT_TRUE(parse_syslog_target("unix:///dev/log"));
+  EXPECT_FALSE(parse_syslog_target("unix://relative"));
+  EXPECT_FALSE(parse_syslog_target("http://x:1"));
+  EXPECT_FALSE(parse_syslog_target("udp://x"));
+  EXPECT_FALSE(parse_syslog_target("udp://x:0"));
+  EXPECT_FALSE(parse_syslog_target("udp://x:99999"));
+}
+
+TEST(Syslog, Rfc5424Format) {
+  EXPECT_EQ(format_rfc5424(134, "2024-01-01T00:00:00.000Z", "gw", "sallyport-gateway", 42, "audit", "{}"),
+            "<134>1 2024-01-01T00:00:00.000Z gw sallyport-gateway 42 audit - {}");
+}
+
+TEST(EventStream, WritesJsonLinesAndSendsDatagrams) {
+  UdpReceiver udp;
+  const int receiver = udp.fd;
+  const sockaddr_in address = udp.address;
+
+  const auto file = std::filesystem::temp_directory_path() / ("events-" + std::to_string(::getpid()) + ".log");
+  {
+    EventStreamOptions options;
+    options.file = file;
+    options.syslog = parse_syslog_target("udp://127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
+    EventStream stream(options);
+    stream.session_output("alice-1", "alice", "mi-1", "o", "hello\\n");
+    stream.audit({{"actor", "alice"}, {"action", "session:Start"}});
+    char buffer[65536];
+    const auto n = ::recv(receiver, buffer, sizeof buffer, 0);
+    ASSERT_GT(n, 0);
+    const std::string message(buffer, static_cast<std::size_t>(n));
+    EXPECT_EQ(message.rfind("<134>1 ", 0), 0u) << message;
+    EXPECT_NE(message.find(" session - {"), std::string::npos) << message;
+    EXPECT_NE(message.find("\"data\":\"hello\\n\""), std::string::npos) << message;
+  }
+  std::ifstream in(file);
+  std::string first, second;
+  std::getline(in, first);
+  std::getline(in, second);
+  EXPECT_EQ(nlohmann::json::parse(first)["type"], "session_output");
+  EXPECT_EQ(nlohmann::json::parse(second)["type"], "audit");
+  std::filesystem::remove(file);
+}
+
+TEST(EventStream, RequiredTcpSyslogThatIsDownRefusesSessions) {
+  EventStreamOptions options;
+  options.syslog = parse_syslog_target("tcp://127.0.0.1:1");
+  EventStream stream(options);
+  EXPECT_NE(stream.refusal(true), "");
+  EXPECT_EQ(stream.refusal(false), "");
+}
+
+
+TEST(EventStream, LongOutputIsCutIntoWholeJsonMessages) {
+  UdpReceiver udp;
+  const int receiver = udp.fd;
+  const sockaddr_in address = udp.address;
+  std::string bytes;
+  for (int i = 0; i < 3000; ++i) bytes += i % 3 == 0 ? "\xc3\xa9" : (i % 3 == 1 ? "\n\"" : "x\\");
+  std::string escaped;
+  append_json_bytes(escaped, bytes, true);
+  EventStreamOptions options;
+  options.syslog = parse_syslog_target("udp://127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
+  EventStream stream(options);
+  stream.session_output("s", "u", "n", "o", escaped);
+  std::string joined;
+  while (joined.size() < bytes.size()) {
+    char buffer[65536];
+    const auto n = ::recv(receiver, buffer, sizeof buffer, 0);
+    ASSERT_GT(n, 0);
+    const std::string message(buffer, static_cast<std::size_t>(n));
+    const auto value = nlohmann::json::parse(message.substr(message.find(" session - ") + 11));
+    joined += value["data"].get<std::string>();
+  }
+  EXPECT_EQ(joined, bytes);
+}
+
+}  // namespace
+}  // namespace sallyport::recording

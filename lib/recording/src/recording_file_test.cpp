@@ -1,0 +1,161 @@
+#include "sallyport/recording/recording_file.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "sallyport/recording/storage.hpp"
+
+namespace sallyport::recording {
+namespace {
+namespace fs = std::filesystem;
+
+struct TempDir {
+  TempDir() {
+    path = fs::temp_directory_path() / ("recording-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  fs::path path;
+  static inline int counter = 0;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Concatenates the data of every event with the code, as a player would see it.
+std::string stream_of(const std::string& cast, const std::string& code) {
+  std::istringstream lines(cast);
+  std::string line, out;
+  std::getline(lines, line);  // header
+  while (std::getline(lines, line)) {
+    const auto event = parse_event(line);
+    EXPECT_TRUE(event) << line;
+    if (event && event->code == code) out += event->data;
+  }
+  return out;
+}
+
+Header header_for(const std::string& id) {
+  Header header;
+  header.session_id = id;
+  return header;
+}
+
+TEST(RecordingFile, StreamsAreByteExactAcrossSplitSequences) {
+  TempDir dir;
+  const fs::path path = dir.path / "s.cast";
+  const std::string output = "caf\xc3\xa9 \xe2\x9c\x93 \xff\xfe raw \x1b[0m";
+  {
+    RecordingFile file(path, header_for("s"));
+    for (char c : output) file.data(Stream::kOutput, std::string(1, c));  // every sequence split
+    file.data(Stream::kInput, "ls\r");
+    file.data(Stream::kStderr, "oops\n");
+    file.resize(100, 30);
+    EXPECT_TRUE(file.close());
+  }
+  const auto cast = slurp(path);
+  EXPECT_EQ(stream_of(cast, "o"), output);
+  EXPECT_EQ(stream_of(cast, "i"), "ls\r");
+  EXPECT_EQ(stream_of(cast, "e"), "oops\n");
+  EXPECT_EQ(stream_of(cast, "r"), "100x30");
+  EXPECT_EQ(nlohmann::json::parse(cast.substr(0, cast.find('\n')))["version"], 2);
+}
+
+TEST(RecordingFile, RefusesToOverwrite) {
+  TempDir dir;
+  { RecordingFile file(dir.path / "a.cast", header_for("a")); }
+  EXPECT_THROW(RecordingFile(dir.path / "a.cast", header_for("a")), RecordingError);
+}
+
+TEST(RecordingFile, DataReachesTheFileWithinAFlushInterval) {
+  TempDir dir;
+  RecordingFile file(dir.path / "f.cast", header_for("f"));
+  const auto header_size = fs::file_size(dir.path / "f.cast");
+  file.data(Stream::kOutput, "x");
+  EXPECT_EQ(fs::file_size(dir.path / "f.cast"), header_size);  // buffered
+  std::this_thread::sleep_for(kFlushInterval + std::chrono::milliseconds(50));
+  file.flush_if_due();
+  EXPECT_GT(fs::file_size(dir.path / "f.cast"), header_size);
+}
+
+TEST(RecordingFile, RepairDropsAPartialLastLine) {
+  TempDir dir;
+  const fs::path path = dir.path / "p.cast";
+  std::ofstream(path) << "{\"version\": 2}\n[0.1, \"o\", \"ok\"]\n[0.2, \"o\", \"trunc";
+  EXPECT_TRUE(repair_truncated(path));
+  EXPECT_EQ(slurp(path), "{\"version\": 2}\n[0.1, \"o\", \"ok\"]\n");
+  EXPECT_TRUE(repair_truncated(path));  // already whole
+  std::ofstream(dir.path / "empty.cast") << "no newline";
+  EXPECT_FALSE(repair_truncated(dir.path / "empty.cast"));
+}
+
+TEST(RecordingStorage, FinishRecoverCompressAndRead) {
+  TempDir dir;
+  StorageOptions options;
+  options.dir = dir.path;
+  options.compress = true;
+  {
+    RecordingStorage storage(options);
+    auto file = storage.create(header_for("alice-1"));
+    file->data(Stream::kOutput, "hello");
+    file->close();
+    storage.finish("alice-1");
+    // A session the "previous run" never finished, cut mid-line.
+    auto left = storage.create(header_for("bob-2"));
+    left->data(Stream::kOutput, "partial");
+    left->close();
+    std::ofstream(dir.path / "live" / "bob-2.cast", std::ios::app) << "[9.0, \"o\", \"cut";
+  }
+  RecordingStorage storage(options);
+  EXPECT_EQ(storage.recover(), std::vector<std::string>{"bob-2"});
+  storage.start_worker();
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 100; ++i) {
+      if (fs::exists(dir.path / "alice-1.cast.zst") && fs::exists(dir.path / "bob-2.cast.zst")) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }());
+  std::string error;
+  const auto alice = storage.read("alice-1", &error);
+  ASSERT_TRUE(alice) << error;
+  EXPECT_EQ(stream_of(*alice, "o"), "hello");
+  const auto bob = storage.read("bob-2", &error);
+  ASSERT_TRUE(bob) << error;
+  EXPECT_EQ(stream_of(*bob, "o"), "partial");
+  EXPECT_FALSE(storage.read("../etc/passwd", &error));
+  EXPECT_FALSE(storage.read("nobody-3", &error));
+  EXPECT_EQ(storage.refusal(true, false), "");
+  EXPECT_NE(storage.refusal(true, true), "");  // no bucket configured
+}
+
+TEST(RecordingStorage, SessionIdsThatCouldEscapeTheFolderAreInvalid) {
+  EXPECT_TRUE(valid_session_id("alice-0123456789abcdef0"));
+  EXPECT_FALSE(valid_session_id(""));
+  EXPECT_FALSE(valid_session_id(".."));
+  EXPECT_FALSE(valid_session_id("../x"));
+  EXPECT_FALSE(valid_session_id("a/b"));
+  EXPECT_FALSE(valid_session_id(".hidden"));
+  EXPECT_FALSE(valid_session_id(std::string(129, 'a')));
+}
+
+TEST(Zstd, RoundTripAndRefusesGarbage) {
+  const std::string text(100000, 'z');
+  const auto packed = zstd_compress(text);
+  ASSERT_TRUE(packed);
+  EXPECT_LT(packed->size(), text.size() / 10);
+  EXPECT_EQ(zstd_decompress(*packed), text);
+  EXPECT_FALSE(zstd_decompress("not zstd"));
+}
+
+}  // namespace
+}  // namespace sallyport::recording

@@ -1,0 +1,207 @@
+#include "sallyport/recording/s3.hpp"
+
+#include <curl/curl.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "sallyport/recording/recording_file.hpp"
+
+namespace sallyport::recording {
+namespace {
+
+std::string hex(const unsigned char* data, std::size_t size) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 15];
+  }
+  return out;
+}
+
+std::string hmac(const std::string& key, const std::string& message) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), digest, &length);
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+std::string amz_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc);
+  return text;
+}
+
+// "http://host:port/path" -> "host:port"
+std::string host_of(const std::string& endpoint) {
+  auto start = endpoint.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  const auto end = endpoint.find('/', start);
+  return endpoint.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+std::size_t collect(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  constexpr std::size_t kMaxObjectBytes = std::size_t{1} << 30;
+  if (body->size() + size * count > kMaxObjectBytes) return 0;
+  body->append(data, size * count);
+  return size * count;
+}
+
+struct Upload {
+  const std::string* body;
+  std::size_t offset = 0;
+};
+
+std::size_t supply(char* buffer, std::size_t size, std::size_t count, void* user) {
+  auto* upload = static_cast<Upload*>(user);
+  const std::size_t n = std::min(size * count, upload->body->size() - upload->offset);
+  std::copy_n(upload->body->data() + upload->offset, n, buffer);
+  upload->offset += n;
+  return n;
+}
+
+}  // namespace
+
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return hex(digest, sizeof digest);
+}
+
+std::string uri_encode(const std::string& text, bool keep_slash) {
+  static const char* kDigits = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (std::isalnum(b) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+      out += c;
+    } else {
+      out += '%';
+      out += kDigits[b >> 4];
+      out += kDigits[b & 15];
+    }
+  }
+  return out;
+}
+
+std::string sigv4_authorization(const SigV4Request& request, const std::string& access_key,
+                                const std::string& secret_key, const std::string& region,
+                                const std::string& service, const std::string& amz_date) {
+  auto headers = request.headers;
+  std::sort(headers.begin(), headers.end());
+  std::string canonical_headers, signed_headers;
+  for (const auto& [name, value] : headers) {
+    canonical_headers += name + ":" + value + "\n";
+    signed_headers += (signed_headers.empty() ? "" : ";") + name;
+  }
+  const std::string canonical = request.method + "\n" + request.canonical_uri + "\n" + request.canonical_query + "\n" +
+                                canonical_headers + "\n" + signed_headers + "\n" + request.payload_sha256;
+  const std::string date = amz_date.substr(0, 8);
+  const std::string scope = date + "/" + region + "/" + service + "/aws4_request";
+  const std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + sha256_hex(canonical);
+  const std::string key = hmac(hmac(hmac(hmac("AWS4" + secret_key, date), region), service), "aws4_request");
+  const std::string signature = hmac(key, to_sign);
+  return "AWS4-HMAC-SHA256 Credential=" + access_key + "/" + scope + ",SignedHeaders=" + signed_headers +
+         ",Signature=" + hex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size());
+}
+
+S3Client::S3Client(S3Options options) : options_(std::move(options)) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  while (!options_.endpoint.empty() && options_.endpoint.back() == '/') options_.endpoint.pop_back();
+}
+
+S3Result S3Client::put(const std::string& key, const std::string& body, const std::string& content_type) const {
+  return send("PUT", key, body, content_type);
+}
+
+S3Result S3Client::get(const std::string& key) const { return send("GET", key, "", ""); }
+
+S3Result S3Client::send(const std::string& method, const std::string& key, const std::string& body,
+                        const std::string& content_type) const {
+  S3Result result;
+  const std::string path = "/" + uri_encode(options_.bucket, false) + "/" + uri_encode(options_.prefix + key, true);
+  const std::string amz_date = amz_now();
+  SigV4Request request{method, path, "", {}, sha256_hex(body)};
+  request.headers = {{"host", host_of(options_.endpoint)},
+                     {"x-amz-content-sha256", request.payload_sha256},
+                     {"x-amz-date", amz_date}};
+  if (!content_type.empty()) request.headers.emplace_back("content-type", content_type);
+  const std::string authorization = sigv4_authorization(request, options_.access_key, options_.secret_key,
+                                                        options_.region, "s3", amz_date);
+  CURL* curl = curl_easy_init();
+  if (!curl) {
+    result.message = "libcurl could not start";
+    return result;
+  }
+  curl_slist* header_list = nullptr;
+  for (const auto& [name, value] : request.headers) header_list = curl_slist_append(header_list, (name + ": " + value).c_str());
+  header_list = curl_slist_append(header_list, ("authorization: " + authorization).c_str());
+  header_list = curl_slist_append(header_list, "expect:");
+  const std::string url = options_.endpoint + path;
+  Upload upload{&body};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(options_.timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+  if (method == "PUT") {
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, supply);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  const CURLcode code = curl_easy_perform(curl);
+  if (code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+  curl_slist_free_all(header_list);
+  curl_easy_cleanup(curl);
+  if (code != CURLE_OK) {
+    result.message = std::string(curl_easy_strerror(code));
+  } else if (result.status < 200 || result.status >= 300) {
+    result.message = "HTTP " + std::to_string(result.status) + " " + result.body.substr(0, 200);
+  } else {
+    result.ok = true;
+  }
+  if (!result.ok && method == "GET") result.body.clear();
+  return result;
+}
+
+std::pair<std::string, std::string> load_s3_credentials(const std::string& key_file) {
+  if (!key_file.empty()) {
+    std::ifstream in(key_file);
+    if (!in) throw RecordingError("cannot read the S3 key file " + key_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string content = text.str();
+    std::replace(content.begin(), content.end(), '\n', ':');
+    while (!content.empty() && (content.back() == ':' || content.back() == '\r' || content.back() == ' ')) content.pop_back();
+    const auto colon = content.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 >= content.size()) {
+      throw RecordingError("the S3 key file " + key_file + " must hold ACCESS_KEY:SECRET_KEY");
+    }
+    return {content.substr(0, colon), content.substr(colon + 1)};
+  }
+  const char* id = std::getenv("AWS_ACCESS_KEY_ID");
+  const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
+  if (!id || !secret || !*id || !*secret) {
+    throw RecordingError("S3 credentials: set s3_key_file or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+  }
+  return {id, secret};
+}
+
+}  // namespace sallyport::recording

@@ -1,0 +1,343 @@
+// End-to-end tests of session recordings and log streaming (issue 4): the real gateway, agent
+// and CLI on loopback, plus the real outside programs the issue names: Debian's asciinema,
+// rsyslogd and s3cmd, and the npm package s3rver as the S3-compatible store.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+#include "sallyport/crypto/crypto.hpp"
+#include "sallyport/recording/asciicast.hpp"
+
+namespace sallyport::e2e {
+namespace {
+
+const char* kUserPassword = "e2e-user-Pa55word";
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string session_id_in(const std::string& text) {
+  static const std::regex pattern(R"(SessionId: (\S+))");
+  std::smatch match;
+  return std::regex_search(text, match, pattern) ? match[1].str() : "";
+}
+
+// Concatenated data of the events with this code; fails the test on a line that does not parse.
+std::string cast_stream(const std::string& cast, const std::string& code) {
+  std::istringstream lines(cast);
+  std::string line, out;
+  std::getline(lines, line);
+  EXPECT_EQ(json::parse(line, nullptr, false).value("version", 0), 2) << line;
+  while (std::getline(lines, line)) {
+    const auto event = recording::parse_event(line);
+    EXPECT_TRUE(event) << "unparsable recording line: " << line.substr(0, 200);
+    if (event && event->code == code) out += event->data;
+  }
+  return out;
+}
+
+std::string banner(const std::string& id) { return "Starting session with SessionId: " + id + "\n\n"; }
+std::string goodbye(const std::string& id) { return "Exiting session with sessionId: " + id + ".\n\n"; }
+
+std::string find_program(const std::vector<std::string>& candidates) {
+  for (const auto& path : candidates) {
+    if (fs::exists(path)) return path;
+  }
+  return "";
+}
+
+std::string s3rver_program() {
+  return find_program({std::string(SALLYPORT_E2E_SOURCE_DIR) + "/s3rver/node_modules/.bin/s3rver"});
+}
+
+class Recording : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { crypto::initialize(); }
+
+  void TearDown() override {
+    if (gateway_) gateway_->stop(SIGTERM, 5s);
+    if (HasFailure()) std::cerr << sandbox_.tails() << std::flush;
+    gateway_.reset();
+  }
+
+  // A gateway with one agent ("box") whose sessions run as root (the test runs as root).
+  TestGateway& start(std::vector<std::string> extra_args = {}) {
+    if (!Binaries::have_cli()) throw E2eError("the sallyport CLI is not built");
+    GatewayOptions options;
+    options.extra_args = std::move(extra_args);
+    gateway_ = std::make_unique<TestGateway>(sandbox_, options);
+    gateway_->start();
+    gateway_->api_json("PUT", "/v1/preferences", {{"default_run_as", "root"}});
+    agent_ = add_agent(*gateway_, "box");
+    if (!wait_for_status(*gateway_, "box", "Online", 15s)) throw E2eError("agent did not come online");
+    return *gateway_;
+  }
+
+  void add_user(const std::string& name) {
+    gateway_->api_json("POST", "/v1/users",
+                       {{"name", name}, {"password", kUserPassword}, {"policies", json::array({"SessionUser"})}}, 201);
+    const auto login = gateway_->cli_login(name, kUserPassword);
+    ASSERT_EQ(login.exit_code, 0) << login.describe();
+  }
+
+  std::string download(const std::string& id, const std::string& user = "admin") {
+    const fs::path file = sandbox_.root() / (id + "-" + user + ".cast");
+    const auto result = gateway_->cli({"sessions", "recording", id, "-o", file.string()}, user);
+    EXPECT_EQ(result.exit_code, 0) << result.describe();
+    return fs::exists(file) ? read_text(file) : "";
+  }
+
+  Sandbox sandbox_;
+  std::unique_ptr<TestGateway> gateway_;
+  TestAgent agent_;
+};
+
+TEST_F(Recording, CommandSessionRecordingIsByteExactForStdinStdoutAndStderr) {
+  auto& gw = start();
+  // Binary output (every byte value, split UTF-8, invalid sequences) and separate stderr.
+  std::string input = "typed input: caf\xc3\xa9 \xe2\x9c\x93\n";
+  for (int i = 0; i < 256; ++i) input += static_cast<char>(i);
+  // The words go to the run-as user's shell, as with ssh.
+  const auto run = gw.cli({"start-session", "--target", "box", "--",
+                           "cat; head -c 300000 /dev/urandom; printf 'to stderr \\377\\n' >&2"},
+                          "admin", {}, input);
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const std::string id = session_id_in(run.err);
+  ASSERT_FALSE(id.empty()) << run.describe();
+  ASSERT_EQ(run.out.size(), input.size() + 300000);
+  const auto cast = download(id);
+  EXPECT_TRUE(cast_stream(cast, "o") == run.out) << "stdout differs from the recording";
+  EXPECT_EQ(banner(id) + cast_stream(cast, "e") + goodbye(id), run.err);
+  EXPECT_TRUE(cast_stream(cast, "i") == input) << "stdin differs from the recording";
+  const auto header = json::parse(cast.substr(0, cast.find('\n')));
+  EXPECT_EQ(header["sallyport"]["session_id"], id);
+  EXPECT_EQ(header["sallyport"]["user"], "admin");
+  EXPECT_EQ(header["sallyport"]["node_id"], agent_.node_id);
+  EXPECT_EQ(header["sallyport"]["run_as"], "root");
+  EXPECT_EQ(header["sallyport"]["kind"], "command");
+}
+
+TEST_F(Recording, ShellSessionRecordingMatchesTheTranscriptAndAsciinemaPlaysIt) {
+  const std::string asciinema = find_program({"/usr/bin/asciinema"});
+  if (asciinema.empty()) GTEST_SKIP() << "needs Debian's asciinema (scripts/install-deps.sh test)";
+  auto& gw = start();
+  const std::string input = "stty -echo; echo marker-$((6*7)) 'gr\xc3\xbc\xc3\x9f\x65'; exit 3\n";
+  const auto run = gw.cli({"start-session", "--target", "box"}, "admin", {}, input);
+  ASSERT_EQ(run.exit_code, 3) << run.describe();
+  const std::string id = session_id_in(run.out);
+  ASSERT_FALSE(id.empty()) << run.describe();
+  const auto cast = download(id);
+  const std::string output = cast_stream(cast, "o");
+  EXPECT_EQ("\n" + banner(id) + output + "\n" + goodbye(id), run.out);
+  EXPECT_EQ(cast_stream(cast, "i"), input);
+  EXPECT_TRUE(contains(output, "marker-42 grüße")) << output;
+
+  const fs::path file = sandbox_.root() / "shell.cast";
+  std::ofstream(file, std::ios::binary) << cast;
+  const auto played = sandbox_.run("asciinema", {asciinema, "play", "-i", "0.2", file.string()}, {{"TERM", "xterm"}});
+  EXPECT_EQ(played.exit_code, 0) << played.describe();
+  EXPECT_TRUE(contains(played.out, "marker-42 grüße")) << played.describe();
+
+  // The CLI's own player shows the same output.
+  const auto replay = gw.cli({"sessions", "play", id, "--speed", "100", "--max-idle", "0.1"});
+  EXPECT_EQ(replay.exit_code, 0) << replay.describe();
+  EXPECT_EQ(replay.out, output);
+}
+
+TEST_F(Recording, RecordingSurvivesSigkillOfTheGatewayAndIsFinishedOnRestart) {
+  auto& gw = start();
+  auto& client = sandbox_.spawn("cli-long", {Binaries::cli(), "start-session", "--target", "box", "--",
+                                             "echo before-the-kill; sleep 30"},
+                                {{"SALLYPORT_CONFIG_DIR", gw.cli_config_dir().string()}});
+  const fs::path live = gw.data_dir() / "recordings" / "live";
+  fs::path recording_file;
+  // Flushed within a second of the output, while the session still runs.
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& entry : fs::directory_iterator(live)) {
+      if (contains(read_text(entry.path()), "\"o\", \"before-the-kill")) {
+        recording_file = entry.path();
+        return true;
+      }
+    }
+    return false;
+  }, 10s)) << "no flushed recording in " << live;
+  const std::string id = recording_file.stem().string();
+  gw.stop(SIGKILL);
+  client.kill_group();
+  gw.start();
+  const fs::path finished = gw.data_dir() / "recordings" / (id + ".cast");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(finished); }, 10s));
+  EXPECT_FALSE(fs::exists(recording_file));
+  const auto cast = download(id);
+  EXPECT_EQ(cast_stream(cast, "o"), "before-the-kill\n");
+  const auto session = gw.api_json("GET", "/v1/sessions/" + id);
+  EXPECT_EQ(session["status"], "Failed");
+}
+
+TEST_F(Recording, RecordingReadIsAuthorisedAndPathTricksAreRefusedAndAudited) {
+  auto& gw = start();
+  add_user("bob");
+  add_user("carol");
+  const auto run = gw.cli({"start-session", "--target", "box", "--", "echo", "bob-was-here"}, "bob");
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const std::string id = session_id_in(run.err);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(cast_stream(download(id, "bob"), "o"), "bob-was-here\n");  // own session: SessionUser allows
+  EXPECT_EQ(cast_stream(download(id, "admin"), "o"), "bob-was-here\n");
+  const auto denied = gw.cli({"sessions", "recording", id}, "carol");
+  EXPECT_EQ(denied.exit_code, 4) << denied.describe();
+  EXPECT_FALSE(contains(denied.out, "bob-was-here"));
+  const auto played = gw.cli({"sessions", "play", id}, "carol");
+  EXPECT_EQ(played.exit_code, 4) << played.describe();
+
+  const std::string carol = gw.api_login("carol", kUserPassword);
+  for (const std::string trick : {"/v1/sessions/..%2F..%2Fstate.db/recording", "/v1/sessions/.hidden/recording",
+                                  "/v1/sessions/a%2Fb/recording"}) {
+    const auto answer = gw.api("GET", trick, "", carol);
+    EXPECT_EQ(answer.status, 400u) << trick << " " << answer.body;
+  }
+  EXPECT_EQ(gw.api("GET", "/v1/sessions/nobody-0000/recording", "", carol).status, 404u);
+  // A grant opens others' recordings.
+  gw.api_json("POST", "/v1/policies",
+              {{"name", "ReadRecordings"},
+               {"document", json{{"Version", "2012-10-17"},
+                                 {"Statement", json::array({{{"Effect", "Allow"}, {"Action", "recording:Read"},
+                                                              {"Resource", "session/*"}}})}}}},
+              201);
+  gw.api_json("POST", "/v1/policies/ReadRecordings/attach", {{"user", "carol"}});
+  EXPECT_EQ(cast_stream(download(id, "carol"), "o"), "bob-was-here\n");
+
+  const auto audit = gw.audit_log();
+  const auto count = [&](const std::string& actor, const std::string& outcome) {
+    return std::count_if(audit.begin(), audit.end(), [&](const json& event) {
+      return event.value("action", "") == "recording:Read" && event.value("actor", "") == actor &&
+             event.value("outcome", "") == outcome;
+    });
+  };
+  EXPECT_EQ(count("carol", "denied"), 2 + 3);  // recording + play, then the three path tricks
+  EXPECT_EQ(count("bob", "success"), 1);
+  EXPECT_EQ(count("carol", "success"), 1);
+}
+
+// s3rver from tests/e2e/s3rver (npm ci there; scripts/install-deps.sh test does it).
+struct S3Server {
+  S3Server(Sandbox& owner, std::uint16_t listen_port) : sandbox(owner), port(listen_port) {}
+  void start() {
+    process = &sandbox.spawn("s3rver", {s3rver_program(), "--address", "127.0.0.1", "--port", std::to_string(port),
+                                        "--directory", sandbox.dir("s3data").string(), "--configure-bucket",
+                                        "recordings", "--silent"});
+    if (!wait_until([&] { return contains(process->stdout_text() + process->stderr_text(), "listening") ||
+                                 ::system(("curl -s -o /dev/null http://127.0.0.1:" + std::to_string(port) + "/").c_str()) == 0; },
+                    20s)) {
+      throw E2eError("s3rver did not start: " + process->stderr_text());
+    }
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port); }
+  // The object read back with s3cmd, the way an operator would.
+  RunResult get(const std::string& key, const fs::path& to) {
+    return sandbox.run("s3cmd", {"/usr/bin/s3cmd", "--access_key=S3RVER", "--secret_key=S3RVER",
+                                 "--host=127.0.0.1:" + std::to_string(port), "--host-bucket=127.0.0.1:" + std::to_string(port),
+                                 "--no-ssl", "--region=us-east-1", "--config=/dev/null", "get", "--force",
+                                 "s3://recordings/" + key, to.string()});
+  }
+  Sandbox& sandbox;
+  std::uint16_t port;
+  Process* process = nullptr;
+};
+
+TEST_F(Recording, S3RoundTripAndUploadAfterTheStoreComesBack) {
+  if (s3rver_program().empty() || !fs::exists("/usr/bin/s3cmd")) {
+    GTEST_SKIP() << "needs s3rver (npm ci in tests/e2e/s3rver) and s3cmd (scripts/install-deps.sh test)";
+  }
+  S3Server s3(sandbox_, free_port());
+  const fs::path key_file = sandbox_.root() / "s3.key";
+  std::ofstream(key_file) << "S3RVER:S3RVER\n";
+  // The store is down at first.
+  auto& gw = start({"--s3-endpoint", s3.endpoint(), "--s3-bucket", "recordings", "--s3-prefix", "rec/",
+                    "--s3-key-file", key_file.string(), "--s3-retry-seconds", "1", "--recording-compress"});
+  const auto run = gw.cli({"start-session", "--target", "box", "--", "echo", "stored-in-s3"});
+  ASSERT_EQ(run.exit_code, 0) << run.describe();  // optional destination: sessions go on
+  const std::string id = session_id_in(run.err);
+  const fs::path local = gw.data_dir() / "recordings" / (id + ".cast.zst");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(local); }, 10s));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_FALSE(fs::exists(gw.data_dir() / "recordings" / (id + ".uploaded")));
+
+  // Required and down: new sessions are refused with a clear message.
+  gw.api_json("PUT", "/v1/preferences", {{"recording_s3_required", true}});
+  const auto refused = gw.cli({"start-session", "--target", "box", "--", "true"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_TRUE(contains(refused.err, "session refused: the recording bucket recordings cannot be written")) << refused.describe();
+
+  // The pending upload survives a restart of the gateway.
+  gw.restart();
+  s3.start();
+  ASSERT_TRUE(wait_until([&] { return fs::exists(gw.data_dir() / "recordings" / (id + ".uploaded")); }, 20s))
+      << "the recording was not uploaded once the store came back";
+  const fs::path fetched = sandbox_.root() / "fetched.cast.zst";
+  const auto got = s3.get("rec/" + id + ".cast.zst", fetched);
+  ASSERT_EQ(got.exit_code, 0) << got.describe();
+  EXPECT_EQ(read_text(fetched), read_text(local));
+  const auto unpacked = sandbox_.run("zstd", {"/usr/bin/zstd", "-d", "-c", fetched.string()});
+  EXPECT_EQ(cast_stream(unpacked.out, "o"), "stored-in-s3\n");
+
+  // Once the store answers again, required S3 lets sessions start, and they upload on end.
+  ASSERT_TRUE(wait_until([&] {
+    return gw.cli({"start-session", "--target", "box", "--", "echo", "second"}).exit_code == 0;
+  }, 20s));
+  // A local copy that is gone is fetched back from the bucket for the API.
+  ASSERT_TRUE(wait_until([&] { return fs::exists(gw.data_dir() / "recordings" / (id + ".uploaded")); }, 5s));
+  fs::remove(local);
+  EXPECT_EQ(cast_stream(download(id), "o"), "stored-in-s3\n");
+}
+
+TEST_F(Recording, SessionOutputAndAuditEventsReachRsyslogAndTheEventLog) {
+  if (!fs::exists("/usr/sbin/rsyslogd")) GTEST_SKIP() << "needs Debian's rsyslog (scripts/install-deps.sh test)";
+  const auto port = free_port();
+  const fs::path dir = sandbox_.dir("rsyslog");
+  const fs::path received = dir / "received.log";
+  std::ofstream(dir / "rsyslog.conf") << "global(workDirectory=\"" << dir.string() << "\")\n"
+                                      << "module(load=\"imtcp\")\n"
+                                      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << port << "\")\n"
+                                      << "template(name=\"jsonmsg\" type=\"string\" string=\"%app-name% %msgid% %msg%\\n\")\n"
+                                      << "*.* action(type=\"omfile\" file=\"" << received.string()
+                                      << "\" template=\"jsonmsg\" flushOnTXEnd=\"on\" asyncWriting=\"off\")\n";
+  sandbox_.spawn("rsyslogd", {"/usr/sbin/rsyslogd", "-n", "-f", (dir / "rsyslog.conf").string(), "-i",
+                              (dir / "rsyslogd.pid").string()});
+  ASSERT_TRUE(wait_until([&] { return ::system(("bash -c 'echo > /dev/tcp/127.0.0.1/" + std::to_string(port) + "' 2>/dev/null").c_str()) == 0; }, 15s));
+  auto& gw = start({"--syslog", "tcp://127.0.0.1:" + std::to_string(port)});
+  const auto run = gw.cli({"start-session", "--target", "box", "--", "echo", "seen-by-the-siem"});
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const std::string id = session_id_in(run.err);
+  ASSERT_TRUE(wait_until([&] {
+    const auto text = fs::exists(received) ? read_text(received) : "";
+    return contains(text, "seen-by-the-siem") && contains(text, "\"session:End\"");
+  }, 15s)) << (fs::exists(received) ? read_text(received) : "(nothing received)");
+  bool output_line = false, audit_line = false;
+  std::istringstream lines(read_text(received));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("sallyport-gateway ", 0) != 0) continue;
+    const auto space = line.find(' ', 18);
+    const auto message = json::parse(line.substr(space + 1), nullptr, false);
+    ASSERT_TRUE(message.is_object()) << line;
+    if (message.value("type", "") == "session_output" && message.value("session_id", "") == id &&
+        message.value("data", "") == "seen-by-the-siem\n") {
+      output_line = true;
+    }
+    if (message.value("type", "") == "audit" && message.value("action", "") == "session:Start") audit_line = true;
+  }
+  EXPECT_TRUE(output_line);
+  EXPECT_TRUE(audit_line);
+  // The same JSON lines in the local event log.
+  const auto events = read_text(gw.data_dir() / "events.log");
+  EXPECT_TRUE(contains(events, "\"data\":\"seen-by-the-siem\\n\""));
+  EXPECT_TRUE(contains(events, "\"type\":\"session_end\""));
+}
+
+}  // namespace
+}  // namespace sallyport::e2e
