@@ -8,7 +8,7 @@ build_packages=(build-essential cmake ninja-build ccache pkg-config git curl ca-
   libboost1.81-dev libboost-json1.81-dev libssl-dev libsodium-dev libsqlite3-dev libpq-dev
   libcurl4-openssl-dev libcli11-dev libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev
   libgtest-dev openssl)
-test_packages=(clang libclang-rt-14-dev openssh-client openssh-server socat procps python3)
+test_packages=(clang libclang-rt-14-dev openssh-client openssh-server socat procps python3 rsync postgresql)
 
 packages=("${build_packages[@]}")
 [ "$mode" = test ] && packages+=("${test_packages[@]}")

@@ -68,8 +68,9 @@ class ForwardSession {
     ::signal(SIGPIPE, SIG_IGN);
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
       if (ec) return;
-      status_ = mode_ == Mode::kListen ? kExitOk : 128 + signal;
-      message_ = mode_ == Mode::kListen ? "" : "interrupted";
+      // Ctrl-C ends a port-forward normally; ssh hangs up its ProxyCommand when it is done.
+      status_ = mode_ == Mode::kListen || signal == SIGHUP ? kExitOk : 128 + signal;
+      message_.clear();
       finish();
     });
     asio::co_spawn(io_, main(), asio::detached);
@@ -208,11 +209,12 @@ class ForwardSession {
     };
     auto done = [this, channel](const std::string& reason, const forward::StreamTotals&) {
       streams_.erase(channel);
+      if (finished_) return;  // ended with the session
       if (mode_ == Mode::kProxy) {
         status_ = reason.empty() ? kExitOk : kExitError;
         message_ = reason.empty() ? "" : "connection closed: " + reason;
         finish();
-      } else if (!reason.empty() && !finished_) {
+      } else if (!reason.empty()) {
         err_ << "sallyport: connection " << channel - 1 << " closed: " << reason << "\n";
         err_.flush();
       }

@@ -46,7 +46,7 @@ using ForwardEventSink = std::function<void(const ForwardEvent& event)>;
 
 class ForwardHub final : public SessionControl {
  public:
-  static constexpr std::size_t kMaxStreamsPerSession = 512;
+  static constexpr std::size_t kMaxStreamsPerSession = 256;
 
   ForwardHub(boost::asio::any_io_executor executor, store::Store& store, Auditor& audit, const util::Clock& clock,
              AgentHub& agents, Authenticator& auth, Authorize authorize, std::function<SessionSettings()> settings,
