@@ -9,7 +9,7 @@ build_packages=(build-essential cmake ninja-build ccache pkg-config git curl ca-
   libcurl4-openssl-dev libcli11-dev libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev
   libgtest-dev openssl libzstd-dev)
 test_packages=(clang libclang-rt-14-dev openssh-client openssh-server socat procps python3 chromium
-  asciinema rsyslog s3cmd)
+  asciinema rsyslog s3cmd rsync postgresql)
 
 packages=("${build_packages[@]}")
 # The web console is bundled with npm (from web/package-lock.json); any Node.js >= 18 will do,

@@ -13,6 +13,7 @@
 
 #include "sallyport/agent/backoff.hpp"
 #include "sallyport/agent/inventory.hpp"
+#include "forward_manager.hpp"
 #include "session_manager.hpp"
 #include "sallyport/transport/client.hpp"
 #include "sallyport/util/version.hpp"
@@ -137,12 +138,23 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
         executor, [link](std::string frame) -> asio::awaitable<bool> { co_return co_await link->write(std::move(frame)); },
         options.create_run_as_user ? pty::CreateUser::kYes : pty::CreateUser::kNo);
     sessions->start();
+    auto forwards = std::make_shared<ForwardManager>(
+        executor, [link](std::string frame) -> asio::awaitable<bool> { co_return co_await link->write(std::move(frame)); });
     // Sessions live only as long as their link: hang them all up however the loop ends.
     struct HangUp {
       std::shared_ptr<SessionManager> sessions;
-      ~HangUp() { sessions->close_all(); }
-    } hang_up{sessions};
+      std::shared_ptr<ForwardManager> forwards;
+      ~HangUp() {
+        sessions->close_all();
+        forwards->close_all();
+      }
+    } hang_up{sessions, forwards};
     while (auto bytes = co_await socket->read()) {
+      // Forwarded data is handed on as received, without a copy.
+      if (const auto header = wire::peek_header(*bytes); header && wire::is_stream_channel(header->channel)) {
+        forwards->on_frame(std::move(*bytes), *header);
+        continue;
+      }
       auto decoded = wire::decode_one(*bytes);
       if (!decoded.frame) {
         throw transport::TransportError(std::string("protocol error from the gateway: ") + wire::to_string(decoded.error));

@@ -57,6 +57,7 @@ void build_app(CLI::App& app, Context& context) {
   add_session_list_commands(app, context);
   app.footer(footer());  // after the subcommands, which would otherwise inherit it
   add_session_client_commands(app, context);
+  add_forward_commands(app, context);
 }
 
 int run(Context& context, const std::vector<std::string>& args) {

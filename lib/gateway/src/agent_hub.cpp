@@ -121,6 +121,10 @@ asio::awaitable<void> AgentHub::serve(transport::HttpRequest request, std::share
 
   std::string ended = "link closed";
   while (auto bytes = co_await socket->read()) {
+    if (const auto header = wire::peek_header(*bytes); header && wire::is_stream_channel(header->channel)) {
+      if (on_stream_frame) co_await on_stream_frame(node_id, std::move(*bytes), *header);
+      continue;
+    }
     const auto incoming = decode(*bytes);
     if (!incoming.error.empty()) {
       ended = "protocol error: " + incoming.error;

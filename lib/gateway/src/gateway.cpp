@@ -11,6 +11,7 @@
 #include "sallyport/gateway/audit.hpp"
 #include "sallyport/gateway/auth.hpp"
 #include "sallyport/gateway/bootstrap.hpp"
+#include "sallyport/gateway/forward_hub.hpp"
 #include "sallyport/gateway/preferences.hpp"
 #include "sallyport/gateway/session_hub.hpp"
 #include "sallyport/transport/server.hpp"
@@ -44,7 +45,10 @@ struct Gateway::Impl {
         hub(*store, auditor, clock, HubSettings{gateway_id, config.agent_heartbeat_seconds}),
         sessions(io.get_executor(), *store, auditor, clock, hub, auth, session_authorizer(), session_settings(),
                  gateway_id),
-        api(*store, auth, auditor, clock, hub, sessions,
+        forwards(io.get_executor(), *store, auditor, clock, hub, auth, session_authorizer(), session_settings(),
+                 gateway_id),
+        any_session(sessions, forwards),
+        api(*store, auth, auditor, clock, hub, any_session,
             ApiSettings{static_cast<util::Millis>(config.agent_timeout_seconds) * 1000, "0.1.0"}),
         signals(io, SIGINT, SIGTERM) {
     notice = ensure_admin(*store, config, clock);
@@ -65,7 +69,14 @@ struct Gateway::Impl {
     hub.on_session_frame = [this](const std::string& node_id, wire::Frame frame) -> asio::awaitable<void> {
       co_await sessions.on_agent_frame(node_id, std::move(frame));
     };
-    hub.on_link_closed = [this](const std::string& node_id) { sessions.on_link_closed(node_id); };
+    hub.on_stream_frame = [this](const std::string& node_id, std::string frame,
+                                 wire::Header header) -> asio::awaitable<void> {
+      co_await forwards.on_agent_frame(node_id, std::move(frame), header);
+    };
+    hub.on_link_closed = [this](const std::string& node_id) {
+      sessions.on_link_closed(node_id);
+      forwards.on_link_closed(node_id);
+    };
     const auto listen = transport::parse_host_port(config.listen);
     transport::ServerOptions options;
     options.host = listen->host;
@@ -79,12 +90,14 @@ struct Gateway::Impl {
       co_return api.handle(request);
     };
     handlers.websocket_route = [](const transport::HttpRequest& request) {
-      return request.path() == kAgentLinkPath || request.path() == kSessionPath;
+      return request.path() == kAgentLinkPath || request.path() == kSessionPath || request.path() == kForwardPath;
     };
     handlers.websocket = [this](transport::HttpRequest request,
                                 std::shared_ptr<transport::MessageSocket> socket) -> asio::awaitable<void> {
       if (request.path() == kSessionPath) {
         co_await sessions.serve_client(std::move(request), std::move(socket));
+      } else if (request.path() == kForwardPath) {
+        co_await forwards.serve_client(std::move(request), std::move(socket));
       } else {
         co_await hub.serve(std::move(request), std::move(socket));
       }
@@ -154,6 +167,16 @@ struct Gateway::Impl {
   Authorizer authorizer{*store};
   AgentHub hub;
   SessionHub sessions;
+  ForwardHub forwards;
+  // `sessions terminate` reaches shell, command and forwarding sessions alike.
+  struct AnySession final : SessionControl {
+    AnySession(SessionControl& a, SessionControl& b) : first(a), second(b) {}
+    bool terminate(const std::string& id, const std::string& by, const std::string& reason) override {
+      return first.terminate(id, by, reason) || second.terminate(id, by, reason);
+    }
+    SessionControl& first;
+    SessionControl& second;
+  } any_session;
   Api api;
   asio::signal_set signals;
   std::unique_ptr<transport::Server> server;
@@ -174,6 +197,7 @@ void Gateway::run() {
     spdlog::info("signal {} received; shutting down", signal);
     impl_->server->stop();
     impl_->sessions.close_all("gateway shutting down");
+    impl_->forwards.close_all("gateway shutting down");
     impl_->hub.close_all();
     impl_->io.stop();
   });

@@ -11,6 +11,7 @@
 
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/wire/control.hpp"
+#include "targets.hpp"
 #include "web_auth.hpp"
 
 namespace sallyport::gateway {
@@ -85,17 +86,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     }
   }
 
-  std::optional<store::Node> resolve(const std::string& target) {
-    if (target.rfind("mi-", 0) == 0) {
-      if (auto node = store.get_node(target); node && !node->revoked) return node;
-    }
-    std::vector<store::Node> live;
-    for (auto& node : store.find_nodes_by_name(target)) {
-      if (!node.revoked) live.push_back(std::move(node));
-    }
-    if (live.size() == 1) return live.front();
-    return std::nullopt;
-  }
+  std::optional<store::Node> resolve(const std::string& target) { return resolve_target(store, target); }
 
   // Ends a session once: store, audit, both sides. Safe to call from any path.
   // By value: callers pass the map's own pointer, which the erase below would destroy.

@@ -55,3 +55,17 @@ TEST(Control, EncodeRefusesOwnMalformedMessage) {
 TEST(Control, SigningInputSeparatesFields) {
   EXPECT_NE(hello_signing_input("ab", "c"), hello_signing_input("a", "bc"));
 }
+
+TEST(Control, ForwardMessagesFollowTheSchema) {
+  const json start = {{"type", "forward_start"}, {"protocol", 1}, {"target", "web-1"}, {"remote_host", "localhost"},
+                      {"remote_port", 5432}};
+  EXPECT_TRUE(parse_control(start.dump()).error.empty());
+  json bad_port = start;
+  bad_port["remote_port"] = 70000;
+  EXPECT_NE(parse_control(bad_port.dump()).error.find("out of range"), std::string::npos);
+  EXPECT_TRUE(parse_control(R"({"type":"stream_open"})").error.empty());
+  EXPECT_NE(parse_control(R"({"type":"stream_open","host":"evil"})").error.find("unknown field 'host'"), std::string::npos);
+  EXPECT_TRUE(parse_control(R"({"type":"stream_connect","session_id":"s","host":"db","port":5432})").error.empty());
+  EXPECT_TRUE(parse_control(R"({"type":"stream_failed","code":"refused","message":"m"})").error.empty());
+  EXPECT_TRUE(parse_control(R"({"type":"stream_close","reason":"r"})").error.empty());
+}

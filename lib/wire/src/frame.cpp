@@ -78,6 +78,30 @@ DecodeResult decode_one(std::string_view bytes) {
   return {make_frame(bytes, length), DecodeError::kNone};
 }
 
+std::optional<Header> peek_header(std::string_view bytes) {
+  if (bytes.size() < kHeaderBytes) return std::nullopt;
+  std::uint32_t length = 0;
+  if (check_header(bytes, length) != DecodeError::kNone || bytes.size() != kHeaderBytes + length) return std::nullopt;
+  return Header{static_cast<FrameType>(bytes[0]), read_u32(bytes, 1), length};
+}
+
+void set_channel(std::string& frame, std::uint32_t channel) {
+  if (frame.size() < kHeaderBytes) throw std::length_error("not a frame");
+  frame[1] = static_cast<char>((channel >> 24) & 0xff);
+  frame[2] = static_cast<char>((channel >> 16) & 0xff);
+  frame[3] = static_cast<char>((channel >> 8) & 0xff);
+  frame[4] = static_cast<char>(channel & 0xff);
+}
+
+void write_header(char* out, FrameType type, std::uint32_t channel, std::uint32_t length) {
+  if (length > kMaxPayloadBytes) throw std::length_error("frame payload too large");
+  out[0] = static_cast<char>(type);
+  for (int i = 0; i < 4; ++i) {
+    out[1 + i] = static_cast<char>((channel >> (24 - 8 * i)) & 0xff);
+    out[5 + i] = static_cast<char>((length >> (24 - 8 * i)) & 0xff);
+  }
+}
+
 void StreamDecoder::feed(std::string_view bytes) {
   if (error_ != DecodeError::kNone) return;
   if (consumed_ > 0 && consumed_ == buffer_.size()) {

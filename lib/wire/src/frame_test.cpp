@@ -69,3 +69,27 @@ TEST(StreamDecoder, BoundsBufferWhenNotDrained) {
   EXPECT_EQ(decoder.error(), DecodeError::kOversized);
   EXPECT_EQ(decoder.buffered(), 0u);
 }
+
+TEST(Frame, PeekHeaderReadsWithoutCopyingAndRefusesWhatDecodeOneRefuses) {
+  std::string frame = encode(FrameType::kData, 0x80000007u, "abc");
+  const auto header = peek_header(frame);
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->type, FrameType::kData);
+  EXPECT_EQ(header->channel, 0x80000007u);
+  EXPECT_EQ(header->length, 3u);
+  EXPECT_FALSE(peek_header(frame.substr(0, 11)));
+  EXPECT_FALSE(peek_header(frame + "x"));
+  EXPECT_FALSE(peek_header(std::string("\x09", 1) + frame.substr(1)));
+  set_channel(frame, 5);
+  EXPECT_EQ(decode_one(frame).frame->channel, 5u);
+  EXPECT_EQ(decode_one(frame).frame->payload, "abc");
+  EXPECT_TRUE(is_stream_channel(0x80000007u));
+  EXPECT_FALSE(is_stream_channel(5));
+}
+
+TEST(Frame, WriteHeaderMatchesEncode) {
+  std::string buffer(kHeaderBytes + 4, '\0');
+  buffer.replace(kHeaderBytes, 4, "data");
+  write_header(buffer.data(), FrameType::kData, 42, 4);
+  EXPECT_EQ(buffer, encode(FrameType::kData, 42, "data"));
+}

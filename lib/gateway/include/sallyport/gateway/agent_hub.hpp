@@ -41,6 +41,9 @@ class AgentHub final : public LinkControl {
   // Where frames on session channels (not 0) go, and who hears that a link ended.
   std::function<boost::asio::awaitable<void>(const std::string& node_id, wire::Frame frame)> on_session_frame;
   std::function<void(const std::string& node_id)> on_link_closed;
+  // Frames on stream channels (wire::is_stream_channel), handed on as received.
+  std::function<boost::asio::awaitable<void>(const std::string& node_id, std::string frame, wire::Header header)>
+      on_stream_frame;
 
  private:
   boost::asio::awaitable<void> refuse(transport::MessageSocket& socket, const std::string& code,

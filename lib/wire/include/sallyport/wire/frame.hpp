@@ -12,7 +12,9 @@
 //          2 data    (payload is raw bytes of the channel's stream: stdin, or stdout/PTY output)
 //          3 credit  (payload is a u32 big-endian byte count the receiver may send more of)
 //          4 stderr  (payload is raw bytes of a non-PTY command's standard error)
-// channel: 0 is the link itself; sessions and streams use the ids the gateway assigns.
+// channel: 0 is the link itself; sessions and streams use the ids the gateway assigns. On the
+//          agent link, channels with kStreamChannelFlag set carry port-forwarding streams
+//          (forward.hpp), the others shell and command sessions.
 // Flow control: each side may have at most kInitialWindowBytes of data (types 2 and 4) in
 // flight per channel; the receiver returns credit frames as it consumes the data.
 #include <cstddef>
@@ -33,6 +35,9 @@ constexpr std::size_t kDataChunkBytes = 64 * 1024;        // producers read at m
 static_assert(kDataChunkBytes <= kMaxPayloadBytes && kDataChunkBytes <= kInitialWindowBytes);
 static_assert(kHeaderBytes == sizeof(std::uint8_t) + 2 * sizeof(std::uint32_t));
 static_assert(kMaxPayloadBytes < (std::size_t{1} << 31));
+
+constexpr std::uint32_t kStreamChannelFlag = 0x8000'0000;
+constexpr bool is_stream_channel(std::uint32_t channel) { return (channel & kStreamChannelFlag) != 0; }
 
 struct Frame {
   FrameType type = FrameType::kControl;
@@ -57,6 +62,20 @@ struct DecodeResult {
   DecodeError error = DecodeError::kNone;
 };
 DecodeResult decode_one(std::string_view bytes);
+
+// The header of a buffer holding exactly one frame, read without copying the payload (relays
+// forward the buffer as it is); nullopt where decode_one would fail.
+struct Header {
+  FrameType type = FrameType::kControl;
+  std::uint32_t channel = 0;
+  std::uint32_t length = 0;
+};
+std::optional<Header> peek_header(std::string_view bytes);
+// Rewrites the channel of an encoded frame in place (frame.size() >= kHeaderBytes).
+void set_channel(std::string& frame, std::uint32_t channel);
+// Writes a header into the first kHeaderBytes of out, so a payload read straight into
+// out + kHeaderBytes becomes a frame without a copy.
+void write_header(char* out, FrameType type, std::uint32_t channel, std::uint32_t length);
 
 // Incremental decoder for a byte stream: feed() any chunk, then next() until it yields nothing.
 // It holds at most one incomplete frame, so its memory is bounded by kMaxFrameBytes.

@@ -1,0 +1,159 @@
+// Two streams joined back to back (each one's frames go to the other's on_frame), with
+// socketpairs as their local ends: what one local end writes the other reads, in both
+// directions, with half-close and the credit windows in play.
+#include "sallyport/forward/stream.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <thread>
+
+#include "sallyport/wire/control.hpp"
+
+namespace sallyport::forward {
+namespace {
+
+namespace asio = boost::asio;
+
+struct Pair {
+  int local = -1;   // the test's side
+  int stream = -1;  // handed to the stream
+};
+
+Pair socket_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) throw std::runtime_error("socketpair");
+  return {fds[0], fds[1]};
+}
+
+void write_all(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    ASSERT_GT(n, 0);
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+std::string read_all(int fd) {
+  std::string out;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+struct Joined {
+  asio::io_context io;
+  std::shared_ptr<Stream> a, b;
+  std::string a_reason = "running", b_reason = "running";
+  StreamTotals a_totals, b_totals;
+
+  Joined(int a_fd, int b_fd) {
+    auto deliver = [this](std::shared_ptr<Stream>* to) {
+      return [this, to](std::string frame) -> asio::awaitable<bool> {
+        const auto header = wire::peek_header(frame);
+        if (!header) throw std::runtime_error("stream sent a malformed frame");
+        if (*to) (*to)->on_frame(std::move(frame), *header);
+        co_return true;
+      };
+    };
+    a = Stream::from_socket(io.get_executor(), a_fd, 7, deliver(&b), [this](const std::string& reason, const StreamTotals& t) {
+      a_reason = reason;
+      a_totals = t;
+    });
+    b = Stream::from_socket(io.get_executor(), b_fd, 7, deliver(&a), [this](const std::string& reason, const StreamTotals& t) {
+      b_reason = reason;
+      b_totals = t;
+    });
+    a->start();
+    b->start();
+  }
+};
+
+TEST(Stream, CarriesBothDirectionsWithHalfCloseAndEndsCleanly) {
+  auto client = socket_pair();
+  auto server = socket_pair();
+  Joined joined(client.stream, server.stream);
+  std::string request(3 * 1024 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < request.size(); ++i) request[i] = static_cast<char>(i * 31 + 7);
+  std::string received_by_server, received_by_client;
+  std::thread client_thread([&] {
+    write_all(client.local, request);
+    ::shutdown(client.local, SHUT_WR);  // half-close: the answer must still arrive
+    received_by_client = read_all(client.local);
+  });
+  std::thread server_thread([&] {
+    received_by_server = read_all(server.local);  // ends at the client's half-close
+    write_all(server.local, "answer after eof");
+    ::shutdown(server.local, SHUT_WR);
+  });
+  joined.io.run_for(std::chrono::seconds(20));
+  client_thread.join();
+  server_thread.join();
+  EXPECT_EQ(received_by_server.size(), request.size());
+  EXPECT_TRUE(received_by_server == request);
+  EXPECT_EQ(received_by_client, "answer after eof");
+  EXPECT_EQ(joined.a_reason, "");
+  EXPECT_EQ(joined.b_reason, "");
+  EXPECT_EQ(joined.a_totals.bytes_sent, request.size());
+  EXPECT_EQ(joined.b_totals.bytes_received, request.size());
+  EXPECT_TRUE(joined.a->done() && joined.b->done());
+  ::close(client.local);
+  ::close(server.local);
+}
+
+TEST(Stream, PeerOverrunningTheWindowIsRefused) {
+  auto local = socket_pair();
+  asio::io_context io;
+  std::string sent_close;
+  std::string reason = "running";
+  auto stream = Stream::from_socket(
+      io.get_executor(), local.stream, 3,
+      [&](std::string frame) -> asio::awaitable<bool> {
+        if (frame[0] == static_cast<char>(wire::FrameType::kControl)) sent_close = frame.substr(wire::kHeaderBytes);
+        co_return true;
+      },
+      [&](const std::string& why, const StreamTotals&) { reason = why; });
+  // The local reader never reads, so the window fills; one more frame is an overrun.
+  const std::string chunk(wire::kMaxPayloadBytes, 'x');
+  for (std::size_t sent = 0; sent <= wire::kStreamWindowBytes; sent += chunk.size()) {
+    std::string frame = wire::encode(wire::FrameType::kData, 3, chunk);
+    stream->on_frame(frame, *wire::peek_header(frame));
+  }
+  io.run_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(reason, "the peer ignored flow control");
+  EXPECT_NE(sent_close.find("stream_close"), std::string::npos);
+  ::close(local.local);
+}
+
+TEST(Stream, ResetByTheLocalEndSendsStreamClose) {
+  auto local = socket_pair();
+  asio::io_context io;
+  std::string sent;
+  std::string reason = "running";
+  auto stream = Stream::from_socket(
+      io.get_executor(), local.stream, 3,
+      [&](std::string frame) -> asio::awaitable<bool> {
+        sent += frame.substr(wire::kHeaderBytes);
+        co_return true;
+      },
+      [&](const std::string& why, const StreamTotals&) { reason = why; });
+  stream->start();
+  std::string close = wire::encode_control({{"type", "stream_close"}, {"reason", "refused by peer"}}, 3);
+  io.run_for(std::chrono::milliseconds(50));
+  stream->on_frame(close, *wire::peek_header(close));
+  io.run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(reason, "refused by peer");
+  char byte;
+  EXPECT_EQ(::read(local.local, &byte, 1), 0);  // the local end sees the close at once
+  ::close(local.local);
+}
+
+}  // namespace
+}  // namespace sallyport::forward

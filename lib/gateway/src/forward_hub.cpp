@@ -1,0 +1,472 @@
+#include "sallyport/gateway/forward_hub.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "authorizer.hpp"
+#include "sallyport/crypto/crypto.hpp"
+#include "sallyport/wire/control.hpp"
+#include "targets.hpp"
+
+namespace sallyport::gateway {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kWatchdogTick = std::chrono::milliseconds(500);
+constexpr std::int64_t kWindow = static_cast<std::int64_t>(wire::kStreamWindowBytes);
+
+std::string control(const json& message, std::uint32_t channel) { return wire::encode_control(message, channel); }
+
+// A host name or address as a policy sees it: printable, no spaces, no URL syntax.
+bool valid_host(const std::string& host) {
+  if (host.empty() || host.size() > 253) return false;
+  for (unsigned char c : host) {
+    if (!(std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == ':')) return false;
+  }
+  return true;
+}
+
+struct Stream {
+  std::uint32_t client_channel = 0;
+  std::uint32_t agent_channel = 0;
+  bool open = false;                 // the agent connected
+  bool eof_from_client = false;
+  bool eof_from_node = false;
+  std::int64_t to_node_in_flight = 0;    // not yet credited by the agent
+  std::int64_t to_client_in_flight = 0;  // not yet credited by the client
+  std::int64_t bytes_in = 0;
+  std::int64_t bytes_out = 0;
+  std::string remote_address;
+};
+
+struct Session {
+  explicit Session(asio::any_io_executor executor) : watchdog(std::move(executor)) {}
+  store::SessionRecord record;
+  std::shared_ptr<transport::MessageSocket> client;
+  std::string client_address;
+  std::string host;
+  int port = 0;
+  bool ended = false;
+  std::map<std::uint32_t, std::shared_ptr<Stream>> streams;  // by client channel
+  asio::steady_timer watchdog;
+  std::int64_t last_activity = 0;
+  bool warned = false;
+  SessionSettings settings;
+};
+
+}  // namespace
+
+struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
+  asio::any_io_executor executor;
+  store::Store& store;
+  Auditor& audit;
+  const util::Clock& clock;
+  AgentHub& agents;
+  Authenticator& auth;
+  Authorize authorize;
+  std::function<SessionSettings()> settings;
+  std::string gateway_id;
+  ForwardEventSink sink;
+  std::map<std::string, std::shared_ptr<Session>> by_id;
+  std::map<std::pair<std::string, std::uint32_t>, std::pair<std::shared_ptr<Session>, std::shared_ptr<Stream>>> by_channel;
+  std::map<std::string, std::uint32_t> next_channel;
+
+  Impl(asio::any_io_executor executor_, store::Store& store_, Auditor& audit_, const util::Clock& clock_,
+       AgentHub& agents_, Authenticator& auth_, Authorize authorize_, std::function<SessionSettings()> settings_,
+       std::string gateway_id_)
+      : executor(std::move(executor_)), store(store_), audit(audit_), clock(clock_), agents(agents_), auth(auth_),
+        authorize(std::move(authorize_)), settings(std::move(settings_)), gateway_id(std::move(gateway_id_)) {}
+
+  std::uint32_t allocate_channel(const std::string& node_id) {
+    std::uint32_t& next = next_channel[node_id];
+    for (;;) {
+      next = (next + 1) & ~wire::kStreamChannelFlag;
+      const std::uint32_t channel = next | wire::kStreamChannelFlag;
+      if (next != 0 && !by_channel.count({node_id, channel})) return channel;
+    }
+  }
+
+  std::optional<store::Node> resolve(const std::string& target) { return resolve_target(store, target); }
+
+  void emit(ForwardEvent::Kind kind, const Session& session, const Stream& stream, const std::string& reason) {
+    if (!sink) return;
+    ForwardEvent event;
+    event.kind = kind;
+    event.session_id = session.record.id;
+    event.stream = stream.client_channel;
+    event.remote_address = kind == ForwardEvent::Kind::kFailed || stream.remote_address.empty()
+                               ? session.host + ":" + std::to_string(session.port)
+                               : stream.remote_address;
+    event.client_address = session.client_address;
+    event.bytes_in = stream.bytes_in;
+    event.bytes_out = stream.bytes_out;
+    event.reason = reason;
+    event.at = clock.now_ms();
+    sink(event);
+  }
+
+  void forget(Session& session, const Stream& stream) {
+    by_channel.erase({session.record.node_id, stream.agent_channel});
+    session.streams.erase(stream.client_channel);
+  }
+
+  void send_to_agent(const std::string& node_id, std::string frame) {
+    auto self = shared_from_this();
+    asio::co_spawn(executor, [self, node_id, frame = std::move(frame)]() mutable -> asio::awaitable<void> {
+      co_await self->agents.send(node_id, std::move(frame));
+    }, asio::detached);
+  }
+
+  // Closes one stream on both sides (the side that asked already knows).
+  void close_stream(Session& session, const std::shared_ptr<Stream>& stream, const std::string& reason,
+                    bool tell_agent, bool tell_client) {
+    forget(session, *stream);
+    emit(stream->open ? ForwardEvent::Kind::kClosed : ForwardEvent::Kind::kFailed, session, *stream, reason);
+    json close = {{"type", wire::msg::kStreamClose}, {"reason", reason.substr(0, 256)}};
+    if (tell_agent) send_to_agent(session.record.node_id, control(close, stream->agent_channel));
+    if (tell_client && session.client->is_open()) {
+      auto client = session.client;
+      std::string frame = control(close, stream->client_channel);
+      asio::co_spawn(executor, [client, frame = std::move(frame)]() mutable -> asio::awaitable<void> {
+        co_await client->write(std::move(frame));
+      }, asio::detached);
+    }
+  }
+
+  void end(const std::shared_ptr<Session>& session, const std::string& status, const std::string& reason,
+           const std::string& actor, bool agent_reachable, std::optional<std::string> client_notice) {
+    if (session->ended) return;
+    session->ended = true;
+    session->watchdog.cancel();
+    auto streams = session->streams;
+    for (auto& [channel, stream] : streams) close_stream(*session, stream, reason, agent_reachable, false);
+    by_id.erase(session->record.id);
+    session->record.status = status;
+    session->record.reason = reason;
+    session->record.ended_at = clock.now_ms();
+    store.end_session(session->record);
+    audit.record(actor, session->client_address, "session:End", "session/" + session->record.id,
+                 status == "Failed" ? "failure" : "success", reason);
+    spdlog::info("forwarding session {} ended: {} ({})", session->record.id, status, reason);
+    auto client = session->client;
+    asio::co_spawn(executor, [client, client_notice]() -> asio::awaitable<void> {
+      if (!client->is_open()) co_return;
+      if (client_notice) {
+        std::string ended = control(json{{"type", wire::msg::kSessionEnded}, {"reason", client_notice->substr(0, 256)}},
+                                    wire::kClientChannel);
+        co_await client->write(std::move(ended));
+      }
+      co_await client->close_gracefully("session ended");
+    }, asio::detached);
+  }
+
+  // GCC 12 mishandles temporaries inside co_await expressions: callers pass named strings.
+  asio::awaitable<void> refuse(transport::MessageSocket& socket, std::string code, std::string message) {
+    std::string frame = control(json{{"type", wire::msg::kSessionFailed}, {"code", code}, {"message", message}},
+                                wire::kClientChannel);
+    co_await socket.write(std::move(frame));
+    co_await socket.close_gracefully(code);
+  }
+
+  asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
+    auto self = shared_from_this();
+    const std::string source = request.remote_address;
+    const std::string authorization = request.header("authorization");
+    std::optional<store::User> user;
+    if (authorization.rfind("Bearer ", 0) == 0) user = auth.authenticate(authorization.substr(7));
+    if (!user) {
+      std::string code = "unauthorized", message = "not logged in or token expired: run `sallyport login`";
+      co_await refuse(*socket, code, message);
+      co_return;
+    }
+    const auto first = co_await socket->read();
+    if (!first) co_return;
+    const auto decoded = wire::decode_one(*first);
+    json start;
+    std::string problem = "expected a forward_start message";
+    if (decoded.frame && decoded.frame->type == wire::FrameType::kControl) {
+      auto parsed = wire::parse_control(decoded.frame->payload);
+      if (!parsed.error.empty()) problem = parsed.error;
+      else if (parsed.message["type"] == wire::msg::kForwardStart) problem.clear();
+      start = std::move(parsed.message);
+    }
+    if (problem.empty() && start["protocol"] != wire::kProtocolVersion) problem = "unsupported protocol version";
+    const std::string host = problem.empty() ? start["remote_host"].get<std::string>() : "";
+    const int port = problem.empty() ? start["remote_port"].get<int>() : 0;
+    if (problem.empty() && !valid_host(host)) problem = "remote host must be a host name or an IP address";
+    if (problem.empty() && (port < 1 || port > 65535)) problem = "remote port must be 1-65535";
+    if (!problem.empty()) {
+      std::string code = "bad_request";
+      co_await refuse(*socket, code, problem);
+      co_return;
+    }
+    const std::string target = start["target"].get<std::string>();
+    const auto node = resolve(target);
+    if (!node) {
+      audit.record(user->name, source, "session:PortForward", "node/" + target.substr(0, 64), "failure", "unknown target");
+      std::string code = "not_found", message = "no node with id or name '" + target.substr(0, 64) + "'";
+      co_await refuse(*socket, code, message);
+      co_return;
+    }
+    RequestContext context;
+    add_node_context(context, *node);
+    context["forward:host"] = {host};
+    context["forward:port"] = {std::to_string(port)};
+    const std::string resource = "node/" + node->id;
+    const std::string where = host + ":" + std::to_string(port);
+    const auto decision = authorize(*user, "session:PortForward", resource, context);
+    if (!decision.allowed) {
+      audit.record(user->name, source, "session:PortForward", resource, "denied", where + ": " + decision.explanation);
+      std::string code = "forbidden";
+      std::string message = "user " + user->name + " is not allowed to forward to " + where + " on " + node->id;
+      if (!decision.explanation.empty()) message += " (" + decision.explanation + ")";
+      co_await refuse(*socket, code, message);
+      co_return;
+    }
+    if (!agents.is_connected(node->id)) {
+      audit.record(user->name, source, "session:PortForward", resource, "failure", "node offline");
+      std::string code = "node_offline", message = "node " + node->id + " (" + node->name + ") is not connected (ConnectionLost)";
+      co_await refuse(*socket, code, message);
+      co_return;
+    }
+    auto session = std::make_shared<Session>(executor);
+    session->client = socket;
+    session->client_address = source;
+    session->host = host;
+    session->port = port;
+    session->settings = settings();
+    session->record.id = user->name + "-" + crypto::hex_encode(crypto::random_bytes(9)).substr(0, 17);
+    session->record.owner = user->name;
+    session->record.node_id = node->id;
+    session->record.kind = "port-forward";
+    session->record.command = where;
+    session->record.status = "Connected";
+    session->record.gateway_id = gateway_id;
+    session->record.started_at = clock.now_ms();
+    session->last_activity = session->record.started_at;
+    store.create_session(session->record);
+    by_id[session->record.id] = session;
+    audit.record(user->name, source, "session:PortForward", "session/" + session->record.id, "success",
+                 "forward to " + where + " on " + node->id);
+    std::string started = control(json{{"type", wire::msg::kForwardStarted}, {"session_id", session->record.id},
+                                       {"node_id", node->id}, {"remote_host", host}, {"remote_port", port}},
+                                  wire::kClientChannel);
+    co_await socket->write(std::move(started));
+    asio::co_spawn(executor, watch(session), asio::detached);
+    co_await relay_from_client(session);
+  }
+
+  asio::awaitable<void> relay_from_client(std::shared_ptr<Session> session) {
+    const std::string node_id = session->record.node_id;
+    while (!session->ended) {
+      auto bytes = co_await session->client->read();
+      if (!bytes) break;
+      if (session->ended) co_return;
+      const auto header = wire::peek_header(*bytes);
+      if (!header) {
+        end(session, "Terminated", "client protocol error: malformed frame", session->record.owner, true, "protocol error");
+        co_return;
+      }
+      if (header->channel <= wire::kClientChannel || wire::is_stream_channel(header->channel)) continue;
+      const auto it = session->streams.find(header->channel);
+      std::shared_ptr<Stream> stream = it == session->streams.end() ? nullptr : it->second;
+      if (header->type == wire::FrameType::kControl) {
+        const auto parsed = wire::parse_control(std::string_view(*bytes).substr(wire::kHeaderBytes));
+        if (!parsed.error.empty()) continue;
+        const auto& type = parsed.message["type"];
+        if (type == wire::msg::kStreamOpen && !stream) {
+          open_stream(session, header->channel);
+        } else if (type == wire::msg::kEof && stream && stream->open && !stream->eof_from_client) {
+          stream->eof_from_client = true;
+          wire::set_channel(*bytes, stream->agent_channel);
+          co_await agents.send(node_id, std::move(*bytes));
+          if (stream->eof_from_node) finish_stream(*session, stream);
+        } else if (type == wire::msg::kStreamClose && stream) {
+          close_stream(*session, stream, parsed.message["reason"].get<std::string>(), true, false);
+        }
+        continue;
+      }
+      if (!stream || !stream->open) continue;  // late frames of a closed stream
+      if (header->type == wire::FrameType::kData) {
+        stream->to_node_in_flight += header->length;
+        if (stream->to_node_in_flight > kWindow || stream->eof_from_client) {
+          close_stream(*session, stream, "the client broke flow control", true, true);
+          continue;
+        }
+        stream->bytes_in += header->length;
+        session->record.bytes_in += header->length;
+        session->last_activity = clock.now_ms();
+      } else if (header->type == wire::FrameType::kCredit) {
+        const auto credit = wire::decode_credit(std::string_view(*bytes).substr(wire::kHeaderBytes));
+        if (!credit) continue;
+        stream->to_client_in_flight = std::max<std::int64_t>(0, stream->to_client_in_flight - *credit);
+      } else {
+        continue;
+      }
+      wire::set_channel(*bytes, stream->agent_channel);
+      co_await agents.send(node_id, std::move(*bytes));
+    }
+    if (!session->ended) end(session, "Terminated", "client disconnected", session->record.owner, true, std::nullopt);
+  }
+
+  void open_stream(const std::shared_ptr<Session>& session, std::uint32_t client_channel) {
+    if (session->streams.size() >= ForwardHub::kMaxStreamsPerSession) {
+      std::string failed = control(json{{"type", wire::msg::kStreamFailed}, {"code", "too_many_streams"},
+                                        {"message", "this forwarding session has too many open connections"}},
+                                   client_channel);
+      auto client = session->client;
+      asio::co_spawn(executor, [client, failed = std::move(failed)]() mutable -> asio::awaitable<void> {
+        co_await client->write(std::move(failed));
+      }, asio::detached);
+      return;
+    }
+    auto stream = std::make_shared<Stream>();
+    stream->client_channel = client_channel;
+    stream->agent_channel = allocate_channel(session->record.node_id);
+    session->streams[client_channel] = stream;
+    by_channel[{session->record.node_id, stream->agent_channel}] = {session, stream};
+    session->last_activity = clock.now_ms();
+    send_to_agent(session->record.node_id,
+                  control(json{{"type", wire::msg::kStreamConnect}, {"session_id", session->record.id},
+                               {"host", session->host}, {"port", session->port}},
+                          stream->agent_channel));
+  }
+
+  // Both directions ended cleanly.
+  void finish_stream(Session& session, const std::shared_ptr<Stream>& stream) {
+    forget(session, *stream);
+    emit(ForwardEvent::Kind::kClosed, session, *stream, "");
+  }
+
+  asio::awaitable<void> on_agent_frame(const std::string& node_id, std::string bytes, wire::Header header) {
+    const auto it = by_channel.find({node_id, header.channel});
+    if (it == by_channel.end()) co_return;  // a stream that already ended
+    auto [session, stream] = it->second;
+    if (session->ended) co_return;
+    auto client = session->client;
+    if (header.type == wire::FrameType::kData) {
+      stream->to_client_in_flight += header.length;
+      if (!stream->open || stream->eof_from_node || stream->to_client_in_flight > kWindow) {
+        close_stream(*session, stream, "the node broke flow control", true, true);
+        co_return;
+      }
+      stream->bytes_out += header.length;
+      session->record.bytes_out += header.length;
+      session->last_activity = clock.now_ms();
+    } else if (header.type == wire::FrameType::kCredit) {
+      const auto credit = wire::decode_credit(std::string_view(bytes).substr(wire::kHeaderBytes));
+      if (!credit) co_return;
+      stream->to_node_in_flight = std::max<std::int64_t>(0, stream->to_node_in_flight - *credit);
+    } else if (header.type == wire::FrameType::kControl) {
+      const auto parsed = wire::parse_control(std::string_view(bytes).substr(wire::kHeaderBytes));
+      if (!parsed.error.empty()) {
+        spdlog::warn("malformed stream message from {}: {}", node_id, parsed.error);
+        co_return;
+      }
+      const auto& message = parsed.message;
+      const auto& type = message["type"];
+      if (type == wire::msg::kStreamOpened && !stream->open) {
+        stream->open = true;
+        stream->remote_address = message.value("remote_address", std::string());
+        emit(ForwardEvent::Kind::kOpened, *session, *stream, "");
+      } else if (type == wire::msg::kStreamFailed && !stream->open) {
+        forget(*session, *stream);
+        emit(ForwardEvent::Kind::kFailed, *session, *stream, message["message"].get<std::string>());
+      } else if (type == wire::msg::kEof && stream->open && !stream->eof_from_node) {
+        stream->eof_from_node = true;
+        if (stream->eof_from_client) finish_stream(*session, stream);
+      } else if (type == wire::msg::kStreamClose) {
+        forget(*session, *stream);
+        emit(stream->open ? ForwardEvent::Kind::kClosed : ForwardEvent::Kind::kFailed, *session, *stream,
+             message["reason"].get<std::string>());
+      } else {
+        co_return;
+      }
+    } else {
+      co_return;
+    }
+    wire::set_channel(bytes, stream->client_channel);
+    co_await client->write(std::move(bytes));
+  }
+
+  asio::awaitable<void> watch(std::shared_ptr<Session> session) {
+    const auto idle_ms = session->settings.idle_timeout.count();
+    const auto max_ms = session->settings.max_duration.count();
+    while (!session->ended) {
+      session->watchdog.expires_after(kWatchdogTick);
+      boost::system::error_code ec;
+      co_await session->watchdog.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (session->ended) co_return;
+      const auto now = clock.now_ms();
+      if (idle_ms > 0 && now - session->last_activity >= idle_ms) {
+        end(session, "Terminated", "idle timeout", "gateway", true,
+            "session ended: idle for " + std::to_string(idle_ms / 1000) + " s");
+        co_return;
+      }
+      if (max_ms > 0 && now - session->record.started_at >= max_ms) {
+        end(session, "Terminated", "maximum session duration reached", "gateway", true,
+            "session ended: maximum duration of " + std::to_string(max_ms / 1000) + " s reached");
+        co_return;
+      }
+    }
+  }
+};
+
+ForwardHub::ForwardHub(asio::any_io_executor executor, store::Store& store, Auditor& audit, const util::Clock& clock,
+                       AgentHub& agents, Authenticator& auth, Authorize authorize,
+                       std::function<SessionSettings()> settings, std::string gateway_id)
+    : impl_(std::make_shared<Impl>(std::move(executor), store, audit, clock, agents, auth, std::move(authorize),
+                                   std::move(settings), std::move(gateway_id))) {}
+
+ForwardHub::~ForwardHub() = default;
+
+void ForwardHub::set_event_sink(ForwardEventSink sink) { impl_->sink = std::move(sink); }
+
+asio::awaitable<void> ForwardHub::serve_client(transport::HttpRequest request,
+                                               std::shared_ptr<transport::MessageSocket> socket) {
+  auto impl = impl_;
+  co_await impl->serve(std::move(request), std::move(socket));
+}
+
+asio::awaitable<void> ForwardHub::on_agent_frame(const std::string& node_id, std::string frame, wire::Header header) {
+  auto impl = impl_;
+  co_await impl->on_agent_frame(node_id, std::move(frame), header);
+}
+
+void ForwardHub::on_link_closed(const std::string& node_id) {
+  std::vector<std::shared_ptr<Session>> lost;
+  for (const auto& [id, session] : impl_->by_id) {
+    if (session->record.node_id == node_id) lost.push_back(session);
+  }
+  for (auto& session : lost) {
+    impl_->end(session, "Failed", "connection to the node was lost", "gateway", false,
+               "session ended: connection to the node was lost");
+  }
+}
+
+bool ForwardHub::terminate(const std::string& session_id, const std::string& by, const std::string& reason) {
+  const auto it = impl_->by_id.find(session_id);
+  if (it == impl_->by_id.end()) return false;
+  const std::string why = "terminated by " + by + (reason.empty() ? "" : ": " + reason);
+  impl_->end(it->second, "Terminated", why, by, true, "session " + why);
+  return true;
+}
+
+void ForwardHub::close_all(const std::string& reason) {
+  auto sessions = impl_->by_id;
+  for (auto& [id, session] : sessions) impl_->end(session, "Terminated", reason, "gateway", true, "session ended: " + reason);
+}
+
+std::size_t ForwardHub::active_count() const { return impl_->by_id.size(); }
+
+}  // namespace sallyport::gateway

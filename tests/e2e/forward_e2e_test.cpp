@@ -1,0 +1,386 @@
+// End-to-end tests of port forwarding and the OpenSSH integration (issue 6): the real gateway,
+// agent and CLI, a real sshd started here on loopback as the node-side server with the real
+// ssh, scp, sftp and rsync clients, and a real PostgreSQL with psql.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <thread>
+
+#include "harness.hpp"
+#include "sallyport/crypto/crypto.hpp"
+
+namespace sallyport::e2e {
+namespace {
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Fails (not skips) when a program the suite drives is missing: scripts/install-deps.sh test
+// installs every one of them.
+std::string require_program(const std::string& path, const std::string& package) {
+  if (!fs::exists(path)) throw E2eError(path + " is missing: install the Debian package " + package);
+  return path;
+}
+
+int connect_local(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool port_accepts(std::uint16_t port) {
+  const int fd = connect_local(port);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+bool send_all(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+std::string receive_all(int fd) {
+  std::string out;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::string pseudo_random(std::size_t size, std::uint32_t seed) {
+  std::string out(size, '\0');
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& c : out) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  return out;
+}
+
+void write_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream file(path, std::ios::binary);
+  file << bytes;
+}
+
+class ForwardE2e : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { crypto::initialize(); }
+
+  void TearDown() override {
+    if (gateway_) gateway_->stop(SIGTERM, 5s);
+    if (HasFailure()) std::cerr << sandbox_.tails(40) << std::flush;
+    gateway_.reset();
+    if (!pg_dir_.empty()) fs::remove_all(pg_dir_);
+  }
+
+  // A gateway with one online agent named web-1; the CLI is logged in as admin.
+  TestGateway& start() {
+    if (!Binaries::have_cli()) throw E2eError("the sallyport CLI is not built");
+    gateway_ = std::make_unique<TestGateway>(sandbox_);
+    gateway_->start();
+    agent_ = add_agent(*gateway_, "web-1", "role=web");
+    if (!wait_for_status(*gateway_, "web-1", "Online", 15s)) throw E2eError("web-1 did not come online");
+    return *gateway_;
+  }
+
+  // Starts `sallyport port-forward` and waits for the port it prints.
+  std::pair<Process*, std::uint16_t> port_forward(const std::vector<std::string>& args, const std::string& user = "admin") {
+    std::vector<std::string> argv = {Binaries::cli(), "port-forward"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto& process = sandbox_.spawn("port-forward", argv, {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir(user).string()}});
+    std::uint16_t port = 0;
+    const std::regex opened(R"(Port (\d+) opened)");
+    wait_until([&] {
+      std::smatch match;
+      const std::string out = process.stdout_text();
+      if (std::regex_search(out, match, opened)) port = static_cast<std::uint16_t>(std::stoi(match[1].str()));
+      return port != 0 || !process.running();
+    }, 15s, 20ms);
+    return {&process, port};
+  }
+
+  // A user with one custom policy, logged in with the CLI.
+  void user_with_policy(const std::string& name, const json& document) {
+    const std::string password = name + "-Pa55word";
+    auto created = gateway_->cli({"users", "create", name}, "admin", {{"SALLYPORT_NEW_PASSWORD", password}});
+    ASSERT_EQ(created.exit_code, 0) << created.describe();
+    const fs::path file = sandbox_.dir("policies") / (name + ".json");
+    write_file(file, document.dump());
+    auto policy = gateway_->cli({"policies", "create", name + "-policy", "--file", file.string()});
+    ASSERT_EQ(policy.exit_code, 0) << policy.describe();
+    auto attached = gateway_->cli({"policies", "attach", name + "-policy", "--user", name});
+    ASSERT_EQ(attached.exit_code, 0) << attached.describe();
+    ASSERT_EQ(gateway_->cli_login(name, password).exit_code, 0);
+  }
+
+  Sandbox sandbox_;
+  std::unique_ptr<TestGateway> gateway_;
+  TestAgent agent_;
+  fs::path pg_dir_;
+};
+
+// --------------------------------------------------------------------------------------------
+// Port forwarding
+
+TEST_F(ForwardE2e, HundredParallelConnectionsThroughOneForwardEachGetTheirOwnDataBack) {
+  auto& gw = start();
+  const auto socat = require_program("/usr/bin/socat", "socat");
+  const std::uint16_t echo_port = free_port();
+  auto& echo = sandbox_.spawn("echo", {socat, "TCP-LISTEN:" + std::to_string(echo_port) + ",bind=127.0.0.1,reuseaddr,fork,backlog=256", "PIPE"});
+  ASSERT_TRUE(wait_until([&] { return port_accepts(echo_port); }, 10s, 20ms)) << echo.stderr_text();
+  auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)});
+  ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
+
+  constexpr int kConnections = 100;
+  std::vector<std::thread> clients;
+  std::atomic<int> correct{0};
+  std::vector<std::string> problems(kConnections);
+  for (int i = 0; i < kConnections; ++i) {
+    clients.emplace_back([&, i] {
+      const std::string mine = pseudo_random(64 * 1024 + static_cast<std::size_t>(i) * 1000, static_cast<std::uint32_t>(i + 1));
+      const int fd = connect_local(port);
+      if (fd < 0) {
+        problems[i] = "connect failed";
+        return;
+      }
+      // Written whole, then half-closed: the echo must still come back in full.
+      std::thread writer([&] {
+        send_all(fd, mine);
+        ::shutdown(fd, SHUT_WR);
+      });
+      const std::string back = receive_all(fd);
+      writer.join();
+      ::close(fd);
+      if (back == mine) ++correct;
+      else problems[i] = "got " + std::to_string(back.size()) + " bytes, expected " + std::to_string(mine.size());
+    });
+  }
+  for (auto& client : clients) client.join();
+  std::string first_problem;
+  for (const auto& problem : problems) if (first_problem.empty()) first_problem = problem;
+  EXPECT_EQ(correct.load(), kConnections) << first_problem;
+  EXPECT_TRUE(forward->running());
+
+  // The session is on record as a port-forward with the bytes of all connections.
+  const auto sessions = gw.api_json("GET", "/v1/sessions?state=active")["sessions"];
+  ASSERT_EQ(sessions.size(), 1u) << sessions.dump();
+  EXPECT_EQ(sessions[0].value("kind", ""), "port-forward");
+  forward->signal(SIGINT);
+  EXPECT_EQ(forward->wait_for(10s), std::optional<int>(0)) << forward->stderr_text();
+  EXPECT_TRUE(wait_until([&] { return gw.api_json("GET", "/v1/sessions?state=active")["sessions"].empty(); }, 5s));
+}
+
+TEST_F(ForwardE2e, ClosedRemotePortClosesTheLocalConnectionPromptlyAndTheSessionStaysUp) {
+  start();
+  const std::uint16_t closed_port = free_port();  // nothing listens there
+  auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(closed_port)});
+  ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto began = std::chrono::steady_clock::now();
+    const int fd = connect_local(port);
+    ASSERT_GE(fd, 0);
+    timeval timeout{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    char byte;
+    const ssize_t n = ::recv(fd, &byte, 1, 0);
+    ::close(fd);
+    EXPECT_EQ(n, 0) << "the local connection should see end-of-file";
+    EXPECT_LT(std::chrono::steady_clock::now() - began, 3s);
+  }
+  EXPECT_TRUE(wait_until([&] { return contains(forward->stderr_text(), "Connection refused"); }, 5s))
+      << forward->stderr_text();
+  EXPECT_TRUE(contains(forward->stderr_text(), "localhost:" + std::to_string(closed_port))) << forward->stderr_text();
+  EXPECT_TRUE(forward->running()) << "the session stays up for the next connection";
+}
+
+TEST_F(ForwardE2e, PolicyAllowsOnlyTheNamedPortAndDeniesTheRest) {
+  auto& gw = start();
+  user_with_policy("dba", {{"Version", "2012-10-17"},
+                           {"Statement",
+                            {{{"Effect", "Allow"}, {"Action", "node:List"}, {"Resource", "*"}},
+                             {{"Effect", "Allow"},
+                              {"Action", "session:PortForward"},
+                              {"Resource", "node/*"},
+                              {"Condition", {{"StringEquals", {{"forward:port", "5432"}, {"node:tag/role", "web"}}}}}}}}});
+  const auto denied = gw.cli({"port-forward", "--target", "web-1", "--remote-port", "22"}, "dba");
+  EXPECT_EQ(denied.exit_code, 4) << denied.describe();
+  EXPECT_TRUE(contains(denied.err, "not allowed to forward to localhost:22")) << denied.describe();
+  const auto proxy_denied = gw.cli({"proxy", "--target", "web-1"}, "dba");
+  EXPECT_EQ(proxy_denied.exit_code, 4) << proxy_denied.describe();
+  auto [allowed, port] = port_forward({"--target", "web-1", "--remote-port", "5432"}, "dba");
+  EXPECT_NE(port, 0) << allowed->stdout_text() << allowed->stderr_text();
+  const auto events = gw.audit_log();
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const json& e) {
+    return e.value("action", "") == "session:PortForward" && e.value("outcome", "") == "denied";
+  }));
+}
+
+// --------------------------------------------------------------------------------------------
+// OpenSSH: a real sshd on loopback, reached only through `sallyport proxy`
+
+struct Sshd {
+  std::uint16_t port = 0;
+  fs::path key;
+  std::string user;
+};
+
+Sshd start_sshd(Sandbox& sandbox) {
+  const auto sshd = require_program("/usr/sbin/sshd", "openssh-server");
+  const auto keygen = require_program("/usr/bin/ssh-keygen", "openssh-client");
+  Sshd result;
+  const fs::path dir = sandbox.dir("sshd");
+  for (const char* name : {"host_key", "client_key"}) {
+    const auto made = sandbox.run("ssh-keygen", {keygen, "-q", "-t", "ed25519", "-N", "", "-f", (dir / name).string()});
+    if (made.exit_code != 0) throw E2eError("ssh-keygen failed: " + made.describe());
+  }
+  fs::copy_file(dir / "client_key.pub", dir / "authorized_keys");
+  result.key = dir / "client_key";
+  result.port = free_port();
+  const passwd* me = ::getpwuid(::geteuid());
+  result.user = me ? me->pw_name : "root";
+  std::ofstream config(dir / "sshd_config");
+  config << "Port " << result.port << "\nListenAddress 127.0.0.1\nHostKey " << (dir / "host_key").string()
+         << "\nAuthorizedKeysFile " << (dir / "authorized_keys").string() << "\nPidFile " << (dir / "sshd.pid").string()
+         << "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\nLogLevel ERROR\n";
+  config.close();
+  if (::geteuid() == 0) fs::create_directories("/run/sshd");  // sshd's privilege separation dir
+  sandbox.spawn("sshd", {sshd, "-D", "-e", "-f", (dir / "sshd_config").string()});
+  if (!wait_until([&] { return port_accepts(result.port); }, 10s, 20ms)) throw E2eError("sshd did not start");
+  return result;
+}
+
+TEST_F(ForwardE2e, SshScpSftpAndRsyncWorkThroughTheProxyCommandForNamesAndIds) {
+  auto& gw = start();
+  const auto ssh = require_program("/usr/bin/ssh", "openssh-client");
+  const auto scp = require_program("/usr/bin/scp", "openssh-client");
+  const auto sftp = require_program("/usr/bin/sftp", "openssh-client");
+  const auto rsync = require_program("/usr/bin/rsync", "rsync");
+  const auto sshd = start_sshd(sandbox_);
+
+  // `sallyport ssh-config` makes `ssh web-1` and `ssh mi-…` go through the gateway.
+  const auto generated = gw.cli({"ssh-config"});
+  ASSERT_EQ(generated.exit_code, 0) << generated.describe();
+  EXPECT_TRUE(contains(generated.out, "web-1") && contains(generated.out, agent_.node_id)) << generated.out;
+  const fs::path config = sandbox_.dir("ssh") / "config";
+  write_file(config, generated.out + "    User " + sshd.user + "\n    Port " + std::to_string(sshd.port) +
+                         "\n    IdentityFile " + sshd.key.string() +
+                         "\n    BatchMode yes\n    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n"
+                         "    LogLevel ERROR\n");
+  const std::string ssh_command = ssh + " -F " + config.string();
+
+  const auto by_name = sandbox_.run("ssh", {ssh, "-F", config.string(), "web-1", "echo hello from $((6 * 7))"});
+  EXPECT_EQ(by_name.exit_code, 0) << by_name.describe();
+  EXPECT_EQ(by_name.out, "hello from 42\n") << by_name.describe();
+  const auto by_id = sandbox_.run("ssh", {ssh, "-F", config.string(), agent_.node_id, "exit 3"});
+  EXPECT_EQ(by_id.exit_code, 3) << by_id.describe();
+
+  // scp of 100 MB, up and back, with equal checksums.
+  const fs::path work = sandbox_.dir("files");
+  const std::string big = pseudo_random(100 * 1000 * 1000, 7);
+  write_file(work / "big.bin", big);
+  const auto up = sandbox_.run("scp", {scp, "-F", config.string(), (work / "big.bin").string(),
+                                       "web-1:" + (work / "remote.bin").string()}, {}, "", 120s);
+  ASSERT_EQ(up.exit_code, 0) << up.describe();
+  const auto down = sandbox_.run("scp", {scp, "-F", config.string(), "web-1:" + (work / "remote.bin").string(),
+                                         (work / "back.bin").string()}, {}, "", 120s);
+  ASSERT_EQ(down.exit_code, 0) << down.describe();
+  EXPECT_EQ(crypto::sha256_hex(read_text(work / "remote.bin")), crypto::sha256_hex(big));
+  EXPECT_EQ(crypto::sha256_hex(read_text(work / "back.bin")), crypto::sha256_hex(big));
+
+  // sftp in batch mode.
+  write_file(work / "note.txt", "sftp through sallyport\n");
+  write_file(work / "batch", "put " + (work / "note.txt").string() + " " + (work / "sftp-remote.txt").string() +
+                                 "\nget " + (work / "sftp-remote.txt").string() + " " + (work / "sftp-back.txt").string() + "\n");
+  const auto batch = sandbox_.run("sftp", {sftp, "-F", config.string(), "-b", (work / "batch").string(), "web-1"});
+  EXPECT_EQ(batch.exit_code, 0) << batch.describe();
+  EXPECT_EQ(read_text(work / "sftp-back.txt"), "sftp through sallyport\n");
+
+  // rsync -e ssh of a directory tree.
+  fs::create_directories(work / "tree" / "sub");
+  write_file(work / "tree" / "a.txt", "alpha\n");
+  write_file(work / "tree" / "sub" / "b.bin", pseudo_random(300000, 3));
+  const auto synced = sandbox_.run("rsync", {rsync, "-a", "-e", ssh_command, (work / "tree").string() + "/",
+                                             "web-1:" + (work / "tree-copy").string() + "/"});
+  EXPECT_EQ(synced.exit_code, 0) << synced.describe();
+  EXPECT_EQ(read_text(work / "tree-copy" / "a.txt"), "alpha\n");
+  EXPECT_EQ(read_text(work / "tree-copy" / "sub" / "b.bin"), read_text(work / "tree" / "sub" / "b.bin"));
+}
+
+// --------------------------------------------------------------------------------------------
+// PostgreSQL behind the node
+
+TEST_F(ForwardE2e, PsqlQueriesARealPostgresThroughAPortForward) {
+  const std::string bin = "/usr/lib/postgresql/15/bin/";
+  require_program(bin + "initdb", "postgresql");
+  const auto psql = require_program("/usr/bin/psql", "postgresql-client");
+  start();
+  // PostgreSQL refuses to run as root: as root it runs as the postgres user.
+  const bool root = ::geteuid() == 0;
+  char pattern[] = "/tmp/sallyport-pg-XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  pg_dir_ = pattern;
+  std::vector<std::string> as_user;
+  if (root) {
+    const passwd* postgres = ::getpwnam("postgres");
+    ASSERT_NE(postgres, nullptr) << "the postgres user is missing";
+    ASSERT_EQ(::chown(pg_dir_.c_str(), postgres->pw_uid, postgres->pw_gid), 0);
+    as_user = {"/usr/sbin/runuser", "-u", "postgres", "--"};
+  }
+  auto command = [&](std::vector<std::string> argv) {
+    argv.insert(argv.begin(), as_user.begin(), as_user.end());
+    return argv;
+  };
+  const fs::path data = pg_dir_ / "data";
+  const auto init = sandbox_.run("initdb", command({bin + "initdb", "-D", data.string(), "-A", "trust", "-U", "postgres",
+                                                    "--no-sync", "-E", "UTF8"}));
+  ASSERT_EQ(init.exit_code, 0) << init.describe();
+  const std::uint16_t pg_port = free_port();
+  sandbox_.spawn("postgres", command({bin + "postgres", "-D", data.string(), "-p", std::to_string(pg_port), "-k",
+                                      pg_dir_.string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"}));
+  ASSERT_TRUE(wait_until([&] { return port_accepts(pg_port); }, 20s, 50ms));
+
+  auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(pg_port)});
+  ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
+  const std::string dsn = "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres dbname=postgres sslmode=disable";
+  const auto created = sandbox_.run("psql", {psql, dsn, "-v", "ON_ERROR_STOP=1", "-c",
+                                             "CREATE TABLE items (id int PRIMARY KEY, name text); "
+                                             "INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 5000) g;"});
+  ASSERT_EQ(created.exit_code, 0) << created.describe();
+  const auto queried = sandbox_.run("psql", {psql, dsn, "-At", "-c", "SELECT count(*), max(name) FROM items WHERE id % 2 = 0"});
+  EXPECT_EQ(queried.exit_code, 0) << queried.describe();
+  EXPECT_EQ(queried.out, "2500|item 998\n") << queried.describe();
+  // A result set larger than one window per stream.
+  const auto bulk = sandbox_.run("psql", {psql, dsn, "-At", "-c", "SELECT repeat(name, 200) FROM items"});
+  EXPECT_EQ(bulk.exit_code, 0) << bulk.describe();
+  EXPECT_GT(bulk.out.size(), 5'000'000u);
+  EXPECT_TRUE(forward->running());
+}
+
+}  // namespace
+}  // namespace sallyport::e2e
