@@ -20,6 +20,10 @@ namespace {
 
 struct NoSessions : SessionControl {
   bool terminate(const std::string&, const std::string&, const std::string&) override { return false; }
+  std::optional<std::string> read_recording(const std::string&, std::string* error) override {
+    *error = "no recordings in this test";
+    return std::nullopt;
+  }
 };
 
 struct RecordingLinks : LinkControl {

@@ -454,6 +454,11 @@ void ForwardHub::on_link_closed(const std::string& node_id) {
   }
 }
 
+std::optional<std::string> ForwardHub::read_recording(const std::string& /*session_id*/, std::string* error) {
+  *error = "port-forwarding sessions have no recording";
+  return std::nullopt;
+}
+
 bool ForwardHub::terminate(const std::string& session_id, const std::string& by, const std::string& reason) {
   const auto it = impl_->by_id.find(session_id);
   if (it == impl_->by_id.end()) return false;

@@ -174,6 +174,10 @@ struct Gateway::Impl {
     bool terminate(const std::string& id, const std::string& by, const std::string& reason) override {
       return first.terminate(id, by, reason) || second.terminate(id, by, reason);
     }
+    // Only the session hub feeds the recorder; forwarding sessions keep no recording.
+    std::optional<std::string> read_recording(const std::string& id, std::string* error) override {
+      return first.read_recording(id, error);
+    }
     SessionControl& first;
     SessionControl& second;
   } any_session;

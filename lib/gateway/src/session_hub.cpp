@@ -467,7 +467,10 @@ void SessionHub::close_all(const std::string& reason) {
 void SessionHub::set_tap(SessionTap* tap) { impl_->tap = tap; }
 
 std::optional<std::string> SessionHub::read_recording(const std::string& session_id, std::string* error) {
-  if (!impl_->tap) return SessionControl::read_recording(session_id, error);
+  if (!impl_->tap) {
+    *error = "recording is off on this gateway (--no-recording)";
+    return std::nullopt;
+  }
   return impl_->tap->read(session_id, error);
 }
 

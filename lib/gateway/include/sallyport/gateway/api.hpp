@@ -30,10 +30,8 @@ class SessionControl {
   // Ends a live session on both sides; false when this gateway does not hold it.
   virtual bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) = 0;
   // A session's recording (asciicast v2 text); nullopt with *error when there is none.
-  virtual std::optional<std::string> read_recording(const std::string& /*session_id*/, std::string* error) {
-    *error = "recordings are not kept by this gateway";
-    return std::nullopt;
-  }
+  // Pure: a composite that forgot to pass it on would silently answer "no recording".
+  virtual std::optional<std::string> read_recording(const std::string& session_id, std::string* error) = 0;
 };
 
 struct ApiSettings {

@@ -62,6 +62,7 @@ class ForwardHub final : public SessionControl {
   boost::asio::awaitable<void> on_agent_frame(const std::string& node_id, std::string frame, wire::Header header);
   void on_link_closed(const std::string& node_id);
   bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) override;
+  std::optional<std::string> read_recording(const std::string& session_id, std::string* error) override;
   void close_all(const std::string& reason);
   std::size_t active_count() const;
 
