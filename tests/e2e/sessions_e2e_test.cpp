@@ -332,6 +332,9 @@ class PipedClient {
 TEST_F(Sessions, AStoppedReaderPausesOutputWithBoundedMemory) {
   PipedClient client(gateway_->cli_config_dir(), "seq 1 4000000");
   client.read_up_to(1 << 20);
+  // The first samples come once the stopped reader has let every window and queue fill, so
+  // what follows measures growth while paused, not the in-flight bytes the bounds allow.
+  std::this_thread::sleep_for(2s);
   const long gateway_before = rss_kib(gateway_->process().pid());
   const long agent_before = rss_kib(agent_->pid());
   std::this_thread::sleep_for(10s);  // the reader is stopped; seq has ~28 MB left to write
