@@ -13,22 +13,20 @@ using nlohmann::json;
 
 namespace {
 
-// One decoded, validated control message on channel 0, a session frame, or the reason it is
-// a protocol error.
+// One decoded, validated control message on channel 0, or the reason it is a protocol error.
 struct Incoming {
   json message;
-  std::optional<wire::Frame> session_frame;
   std::string error;
 };
 
 Incoming decode(const std::string& bytes) {
   auto decoded = wire::decode_one(bytes);
-  if (!decoded.frame) return {{}, std::nullopt, std::string("malformed frame: ") + wire::to_string(decoded.error)};
-  if (decoded.frame->channel != 0) return {{}, std::move(decoded.frame), ""};
-  if (decoded.frame->type != wire::FrameType::kControl) return {{}, std::nullopt, "unexpected frame type"};
+  if (!decoded.frame) return {{}, std::string("malformed frame: ") + wire::to_string(decoded.error)};
+  if (decoded.frame->channel != 0) return {{}, "a channel frame before the link is up"};
+  if (decoded.frame->type != wire::FrameType::kControl) return {{}, "unexpected frame type"};
   auto parsed = wire::parse_control(decoded.frame->payload);
-  if (!parsed.error.empty()) return {{}, std::nullopt, parsed.error};
-  return {std::move(parsed.message), std::nullopt, ""};
+  if (!parsed.error.empty()) return {{}, parsed.error};
+  return {std::move(parsed.message), ""};
 }
 
 store::Inventory to_inventory(const json& message) {
@@ -78,7 +76,7 @@ asio::awaitable<void> AgentHub::serve(transport::HttpRequest request, std::share
   const auto first = co_await socket->read();
   if (!first) co_return;
   const auto hello = decode(*first);
-  if (!hello.error.empty() || hello.session_frame || hello.message["type"] != wire::msg::kHello) {
+  if (!hello.error.empty() || hello.message["type"] != wire::msg::kHello) {
     const std::string reason = hello.error.empty() ? "expected hello" : hello.error;
     spdlog::warn("agent link from {} closed: protocol error: {}", source, reason);
     audit_.record("anonymous", source, "agent:Connect", "", "failure", "protocol error: " + reason);
@@ -121,8 +119,9 @@ asio::awaitable<void> AgentHub::serve(transport::HttpRequest request, std::share
 
   std::string ended = "link closed";
   while (auto bytes = co_await socket->read()) {
-    if (const auto header = wire::peek_header(*bytes); header && wire::is_stream_channel(header->channel)) {
-      if (on_stream_frame) co_await on_stream_frame(node_id, std::move(*bytes), *header);
+    // Session and stream frames are handed on as received; only the link's own are decoded.
+    if (const auto header = wire::peek_header(*bytes); header && header->channel != 0) {
+      if (on_channel_frame) co_await on_channel_frame(node_id, std::move(*bytes), *header);
       continue;
     }
     const auto incoming = decode(*bytes);
@@ -130,10 +129,6 @@ asio::awaitable<void> AgentHub::serve(transport::HttpRequest request, std::share
       ended = "protocol error: " + incoming.error;
       co_await refuse(*socket, "protocol_error", incoming.error);
       break;
-    }
-    if (incoming.session_frame) {
-      if (on_session_frame) co_await on_session_frame(node_id, std::move(*incoming.session_frame));
-      continue;
     }
     const std::string type = incoming.message["type"].get<std::string>();
     if (type == wire::msg::kHeartbeat) {

@@ -66,12 +66,13 @@ struct Gateway::Impl {
       spdlog::warn("session recording and streaming are OFF (--no-recording)");
     }
     auditor.set_listener([this](const nlohmann::json& event) { events.audit(event); });
-    hub.on_session_frame = [this](const std::string& node_id, wire::Frame frame) -> asio::awaitable<void> {
-      co_await sessions.on_agent_frame(node_id, std::move(frame));
-    };
-    hub.on_stream_frame = [this](const std::string& node_id, std::string frame,
-                                 wire::Header header) -> asio::awaitable<void> {
-      co_await forwards.on_agent_frame(node_id, std::move(frame), header);
+    hub.on_channel_frame = [this](const std::string& node_id, std::string frame,
+                                  wire::Header header) -> asio::awaitable<void> {
+      if (wire::is_stream_channel(header.channel)) {
+        co_await forwards.on_agent_frame(node_id, std::move(frame), header);
+      } else {
+        co_await sessions.on_agent_frame(node_id, std::move(frame), header);
+      }
     };
     hub.on_link_closed = [this](const std::string& node_id) {
       sessions.on_link_closed(node_id);

@@ -277,15 +277,16 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     while (session->state == Session::State::kOpen) {
       auto bytes = co_await session->client->read();
       if (!bytes) break;
-      auto decoded = wire::decode_one(*bytes);
-      if (!decoded.frame) {
-        end(session, "Terminated", std::string("client protocol error: ") + wire::to_string(decoded.error),
+      // Frames are relayed as received: only the channel in the header changes, no payload copy.
+      const auto header = wire::peek_header(*bytes);
+      if (!header) {
+        end(session, "Terminated", std::string("client protocol error: ") + wire::to_string(wire::decode_one(*bytes).error),
             session->record.owner, true, "protocol error");
         co_return;
       }
-      wire::Frame& frame = *decoded.frame;
-      if (frame.type == wire::FrameType::kData) {
-        const auto size = static_cast<std::int64_t>(frame.payload.size());
+      const std::string_view payload = std::string_view(*bytes).substr(wire::kHeaderBytes);
+      if (header->type == wire::FrameType::kData) {
+        const auto size = static_cast<std::int64_t>(payload.size());
         session->client_input_in_flight += size;
         if (session->client_input_in_flight > kWindowLimit) {
           end(session, "Terminated", "client ignored flow control", session->record.owner, true, "protocol error: flow control");
@@ -293,16 +294,16 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         }
         session->record.bytes_in += size;
         session->last_activity = clock.now_ms();
-        if (tap) tap->data(session->record.id, TapStream::kInput, frame.payload);
-        std::string out = wire::encode(wire::FrameType::kData, session->channel, frame.payload);
-        co_await agents.send(node_id, std::move(out));
-      } else if (frame.type == wire::FrameType::kCredit) {
-        const auto credit = wire::decode_credit(frame.payload);
+        if (tap) tap->data(session->record.id, TapStream::kInput, payload);
+        wire::set_channel(*bytes, session->channel);
+        co_await agents.send(node_id, std::move(*bytes));
+      } else if (header->type == wire::FrameType::kCredit) {
+        const auto credit = wire::decode_credit(payload);
         if (!credit) continue;
         session->agent_output_in_flight = std::max<std::int64_t>(0, session->agent_output_in_flight - *credit);
         co_await agents.send(node_id, wire::encode_credit(session->channel, *credit));
-      } else if (frame.type == wire::FrameType::kControl) {
-        const auto parsed = wire::parse_control(frame.payload);
+      } else if (header->type == wire::FrameType::kControl) {
+        const auto parsed = wire::parse_control(payload);
         if (!parsed.error.empty()) continue;
         const auto& type = parsed.message["type"];
         if (type == wire::msg::kResize && tap) {
@@ -319,13 +320,14 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     }
   }
 
-  asio::awaitable<void> on_agent_frame(const std::string& node_id, wire::Frame frame) {
-    const auto it = by_channel.find({node_id, frame.channel});
+  asio::awaitable<void> on_agent_frame(const std::string& node_id, std::string frame, wire::Header header) {
+    const auto it = by_channel.find({node_id, header.channel});
     if (it == by_channel.end()) co_return;  // a session that already ended
     auto session = it->second;
-    if (frame.type == wire::FrameType::kData || frame.type == wire::FrameType::kStderr) {
+    const std::string_view payload = std::string_view(frame).substr(wire::kHeaderBytes);
+    if (header.type == wire::FrameType::kData || header.type == wire::FrameType::kStderr) {
       if (session->state != Session::State::kOpen) co_return;
-      const auto size = static_cast<std::int64_t>(frame.payload.size());
+      const auto size = static_cast<std::int64_t>(payload.size());
       session->agent_output_in_flight += size;
       if (session->agent_output_in_flight > kWindowLimit) {
         end(session, "Failed", "agent ignored flow control", "node/" + node_id, true, "the node broke the protocol");
@@ -334,21 +336,21 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       session->record.bytes_out += size;
       session->last_activity = clock.now_ms();
       if (tap) {
-        tap->data(session->record.id, frame.type == wire::FrameType::kStderr ? TapStream::kStderr : TapStream::kOutput,
-                  frame.payload);
+        tap->data(session->record.id, header.type == wire::FrameType::kStderr ? TapStream::kStderr : TapStream::kOutput,
+                  payload);
       }
-      frame.channel = wire::kClientChannel;
-      co_await session->client->write(wire::encode(frame));
+      wire::set_channel(frame, wire::kClientChannel);
+      co_await session->client->write(std::move(frame));
       co_return;
     }
-    if (frame.type == wire::FrameType::kCredit) {
-      const auto credit = wire::decode_credit(frame.payload);
+    if (header.type == wire::FrameType::kCredit) {
+      const auto credit = wire::decode_credit(payload);
       if (!credit || session->state != Session::State::kOpen) co_return;
       session->client_input_in_flight = std::max<std::int64_t>(0, session->client_input_in_flight - *credit);
       co_await session->client->write(wire::encode_credit(wire::kClientChannel, *credit));
       co_return;
     }
-    const auto parsed = wire::parse_control(frame.payload);
+    const auto parsed = wire::parse_control(payload);
     if (!parsed.error.empty()) {
       spdlog::warn("malformed session message from {}: {}", node_id, parsed.error);
       co_return;
@@ -429,9 +431,9 @@ asio::awaitable<void> SessionHub::serve_client(transport::HttpRequest request,
   co_await impl->serve(std::move(request), std::move(socket));
 }
 
-asio::awaitable<void> SessionHub::on_agent_frame(const std::string& node_id, wire::Frame frame) {
+asio::awaitable<void> SessionHub::on_agent_frame(const std::string& node_id, std::string frame, wire::Header header) {
   auto impl = impl_;
-  co_await impl->on_agent_frame(node_id, std::move(frame));
+  co_await impl->on_agent_frame(node_id, std::move(frame), header);
 }
 
 void SessionHub::on_link_closed(const std::string& node_id) {

@@ -38,12 +38,11 @@ class AgentHub final : public LinkControl {
   // Sends a frame to a node's agent; false when this gateway holds no link to it.
   boost::asio::awaitable<bool> send(const std::string& node_id, std::string frame);
 
-  // Where frames on session channels (not 0) go, and who hears that a link ended.
-  std::function<boost::asio::awaitable<void>(const std::string& node_id, wire::Frame frame)> on_session_frame;
-  std::function<void(const std::string& node_id)> on_link_closed;
-  // Frames on stream channels (wire::is_stream_channel), handed on as received.
+  // Where frames on session and stream channels (not 0) go, as received, and who hears that a
+  // link ended.
   std::function<boost::asio::awaitable<void>(const std::string& node_id, std::string frame, wire::Header header)>
-      on_stream_frame;
+      on_channel_frame;
+  std::function<void(const std::string& node_id)> on_link_closed;
 
  private:
   boost::asio::awaitable<void> refuse(transport::MessageSocket& socket, const std::string& code,

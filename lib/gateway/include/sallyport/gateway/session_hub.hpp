@@ -53,7 +53,8 @@ class SessionHub final : public SessionControl {
 
   boost::asio::awaitable<void> serve_client(transport::HttpRequest request,
                                             std::shared_ptr<transport::MessageSocket> socket);
-  boost::asio::awaitable<void> on_agent_frame(const std::string& node_id, wire::Frame frame);
+  // One encoded frame from the agent link (header already checked), relayed without a copy.
+  boost::asio::awaitable<void> on_agent_frame(const std::string& node_id, std::string frame, wire::Header header);
   void on_link_closed(const std::string& node_id);
   bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) override;
   void close_all(const std::string& reason);
