@@ -14,6 +14,7 @@
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/wire/control.hpp"
 #include "targets.hpp"
+#include "web_auth.hpp"
 
 namespace sallyport::gateway {
 
@@ -181,9 +182,9 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
   asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
     auto self = shared_from_this();
     const std::string source = request.remote_address;
-    const std::string authorization = request.header("authorization");
+    const std::string token = websocket_token(request);
     std::optional<store::User> user;
-    if (authorization.rfind("Bearer ", 0) == 0) user = auth.authenticate(authorization.substr(7));
+    if (!token.empty()) user = auth.authenticate(token);
     if (!user) {
       std::string code = "unauthorized", message = "not logged in or token expired: run `sallyport login`";
       co_await refuse(*socket, code, message);

@@ -139,13 +139,9 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
   asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
     auto self = shared_from_this();
     const std::string source = request.remote_address;
-    // The CLI sends its bearer token; the web console's cookie counts only from its own origin.
-    const auto credentials = request_credentials(request);
+    const std::string token = websocket_token(request);
     std::optional<store::User> user;
-    if (credentials.source == CredentialSource::kBearer ||
-        (credentials.source == CredentialSource::kCookie && same_origin(request))) {
-      user = auth.authenticate(credentials.token);
-    }
+    if (!token.empty()) user = auth.authenticate(token);
     if (!user) {
       co_await refuse(*socket, "unauthorized", "not logged in or token expired: run `sallyport login`");
       co_return;

@@ -51,6 +51,13 @@ bool csrf_ok(const transport::HttpRequest& request, std::string_view session_tok
   return crypto::constant_time_equal(given, csrf_token_for(session_token));
 }
 
+std::string websocket_token(const transport::HttpRequest& request) {
+  auto credentials = request_credentials(request);
+  if (credentials.source == CredentialSource::kBearer) return std::move(credentials.token);
+  if (credentials.source == CredentialSource::kCookie && same_origin(request)) return std::move(credentials.token);
+  return "";
+}
+
 bool same_origin(const transport::HttpRequest& request) {
   const std::string origin = request.header("origin");
   const std::string host = request.header("host");

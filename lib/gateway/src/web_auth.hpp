@@ -35,6 +35,9 @@ bool safe_method(std::string_view method);
 bool csrf_ok(const transport::HttpRequest& request, std::string_view session_token);
 // The Origin header names this very gateway (https://<Host>); used for cookie WebSockets.
 bool same_origin(const transport::HttpRequest& request);
+// The token a client WebSocket (sessions, forwards) may use: the CLI's bearer token, or the
+// console's cookie only when the page came from this gateway; "" otherwise.
+std::string websocket_token(const transport::HttpRequest& request);
 
 // Set-Cookie values: the session (HttpOnly, Secure, SameSite=Strict, Path=/) and its removal.
 std::string session_cookie(std::string_view token, std::int64_t max_age_seconds);

@@ -43,6 +43,18 @@ TEST(WebAuth, BearerHeaderWinsOverCookie) {
   EXPECT_EQ(request_credentials(request_with({{"Authorization", "Basic x"}})).source, CredentialSource::kNone);
 }
 
+TEST(WebAuth, WebSocketsTakeTheBearerTokenOrASameOriginCookie) {
+  EXPECT_EQ(websocket_token(request_with({{"Authorization", "Bearer tok-b"}})), "tok-b");
+  EXPECT_EQ(websocket_token(request_with({{"Cookie", "sp_session=tok-c"}, {"Origin", "https://gw:8443"},
+                                          {"Host", "gw:8443"}})),
+            "tok-c");
+  EXPECT_EQ(websocket_token(request_with({{"Cookie", "sp_session=tok-c"}, {"Origin", "https://evil.example"},
+                                          {"Host", "gw:8443"}})),
+            "");
+  EXPECT_EQ(websocket_token(request_with({{"Cookie", "sp_session=tok-c"}})), "");
+  EXPECT_EQ(websocket_token(request_with({})), "");
+}
+
 TEST(WebAuth, CsrfTokenIsBoundToTheSession) {
   const std::string token = "spt_secret";
   EXPECT_EQ(csrf_token_for(token).size(), 64u);
