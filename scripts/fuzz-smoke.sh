@@ -16,7 +16,7 @@ for target in "$dir"/lib/*/fuzz_*; do
   work=$(mktemp -d)
   cp -r "$corpus"/*/. "$work"/ 2>/dev/null || true
   if "$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$work/" "$work" >"$work/log" 2>&1; then
-    echo "fuzz ok: $name ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/log" | awk '{print $2}') runs)"
+    echo "fuzz ok: $name ($(grep -ao 'stat::number_of_executed_units: [0-9]*' "$work/log" | awk '{print $2}') runs)"
   else
     echo "fuzz FAILED: $name"; tail -40 "$work/log"; failed=$((failed + 1))
   fi
