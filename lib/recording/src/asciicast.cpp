@@ -38,10 +38,12 @@ int utf8_sequence(std::string_view s) {
   return length;
 }
 
+// Hot for binary output (every NUL is one): a table, not snprintf, per escaped byte.
 void append_escape(std::string& out, unsigned code_unit) {
-  char buffer[8];
-  std::snprintf(buffer, sizeof buffer, "\\u%04x", code_unit);
-  out += buffer;
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char escape[6] = {'\\', 'u', kHex[(code_unit >> 12) & 0xF], kHex[(code_unit >> 8) & 0xF],
+                          kHex[(code_unit >> 4) & 0xF], kHex[code_unit & 0xF]};
+  out.append(escape, sizeof escape);
 }
 
 }  // namespace
