@@ -66,8 +66,8 @@ void SessionRecorder::data(const std::string& session_id, TapStream stream, std:
   if (it == live_.end()) return;
   const char* code = recording::stream_code(to_stream(stream));
   if (it->second.file) {
-    events_.session_output(session_id, it->second.owner, it->second.node_id, code,
-                           it->second.file->data(to_stream(stream), bytes));
+    const auto chunk = it->second.file->data(to_stream(stream), bytes);
+    events_.session_output(session_id, it->second.owner, it->second.node_id, code, chunk.text, chunk.base64);
   } else {
     std::string escaped;
     recording::append_json_bytes(escaped, bytes, true);

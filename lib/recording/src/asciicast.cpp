@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
+#include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
 namespace sallyport::recording {
@@ -60,19 +62,48 @@ std::string encode_header(const Header& header) {
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::size_t append_json_bytes(std::string& out, std::string_view bytes, bool final_chunk) {
+namespace {
+
+// True when one of the eight bytes needs more than a copy: a control character, '"', '\\' or
+// a byte of a multi-byte sequence. Terminal output is mostly long runs without any.
+bool needs_care(std::uint64_t word) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const std::uint64_t below_space = (word - kOnes * 0x20) & ~word & kHigh;
+  return (below_space | (word & kHigh) | has_zero(word ^ (kOnes * '"')) | has_zero(word ^ (kOnes * '\\'))) != 0;
+}
+
+std::size_t plain_run(std::string_view bytes, std::size_t i) {
+  while (i + 8 <= bytes.size()) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes.data() + i, sizeof word);
+    if (needs_care(word)) break;
+    i += 8;
+  }
+  while (i < bytes.size()) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+    ++i;
+  }
+  return i;
+}
+
+}  // namespace
+
+namespace {
+
+std::optional<std::size_t> append_json_bytes_bounded(std::string& out, std::string_view bytes, bool final_chunk,
+                                                     bool compact) {
+  const std::size_t start = out.size();
   std::size_t i = 0;
+  const auto over = [&] { return compact && out.size() - start > i + i / 3 + 64; };
   while (i < bytes.size()) {
     // Runs of printable ASCII, the bulk of terminal output, are copied whole.
-    std::size_t run = i;
-    while (run < bytes.size()) {
-      const auto c = static_cast<unsigned char>(bytes[run]);
-      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
-      ++run;
-    }
+    const std::size_t run = plain_run(bytes, i);
     if (run > i) {
       out.append(bytes.data() + i, run - i);
       i = run;
+      if (over()) break;
       continue;
     }
     const auto b = static_cast<unsigned char>(bytes[i]);
@@ -80,9 +111,7 @@ std::size_t append_json_bytes(std::string& out, std::string_view bytes, bool fin
       out += '\\';
       out += static_cast<char>(b);
       ++i;
-      continue;
-    }
-    if (b < 0x20) {
+    } else if (b < 0x20) {
       switch (b) {
         case '\n': out += "\\n"; break;
         case '\r': out += "\\r"; break;
@@ -92,19 +121,44 @@ std::size_t append_json_bytes(std::string& out, std::string_view bytes, bool fin
         default: append_escape(out, b);
       }
       ++i;
-      continue;
+    } else {
+      const int length = utf8_sequence(bytes.substr(i));
+      if (length < 0 && !final_chunk) return bytes.size() - i;  // carried to the next chunk
+      if (length <= 0) {
+        append_escape(out, 0xDC00u + b);
+        ++i;
+      } else {
+        out.append(bytes.substr(i, static_cast<std::size_t>(length)));
+        i += static_cast<std::size_t>(length);
+      }
     }
-    const int length = utf8_sequence(bytes.substr(i));
-    if (length < 0 && !final_chunk) return bytes.size() - i;  // carried to the next chunk
-    if (length <= 0) {
-      append_escape(out, 0xDC00u + b);
-      ++i;
-      continue;
-    }
-    out.append(bytes.substr(i, static_cast<std::size_t>(length)));
-    i += static_cast<std::size_t>(length);
+    if (over()) break;
+  }
+  if (over()) {
+    out.resize(start);
+    return std::nullopt;
   }
   return 0;
+}
+
+}  // namespace
+
+std::optional<std::size_t> append_json_bytes_compact(std::string& out, std::string_view bytes, bool final_chunk) {
+  return append_json_bytes_bounded(out, bytes, final_chunk, true);
+}
+
+std::size_t append_json_bytes(std::string& out, std::string_view bytes, bool final_chunk) {
+  return *append_json_bytes_bounded(out, bytes, final_chunk, false);
+}
+
+std::size_t base64_size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
+
+void append_base64(std::string& out, std::string_view bytes) {
+  const std::size_t start = out.size();
+  out.resize(start + base64_size(bytes.size()) + 1);  // EVP_EncodeBlock adds a NUL
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + start),
+                                      reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(start + static_cast<std::size_t>(written));
 }
 
 std::string encode_event(double seconds, std::string_view code, std::string_view escaped) {
@@ -234,6 +288,24 @@ class EventReader {
   std::size_t pos_ = 0;
 };
 
+// Strict: a multiple of four characters of the standard alphabet, padding only at the end.
+std::optional<std::string> decode_base64(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    const bool padding = c == '=' && i + 2 >= text.size() && (i + 1 == text.size() || text[i + 1] == '=');
+    if (!alphabet && !padding) return std::nullopt;
+  }
+  std::string bytes(text.size() / 4 * 3 + 1, '\0');
+  const int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(bytes.data()),
+                                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (decoded < 0) return std::nullopt;
+  const std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  bytes.resize(static_cast<std::size_t>(decoded) - padding);
+  return bytes;
+}
+
 }  // namespace
 
 std::optional<Event> parse_event(std::string_view line) {
@@ -248,6 +320,12 @@ std::optional<Event> parse_event(std::string_view line) {
   auto data = reader.string();
   if (!data || !reader.consume(']') || !reader.at_end()) return std::nullopt;
   event.time = *time;
+  if (code->size() > kBase64Suffix.size() && code->ends_with(kBase64Suffix)) {
+    auto bytes = decode_base64(*data);
+    if (!bytes) return std::nullopt;
+    code->resize(code->size() - kBase64Suffix.size());
+    data = std::move(bytes);
+  }
   event.code = std::move(*code);
   event.data = std::move(*data);
   return event;

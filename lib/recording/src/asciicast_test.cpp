@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace sallyport::recording {
 namespace {
@@ -85,6 +86,49 @@ TEST(Asciicast, ParserRefusesMalformedLines) {
   ASSERT_TRUE(pair);
   EXPECT_EQ(pair->data, "😀");
   EXPECT_EQ(pair->code, "i");
+}
+
+TEST(Asciicast, EverySpecialByteIsFoundWhereverItSitsInALongRun) {
+  // The plain-run scan reads eight bytes at a time: each special byte at each offset.
+  for (const std::string& special : std::vector<std::string>{"\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\xc3\xa9", "\xff", "\x7f"}) {
+    for (std::size_t at = 0; at < 20; ++at) {
+      const std::string text = std::string(at, 'a') + special + std::string(19 - at, 'b');
+      EXPECT_EQ(round_trip(text), text) << at;
+    }
+  }
+}
+
+TEST(Asciicast, CompactGivesUpOnBinaryAndLeavesTheOutputAsItWas) {
+  std::string out = "kept";
+  EXPECT_FALSE(append_json_bytes_compact(out, std::string(300, '\0'), false));
+  EXPECT_FALSE(append_json_bytes_compact(out, std::string(4000, 'a') + std::string(4000, '\xff'), false));
+  EXPECT_EQ(out, "kept");
+  const std::string text = "plain text, a line\nand grüße ✓\n";
+  const auto held = append_json_bytes_compact(out, text + text + text, false);
+  ASSERT_TRUE(held);
+  EXPECT_EQ(*held, 0u);
+  EXPECT_EQ(round_trip(text + text + text), text + text + text);
+}
+
+TEST(Asciicast, Base64EventsComeBackUnderThePlainCode) {
+  std::string all;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  for (std::size_t size : {0u, 1u, 2u, 3u, 256u}) {
+    std::string text;
+    append_base64(text, all.substr(0, size));
+    EXPECT_EQ(text.size(), base64_size(size));
+    const auto event = parse_event(encode_event(2.0, "e64", text));
+    ASSERT_TRUE(event) << size;
+    EXPECT_EQ(event->code, "e");
+    EXPECT_EQ(event->data, all.substr(0, size));
+  }
+  EXPECT_FALSE(parse_event("[1.0, \"o64\", \"abc\"]"));      // not a multiple of four
+  EXPECT_FALSE(parse_event("[1.0, \"o64\", \"ab!d\"]"));     // outside the alphabet
+  EXPECT_FALSE(parse_event("[1.0, \"o64\", \"a=bc\"]"));     // padding inside
+  EXPECT_FALSE(parse_event("[1.0, \"o64\", \" YWJj\"]"));    // no whitespace
+  const auto plain = parse_event("[1.0, \"o64\", \"YWJj\"]");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->data, "abc");
 }
 
 }  // namespace

@@ -78,8 +78,9 @@ std::string format_rfc5424(int priority, const std::string& timestamp, const std
 
 EventStream::EventStream(EventStreamOptions options) : options_(std::move(options)) {
   if (!options_.file.empty()) {
-    file_fd_ = ::open(options_.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (file_fd_ < 0) throw std::runtime_error("cannot open the event log " + options_.file.string() + ": " + std::strerror(errno));
+    const int fd = ::open(options_.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot open the event log " + options_.file.string() + ": " + std::strerror(errno));
+    file_ = std::make_shared<WriteTarget>(fd);
   }
   if (options_.syslog) {
     syslog_ok_ = connect_syslog();
@@ -95,23 +96,25 @@ EventStream::~EventStream() {
   wake_.notify_all();
   if (sender_.joinable()) sender_.join();
   if (socket_fd_ >= 0) ::close(socket_fd_);
-  if (file_fd_ >= 0) {
+  if (file_) {
     std::lock_guard lock(file_mutex_);
     flush_file();
-    ::close(file_fd_);
+    file_writer().drain(file_);
+    ::close(file_->fd);
   }
 }
 
 void EventStream::session_output(const std::string& session_id, const std::string& user, const std::string& node_id,
-                                 std::string_view stream, std::string_view escaped) {
+                                 std::string_view stream, std::string_view escaped, bool base64) {
   const bool to_syslog = options_.syslog.has_value();
-  if ((file_fd_ < 0 && !to_syslog) || escaped.empty()) return;
+  if ((!file_ && !to_syslog) || escaped.empty()) return;
   // Built by hand: the data is already JSON string text, and this runs for every chunk.
   const std::string time = now_rfc3339();
   const std::string prefix = "{\"time\":\"" + time + "\",\"type\":\"session_output\",\"session_id\":" +
                              dump(session_id) + ",\"user\":" + dump(user) + ",\"node_id\":" + dump(node_id) +
-                             ",\"stream\":\"" + std::string(stream) + "\",\"data\":\"";
-  if (file_fd_ >= 0) {
+                             ",\"stream\":\"" + std::string(stream) + (base64 ? "\",\"encoding\":\"base64" : "") +
+                             "\",\"data\":\"";
+  if (file_) {
     std::lock_guard lock(file_mutex_);
     file_buffer_ += prefix;
     file_buffer_ += escaped;
@@ -160,7 +163,7 @@ void EventStream::audit(const nlohmann::json& event) {
 
 void EventStream::write_line(const nlohmann::json& line, int severity, const std::string& msgid) {
   const std::string text = dump(line);
-  if (file_fd_ >= 0) {
+  if (file_) {
     std::lock_guard lock(file_mutex_);
     file_buffer_ += text;
     file_buffer_ += '\n';
@@ -173,24 +176,21 @@ void EventStream::write_line(const nlohmann::json& line, int severity, const std
 }
 
 void EventStream::flush_if_due() {
-  if (file_fd_ < 0) return;
+  if (!file_) return;
   std::lock_guard lock(file_mutex_);
   if (!file_buffer_.empty() && std::chrono::steady_clock::now() - last_file_flush_ >= kFileFlushInterval) flush_file();
 }
 
 void EventStream::flush_file() {
   last_file_flush_ = std::chrono::steady_clock::now();
-  std::size_t done = 0;
-  while (done < file_buffer_.size()) {
-    const ssize_t n = ::write(file_fd_, file_buffer_.data() + done, file_buffer_.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      spdlog::error("ALERT cannot append to the event log {}: {}", options_.file.string(), std::strerror(errno));
-      break;
-    }
-    done += static_cast<std::size_t>(n);
+  if (file_->failed && !file_alerted_) {
+    file_alerted_ = true;
+    spdlog::error("ALERT cannot append to the event log {}", options_.file.string());
   }
-  file_buffer_.clear();
+  std::string full;
+  full.reserve(kFileBufferBytes + kFileBufferBytes / 4);
+  full.swap(file_buffer_);
+  file_writer().write(file_, std::move(full));
 }
 
 void EventStream::enqueue(std::string message) {

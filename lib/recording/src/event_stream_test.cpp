@@ -62,6 +62,7 @@ TEST(EventStream, WritesJsonLinesAndSendsDatagrams) {
     options.syslog = parse_syslog_target("udp://127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
     EventStream stream(options);
     stream.session_output("alice-1", "alice", "mi-1", "o", "hello\\n");
+    stream.session_output("alice-1", "alice", "mi-1", "e", "AAE=", true);
     stream.audit({{"actor", "alice"}, {"action", "session:Start"}});
     char buffer[65536];
     const auto n = ::recv(receiver, buffer, sizeof buffer, 0);
@@ -72,10 +73,14 @@ TEST(EventStream, WritesJsonLinesAndSendsDatagrams) {
     EXPECT_NE(message.find("\"data\":\"hello\\n\""), std::string::npos) << message;
   }
   std::ifstream in(file);
-  std::string first, second;
+  std::string first, binary, second;
   std::getline(in, first);
+  std::getline(in, binary);
   std::getline(in, second);
   EXPECT_EQ(nlohmann::json::parse(first)["type"], "session_output");
+  EXPECT_FALSE(nlohmann::json::parse(first).contains("encoding"));
+  EXPECT_EQ(nlohmann::json::parse(binary)["encoding"], "base64");
+  EXPECT_EQ(nlohmann::json::parse(binary)["stream"], "e");
   EXPECT_EQ(nlohmann::json::parse(second)["type"], "audit");
   std::filesystem::remove(file);
 }

@@ -21,16 +21,18 @@ const char* stream_code(Stream stream) {
 }
 
 RecordingFile::RecordingFile(std::filesystem::path path, const Header& header) : path_(std::move(path)) {
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd_ < 0) throw RecordingError("cannot create recording " + path_.string() + ": " + std::strerror(errno));
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) throw RecordingError("cannot create recording " + path_.string() + ": " + std::strerror(errno));
   start_ = last_flush_ = std::chrono::steady_clock::now();
-  buffer_ = encode_header(header);
-  flush();
-  if (!ok_) {
-    ::close(fd_);
-    fd_ = -1;
-    throw RecordingError("cannot write recording " + path_.string() + ": " + std::strerror(errno));
+  binary_streams_ = header.kind == "command";
+  // The header is written here, not queued, so a disk that refuses it refuses the session.
+  const std::string first_line = encode_header(header);
+  if (::write(fd, first_line.data(), first_line.size()) != static_cast<ssize_t>(first_line.size())) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    throw RecordingError("cannot write recording " + path_.string() + ": " + why);
   }
+  target_ = std::make_shared<WriteTarget>(fd);
 }
 
 RecordingFile::~RecordingFile() { close(); }
@@ -39,67 +41,81 @@ double RecordingFile::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-const std::string& RecordingFile::data(Stream stream, std::string_view bytes) {
-  escaped_.clear();
-  if (fd_ < 0 || bytes.empty()) return escaped_;
-  std::string& carry = carry_[static_cast<int>(stream)];
-  std::string& escaped = escaped_;
-  escaped.reserve(bytes.size() + bytes.size() / 8 + 8);
-  std::size_t held = 0;
-  if (carry.empty()) {
-    held = append_json_bytes(escaped, bytes, false);
-    carry.assign(bytes.substr(bytes.size() - held));
-  } else {
-    std::string joined = carry + std::string(bytes);
-    held = append_json_bytes(escaped, joined, false);
-    carry = joined.substr(joined.size() - held);
-  }
-  if (!escaped.empty()) append_event(stream_code(stream), escaped);
+RecordedChunk RecordingFile::data(Stream stream, std::string_view bytes) {
+  if (!target_ || bytes.empty()) return {};
+  // Before appending: what is returned points into buffer_.
   if (buffer_.size() >= kFlushBytes) {
     flush();
   } else {
     flush_if_due();
   }
-  return escaped_;
+  std::string& carry = carry_[static_cast<int>(stream)];
+  std::string joined;
+  std::string_view input = bytes;
+  if (!carry.empty()) {
+    joined = carry + std::string(bytes);
+    input = joined;
+  }
+  const std::size_t line_start = buffer_.size();
+  append_prefix(stream, false);
+  std::size_t text_start = buffer_.size();
+  std::optional<std::size_t> held;
+  if (binary_streams_) {
+    held = append_json_bytes_compact(buffer_, input, false);
+  } else {
+    held = append_json_bytes(buffer_, input, false);
+  }
+  bool base64 = false;
+  if (!held) {
+    base64 = true;
+    buffer_.resize(line_start);
+    append_prefix(stream, true);
+    text_start = buffer_.size();
+    append_base64(buffer_, input);
+    held = 0;
+  }
+  const std::size_t text_end = buffer_.size();
+  std::string rest(input.substr(input.size() - *held));
+  carry = std::move(rest);
+  if (text_end == text_start) {
+    buffer_.resize(line_start);
+    return {};
+  }
+  buffer_ += "\"]\n";
+  const std::string_view code(buffer_.data() + line_start, text_start - line_start);
+  const auto code_start = code.find("\"") + 1;
+  return {code.substr(code_start, code.find('"', code_start) - code_start),
+          std::string_view(buffer_).substr(text_start, text_end - text_start), base64};
 }
 
-void RecordingFile::append_event(const char* code, std::string_view escaped) {
-  char time[32];
-  std::snprintf(time, sizeof time, "[%.6f, \"", elapsed());
-  buffer_ += time;
-  buffer_ += code;
-  buffer_ += "\", \"";
-  buffer_ += escaped;
-  buffer_ += "\"]\n";
+void RecordingFile::append_prefix(Stream stream, bool base64) {
+  char prefix[64];
+  const int length = std::snprintf(prefix, sizeof prefix, "[%.6f, \"%s%s\", \"", elapsed(), stream_code(stream),
+                                   base64 ? std::string(kBase64Suffix).c_str() : "");
+  buffer_.append(prefix, static_cast<std::size_t>(length));
 }
 
 void RecordingFile::resize(int cols, int rows) {
-  if (fd_ < 0) return;
+  if (!target_) return;
   buffer_ += encode_event(elapsed(), "r", std::to_string(cols) + "x" + std::to_string(rows));
   flush();
 }
 
 void RecordingFile::flush_if_due() {
-  if (fd_ >= 0 && !buffer_.empty() && std::chrono::steady_clock::now() - last_flush_ >= kFlushInterval) flush();
+  if (target_ && !buffer_.empty() && std::chrono::steady_clock::now() - last_flush_ >= kFlushInterval) flush();
 }
 
 void RecordingFile::flush() {
   last_flush_ = std::chrono::steady_clock::now();
-  std::size_t done = 0;
-  while (done < buffer_.size()) {
-    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ok_ = false;
-      break;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  buffer_.clear();
+  if (buffer_.empty()) return;
+  std::string full;
+  full.reserve(kFlushBytes + kFlushBytes / 4);
+  full.swap(buffer_);
+  file_writer().write(target_, std::move(full));
 }
 
 bool RecordingFile::close() {
-  if (fd_ < 0) return ok_;
+  if (!target_) return ok_;
   for (int i = 0; i < 3; ++i) {
     if (carry_[i].empty()) continue;
     std::string escaped;
@@ -108,8 +124,9 @@ bool RecordingFile::close() {
     carry_[i].clear();
   }
   flush();
-  if (::close(fd_) != 0) ok_ = false;
-  fd_ = -1;
+  if (!file_writer().drain(target_)) ok_ = false;
+  if (::close(target_->fd) != 0) ok_ = false;
+  target_.reset();
   return ok_;
 }
 

@@ -1,6 +1,7 @@
 #include "sallyport/recording/recording_file.hpp"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -70,6 +71,88 @@ TEST(RecordingFile, StreamsAreByteExactAcrossSplitSequences) {
   EXPECT_EQ(nlohmann::json::parse(cast.substr(0, cast.find('\n')))["version"], 2);
 }
 
+// Counts the event lines with exactly this code (as written, before parse_event's decoding).
+int lines_with_code(const std::string& cast, const std::string& code) {
+  int count = 0;
+  for (std::size_t at = cast.find(", \"" + code + "\", "); at != std::string::npos;
+       at = cast.find(", \"" + code + "\", ", at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST(RecordingFile, ACommandsBinaryStreamsAreBase64AndTheRecordingStaysSmall) {
+  TempDir dir;
+  const fs::path path = dir.path / "c.cast";
+  Header header = header_for("c");
+  header.kind = "command";
+  std::string binary;
+  for (int i = 0; i < 64 * 1024; ++i) binary += static_cast<char>((i * 7919) % 256);
+  const std::string zeros(64 * 1024, '\0');
+  const std::string text = "caf\xc3\xa9 \xe2\x9c";  // ends mid-sequence: carried into the next chunk
+  {
+    RecordingFile file(path, header);
+    const auto first = file.data(Stream::kOutput, text);
+    EXPECT_FALSE(first.base64);
+    EXPECT_EQ(first.code, "o");
+    const auto second = file.data(Stream::kOutput, binary);
+    EXPECT_TRUE(second.base64);
+    EXPECT_EQ(second.code, "o64");
+    EXPECT_EQ(second.text.size(), base64_size(binary.size() + 2));  // with the carried two bytes
+    file.data(Stream::kStderr, zeros);
+    file.data(Stream::kInput, "typed\n");
+    EXPECT_TRUE(file.close());
+  }
+  const auto cast = slurp(path);
+  EXPECT_EQ(stream_of(cast, "o"), text + binary);
+  EXPECT_EQ(stream_of(cast, "e"), zeros);
+  EXPECT_EQ(stream_of(cast, "i"), "typed\n");
+  EXPECT_EQ(lines_with_code(cast, "o64"), 1);
+  EXPECT_EQ(lines_with_code(cast, "e64"), 1);
+  EXPECT_EQ(lines_with_code(cast, "i"), 1);
+  EXPECT_LT(fs::file_size(path), (binary.size() + zeros.size()) * 14 / 10);
+}
+
+TEST(RecordingFile, ATerminalsOutputIsAlwaysPlainForPlayers) {
+  TempDir dir;
+  const fs::path path = dir.path / "t.cast";
+  Header header = header_for("t");
+  header.kind = "shell";
+  const std::string zeros(1024, '\0');
+  {
+    RecordingFile file(path, header);
+    EXPECT_FALSE(file.data(Stream::kOutput, zeros).base64);
+    EXPECT_TRUE(file.close());
+  }
+  const auto cast = slurp(path);
+  EXPECT_EQ(lines_with_code(cast, "o64"), 0);
+  EXPECT_EQ(stream_of(cast, "o"), zeros);
+}
+
+TEST(FileWriter, KeepsOrderPastItsBoundAndReportsAFailedWrite) {
+  TempDir dir;
+  const fs::path path = dir.path / "ordered";
+  FileWriter writer;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  auto target = std::make_shared<WriteTarget>(fd);
+  std::string expected;
+  for (int i = 0; i < 40; ++i) {  // 40 x 1 MiB: five times what may wait, so callers wait too
+    std::string piece(1 << 20, static_cast<char>('a' + i % 26));
+    expected += piece;
+    writer.write(target, std::move(piece));
+  }
+  EXPECT_TRUE(writer.drain(target));
+  ::close(fd);
+  EXPECT_TRUE(slurp(path) == expected);
+
+  const int read_only = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  auto refused = std::make_shared<WriteTarget>(read_only);
+  writer.write(refused, "x");
+  EXPECT_FALSE(writer.drain(refused));
+  ::close(read_only);
+}
+
 TEST(RecordingFile, RefusesToOverwrite) {
   TempDir dir;
   { RecordingFile file(dir.path / "a.cast", header_for("a")); }
@@ -84,6 +167,10 @@ TEST(RecordingFile, DataReachesTheFileWithinAFlushInterval) {
   EXPECT_EQ(fs::file_size(dir.path / "f.cast"), header_size);  // buffered
   std::this_thread::sleep_for(kFlushInterval + std::chrono::milliseconds(50));
   file.flush_if_due();
+  // Handed to the background writer: on disk within moments, not at the next flush.
+  for (int i = 0; i < 100 && fs::file_size(dir.path / "f.cast") == header_size; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_GT(fs::file_size(dir.path / "f.cast"), header_size);
 }
 

@@ -4,6 +4,7 @@ import * as AsciinemaPlayer from "asciinema-player";
 import { ApiError, errorText } from "../api";
 import { clear, h, message } from "../dom";
 import type { Page } from "../main";
+import { playable } from "../cast";
 
 const kSpeeds = [0.5, 1, 2, 4, 8];
 
@@ -39,7 +40,7 @@ export const replayPage: Page = (main, _me, args) => {
         }
         throw new ApiError(response.status, "error", text, null);
       }
-      recording = await response.text();
+      recording = playable(await response.text());
       host.setAttribute("data-loaded", "true");
       mount(0);
     } catch (error) {

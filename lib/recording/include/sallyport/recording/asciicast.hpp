@@ -3,6 +3,12 @@
 // event, [seconds, code, data]. Codes: "o" output, "i" input, "r" resize ("COLSxROWS"), and
 // Sallyport's "e" for a command's stderr (players skip codes they do not know).
 //
+// A command's streams are often not text (tar, gzip, images), where escapes would make the
+// recording up to six times the bytes it holds. Such a chunk is written as base64 under the
+// stream's code with kBase64Suffix ("o64", "i64", "e64"): a third larger, never more.
+// parse_event() returns it under the plain code with the bytes decoded. Terminal sessions
+// always use the plain codes, so players show everything the user saw.
+//
 // JSON strings hold Unicode text, but a session carries bytes. So that a recording is exactly
 // what the client received, an incomplete UTF-8 sequence at the end of a chunk is carried over
 // to the next event of the same stream, and a byte that is not part of valid UTF-8 is written
@@ -35,6 +41,15 @@ std::string encode_header(const Header& header);  // one line with '\n'
 // Returns how many trailing bytes were left out because they may start a UTF-8 sequence that
 // the next chunk completes (0-3); the caller passes them again in front of the next chunk.
 std::size_t append_json_bytes(std::string& out, std::string_view bytes, bool final_chunk);
+
+// The same, but gives up (nullopt, `out` as it was) as soon as the text runs more than a third
+// longer than the bytes read so far (64 bytes of slack), where base64 would be smaller. Binary
+// input is found within its first few dozen bytes, so trying costs little.
+std::optional<std::size_t> append_json_bytes_compact(std::string& out, std::string_view bytes, bool final_chunk);
+
+inline constexpr std::string_view kBase64Suffix = "64";
+void append_base64(std::string& out, std::string_view bytes);
+std::size_t base64_size(std::size_t bytes);  // what append_base64 adds
 
 // One event line: [seconds, "code", "escaped data"] with '\n'. `escaped` comes from
 // append_json_bytes.

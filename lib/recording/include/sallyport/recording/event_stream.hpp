@@ -11,12 +11,15 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include "sallyport/recording/file_writer.hpp"
 
 namespace sallyport::recording {
 
@@ -51,15 +54,17 @@ class EventStream {
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
 
-  // `escaped` is the chunk as JSON string text (recording::append_json_bytes): valid UTF-8 as
-  // is, other bytes as \udcXX escapes. Escaped once, shared with the recording.
+  // `text` is the chunk as JSON string text (recording::append_json_bytes): valid UTF-8 as is,
+  // other bytes as \udcXX escapes; or, when `base64`, the bytes in base64 (the line then says
+  // "encoding":"base64"). Encoded once, shared with the recording.
   void session_output(const std::string& session_id, const std::string& user, const std::string& node_id,
-                      std::string_view stream, std::string_view escaped);
+                      std::string_view stream, std::string_view text, bool base64 = false);
   void session_event(const std::string& session_id, const std::string& event, const nlohmann::json& fields);
   void audit(const nlohmann::json& event);
 
-  // Output lines are buffered like recordings (at most kFileBufferBytes, written at least every
-  // kFileFlushInterval when the owner ticks); session events and audit lines are written at once.
+  // Output lines are buffered like recordings (at most kFileBufferBytes, handed to the
+  // FileWriter at least every kFileFlushInterval when the owner ticks); session events and
+  // audit lines are handed over at once.
   void flush_if_due();
 
   // Why new sessions must be refused ("" when they may start): a required syslog that is down.
@@ -76,7 +81,8 @@ class EventStream {
   bool send_one(const std::string& message);
 
   EventStreamOptions options_;
-  int file_fd_ = -1;
+  std::shared_ptr<WriteTarget> file_;  // null: no file
+  bool file_alerted_ = false;
   std::mutex file_mutex_;
   std::string file_buffer_;
   std::chrono::steady_clock::time_point last_file_flush_ = std::chrono::steady_clock::now();

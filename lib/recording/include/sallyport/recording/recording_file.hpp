@@ -1,15 +1,17 @@
 #pragma once
-// One session's recording being written: asciicast v2 lines buffered in memory and written
-// to the file at least every kFlushInterval, when the buffer passes kFlushBytes, and on every
-// session event (start, resize, end), so a SIGKILLed gateway leaves a recording complete up to
-// the last flush. Not thread-safe: the session hub's strand owns it.
+// One session's recording being written: asciicast v2 lines buffered in memory and handed to
+// the background FileWriter at least every kFlushInterval, when the buffer passes kFlushBytes,
+// and on every session event (start, resize, end), so a SIGKILLed gateway leaves a recording
+// complete up to the last flush. Not thread-safe: the session hub's strand owns it.
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "sallyport/recording/asciicast.hpp"
+#include "sallyport/recording/file_writer.hpp"
 
 namespace sallyport::recording {
 
@@ -23,6 +25,12 @@ inline constexpr std::size_t kFlushBytes = 256 * 1024;
 
 enum class Stream { kOutput, kInput, kStderr };
 
+struct RecordedChunk {
+  std::string_view code;  // "o", "i", "e", or with kBase64Suffix
+  std::string_view text;  // JSON string text, or base64 when `base64`
+  bool base64 = false;
+};
+
 class RecordingFile {
  public:
   // Creates the file (0600, refuses to overwrite) and writes the header; throws RecordingError.
@@ -31,29 +39,29 @@ class RecordingFile {
   RecordingFile(const RecordingFile&) = delete;
   RecordingFile& operator=(const RecordingFile&) = delete;
 
-  // Records the bytes; returns them as JSON string text (what the event line was written
-  // with), valid until the next call.
-  const std::string& data(Stream stream, std::string_view bytes);
+  // Records the bytes. Returns the event as written (code and JSON string text, empty when
+  // the bytes were all held back), valid until the next call, so the event log can reuse it.
+  RecordedChunk data(Stream stream, std::string_view bytes);
   void resize(int cols, int rows);
   void flush_if_due();  // called by a periodic timer
-  // Writes what is buffered (incomplete UTF-8 tails as escapes) and closes. Returns false when
-  // a write failed at any point.
+  // Writes what is buffered (incomplete UTF-8 tails as escapes), waits for the writer, and
+  // closes. Returns false when a write failed at any point.
   bool close();
   bool ok() const { return ok_; }
   const std::filesystem::path& path() const { return path_; }
 
  private:
   double elapsed() const;
-  void append_event(const char* code, std::string_view escaped);  // straight into buffer_
+  void append_prefix(Stream stream, bool base64);  // [seconds, "code", "
   void flush();
 
   std::filesystem::path path_;
-  int fd_ = -1;
+  std::shared_ptr<WriteTarget> target_;  // null once closed
   bool ok_ = true;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_flush_;
   std::string buffer_;
-  std::string escaped_;
+  bool binary_streams_ = false;  // a command's streams may be base64; a terminal's never
   std::string carry_[3];  // per stream: bytes held back for an incomplete UTF-8 sequence
 };
 

@@ -1,0 +1,58 @@
+#pragma once
+// Appends to recordings and the event log on one background thread, so a session's thread
+// hands a filled buffer over and goes on relaying instead of waiting in write(2). Writes to
+// one file keep their order. Bounded: at most kMaxQueuedBytes wait for the disk; past that a
+// caller waits too, so a slow disk slows sessions down rather than growing memory.
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace sallyport::recording {
+
+inline constexpr std::size_t kMaxQueuedWriteBytes = 8 << 20;
+
+// An open file the writer appends to; the owner closes it after drain().
+struct WriteTarget {
+  explicit WriteTarget(int descriptor) : fd(descriptor) {}
+  int fd;
+  std::atomic<bool> failed{false};  // a write failed
+};
+
+class FileWriter {
+ public:
+  FileWriter();
+  ~FileWriter();  // writes what is queued, then stops
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+
+  void write(const std::shared_ptr<WriteTarget>& target, std::string data);
+  // Returns when everything queued before the call has been written; true when no write to
+  // `target` has failed.
+  bool drain(const std::shared_ptr<WriteTarget>& target);
+
+ private:
+  struct Job {
+    std::shared_ptr<WriteTarget> target;
+    std::string data;
+  };
+  void run();
+
+  std::mutex mutex_;
+  std::condition_variable queued_, written_;
+  std::deque<Job> jobs_;
+  std::size_t queued_bytes_ = 0;
+  std::uint64_t submitted_ = 0, completed_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// The process's writer, started on first use.
+FileWriter& file_writer();
+
+}  // namespace sallyport::recording
