@@ -20,14 +20,18 @@ export SALLYPORT_CONFIG_DIR="$work/cli" SALLYPORT_ADMIN_PASSWORD="bench-Pa55word
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Text output, as terminals carry (base64 lines), generated once.
-payload="$work/payload.txt"
-head -c $((mib * 3 / 4 * 1024 * 1024)) /dev/urandom | base64 -w 100 > "$payload"
-bytes=$(stat -c %s "$payload")
+# Text output, as terminals carry (base64 lines), and binary output, as a piped `tar` or
+# `gzip` carries (random bytes), generated once.
+payload_text="$work/payload.txt"
+head -c $((mib * 3 / 4 * 1024 * 1024)) /dev/urandom | base64 -w 100 > "$payload_text"
+payload_binary="$work/payload.bin"
+head -c $((mib * 1024 * 1024)) /dev/urandom > "$payload_binary"
 
-# start_gateway NAME EXTRA_ARGS...: a gateway with a registered, online agent named "local".
+# start_gateway NAME EXTRA_ARGS...: a gateway with a registered, online agent named "local";
+# the CLI's login for it is kept in $work/NAME-cli.
 start_gateway() {
   local name=$1; shift
+  export SALLYPORT_CONFIG_DIR="$work/$name-cli"
   local p; p=$(port)
   "$bin/sallyport-gateway" --data-dir "$work/$name" --listen "127.0.0.1:$p" "$@" > "$work/$name.out" 2> "$work/$name.err" &
   pids+=($!)
@@ -46,47 +50,73 @@ start_gateway() {
   for _ in $(seq 100); do "$bin/sallyport" nodes ls | grep -q Online && break; sleep 0.1; done
 }
 
-# Seconds to stream the payload from the node to the client.
+# bulk NAME FILE: MiB/s streaming FILE from the node to the client through gateway NAME.
 bulk() {
-  local start end
+  local start end bytes
+  bytes=$(stat -c %s "$2")
   start=$(date +%s.%N)
-  "$bin/sallyport" start-session --target local -- cat "$payload" 2> /dev/null | cat > /dev/null
+  SALLYPORT_CONFIG_DIR="$work/$1-cli" "$bin/sallyport" start-session --target local -- cat "$2" 2> /dev/null | cat > /dev/null
   end=$(date +%s.%N)
   python3 -c "print(f'{$bytes / ($end - $start) / 1048576:.1f}')"
 }
 
-# p50 and p99 of one-byte round trips through `cat` on the node, in microseconds.
+# One-byte round trips through `cat` on the node, alternating between the two gateways so
+# both see the same moments of the machine: "on_p50 on_p99 off_p50 off_p99" in microseconds.
 echo_rtt() {
-  python3 - "$bin/sallyport" <<'PY'
+  python3 - "$bin/sallyport" "$work/on-cli" "$work/off-cli" <<'PY'
 import os, subprocess, sys, time
-p = subprocess.Popen([sys.argv[1], "start-session", "--target", "local", "--", "cat"],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
-samples = []
-for i in range(600):
-    t = time.perf_counter()
-    p.stdin.write(b"x")
-    if p.stdout.read(1) != b"x":
-        sys.exit("echo lost")
-    if i >= 100:  # warm-up
-        samples.append((time.perf_counter() - t) * 1e6)
-p.stdin.close(); p.wait()
-samples.sort()
-print(f"{samples[len(samples)//2]:.0f} {samples[int(len(samples)*0.99)]:.0f}")
+def start(config):
+    env = dict(os.environ, SALLYPORT_CONFIG_DIR=config)
+    return subprocess.Popen([sys.argv[1], "start-session", "--target", "local", "--", "cat"], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+sessions = [start(sys.argv[2]), start(sys.argv[3])]
+samples = [[], []]
+for i in range(2000):
+    for side, p in enumerate(sessions):
+        t = time.perf_counter()
+        p.stdin.write(b"x")
+        if p.stdout.read(1) != b"x":
+            sys.exit("echo lost")
+        if i >= 200:  # warm-up
+            samples[side].append((time.perf_counter() - t) * 1e6)
+for p in sessions:
+    p.stdin.close(); p.wait()
+out = []
+for side in samples:
+    side.sort()
+    out += [f"{side[len(side)//2]:.0f}", f"{side[int(len(side)*0.99)]:.0f}"]
+print(" ".join(out))
 PY
 }
 
 start_gateway on --event-log "${BENCH_EVENT_LOG:-$work/on-events.log}"
-on_bulk=$(bulk); on_bulk2=$(bulk); read -r on_p50 on_p99 < <(echo_rtt)
-kill "${pids[0]}" "${pids[1]}"; wait "${pids[0]}" "${pids[1]}" 2>/dev/null || true; pids=()
 start_gateway off --no-recording
-off_bulk=$(bulk); off_bulk2=$(bulk); read -r off_p50 off_p99 < <(echo_rtt)
 
-best() { python3 -c "print(max($1, $2))"; }
-on_best=$(best "$on_bulk" "$on_bulk2"); off_best=$(best "$off_bulk" "$off_bulk2")
+# Interleaved rounds, so a busy moment on the machine hits both sides alike; median of 5.
+cpu_seconds() { python3 -c "import os,sys; f=open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))" "$1"; }
+declare -A runs
+on_cpu_start=$(cpu_seconds "${pids[0]}"); off_cpu_start=$(cpu_seconds "${pids[2]}")
+for round in 1 2 3 4 5; do
+  for kind in text binary; do
+    file=$payload_text; [ "$kind" = binary ] && file=$payload_binary
+    for name in on off; do runs[$name-$kind]+="$(bulk "$name" "$file") "; done
+  done
+done
+median() { python3 -c "import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))" $1; }
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+on_cpu=$(python3 -c "print(f'{($(cpu_seconds "${pids[0]}") - $on_cpu_start) * 1000 / (10 * $mib):.2f}')")
+off_cpu=$(python3 -c "print(f'{($(cpu_seconds "${pids[2]}") - $off_cpu_start) * 1000 / (10 * $mib):.2f}')")
+read -r on_p50 on_p99 off_p50 off_p99 < <(echo_rtt)
+
 recorded=$(ls -1 "$work/on/recordings" | grep -c '\.cast$' || true)
-echo "payload: $((bytes / 1048576)) MiB of text; recordings written with recording on: $recorded"
-printf '%-28s %12s %12s %8s\n' "" "recording on" "off" "on/off"
-printf '%-28s %12s %12s %8s\n' "bulk output MiB/s (best of 2)" "$on_best" "$off_best" "$(python3 -c "print(f'{$on_best/$off_best:.2f}')")"
-printf '%-28s %12s %12s %8s\n' "echo p50 us" "$on_p50" "$off_p50" "$(python3 -c "print(f'{$off_p50/$on_p50:.2f}')")"
-printf '%-28s %12s %12s %8s\n' "echo p99 us" "$on_p99" "$off_p99" "$(python3 -c "print(f'{$off_p99/$on_p99:.2f}')")"
+echo "payload: $mib MiB of text (base64 lines) and $mib MiB of random bytes; recordings written with recording on: $recorded"
+echo "recordings folder: $(du -sm "$work/on/recordings" | cut -f1) MiB for $((10 * mib)) MiB of output; event log: $(du -sm "${BENCH_EVENT_LOG:-$work/on-events.log}" | cut -f1) MiB"
+printf '%-30s %12s %12s %8s\n' "" "recording on" "off" "on/off"
+for kind in text binary; do
+  on=$(median "${runs[on-$kind]}"); off=$(median "${runs[off-$kind]}")
+  printf '%-30s %12s %12s %8s\n' "bulk $kind MiB/s (median of 5)" "$on" "$off" "$(ratio "$on" "$off")"
+done
+printf '%-30s %12s %12s %8s\n' "gateway CPU ms per MiB" "$on_cpu" "$off_cpu" "$(ratio "$off_cpu" "$on_cpu")"
+printf '%-30s %12s %12s %8s\n' "echo p50 us" "$on_p50" "$off_p50" "$(ratio "$off_p50" "$on_p50")"
+printf '%-30s %12s %12s %8s\n' "echo p99 us" "$on_p99" "$off_p99" "$(ratio "$off_p99" "$on_p99")"
 echo "(on/off for echo is off-latency / on-latency, so higher is better everywhere; target >= 0.9)"
