@@ -71,7 +71,14 @@ class Sessions : public ::testing::Test {
       ::setenv("SALLYPORT_CONFIG_DIR", config.c_str(), 1);
       ::setenv("TERM", "xterm", 1);
       const std::string cli = Binaries::cli();
-      ::execl(cli.c_str(), cli.c_str(), "start-session", "--target", "web", nullptr);
+      // Through a shell, as a user runs it, which then reports whether the CLI left the
+      // terminal as it found it: the same mode, and blocking (the CLI reads it non-blocking).
+      const char* script =
+          "before=$(stty -g); \"$0\" start-session --target web; status=$?; "
+          "[ \"$(stty -g)\" = \"$before\" ] && echo terminal-mode-restored; "
+          "python3 -c 'import fcntl, os; print(\"blocking\" if not fcntl.fcntl(0, fcntl.F_GETFL) & os.O_NONBLOCK else \"non-blocking\")'; "
+          "exit $status";
+      ::execl("/bin/sh", "sh", "-c", script, cli.c_str(), nullptr);
       ::_exit(127);
     }
     PtyResult result;
@@ -221,6 +228,8 @@ TEST_F(Sessions, InteractiveShellOnARealPty) {
   EXPECT_NE(result.output.find("42 120"), std::string::npos) << "stty size did not follow the resize: " << result.output;
   EXPECT_NE(result.output.find("marker-42"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("Starting session with SessionId: admin-"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("terminal-mode-restored"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("\nblocking"), std::string::npos) << result.output;
 }
 
 TEST_F(Sessions, IdleSessionsEndWithAWarning) {

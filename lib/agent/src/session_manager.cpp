@@ -25,6 +25,8 @@ using asio::posix::stream_descriptor;
 namespace {
 constexpr auto kHangupGrace = std::chrono::seconds(5);      // SIGHUP, then SIGKILL after this
 constexpr auto kOutputGrace = std::chrono::milliseconds(500);  // output drained after exit
+constexpr std::size_t kInputCreditBatchBytes = 16 * 1024;
+static_assert(kInputCreditBatchBytes <= wire::kInitialWindowBytes / 4, "a client must never wait for a batch");
 
 std::string control_frame(std::uint32_t channel, const json& message) { return wire::encode_control(message, channel); }
 
@@ -187,7 +189,14 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
       if (ec) break;
       if (next.counted) {
         queued_input_ -= next.bytes.size();
-        co_await manager_->send_(wire::encode_credit(channel_, static_cast<std::uint32_t>(next.bytes.size())));
+        // Credit goes back in batches: a credit frame per keystroke would travel just ahead of
+        // the keystroke's echo and delay it at every hop; the window is far larger than a batch.
+        unreturned_input_ += next.bytes.size();
+        if (unreturned_input_ >= kInputCreditBatchBytes) {
+          const auto credit = static_cast<std::uint32_t>(unreturned_input_);
+          unreturned_input_ = 0;
+          co_await manager_->send_(wire::encode_credit(channel_, credit));
+        }
       }
     }
   }
@@ -223,6 +232,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   pty::Process process_;
   std::unique_ptr<stream_descriptor> pty_, stdin_, stdout_, stderr_;
   std::uint64_t credit_ = wire::kInitialWindowBytes;
+  std::size_t unreturned_input_ = 0;  // written to the process, credit not yet sent back
   Signal credit_changed_;
   std::deque<Input> input_;
   std::size_t queued_input_ = 0;

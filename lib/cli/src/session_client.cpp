@@ -9,8 +9,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -93,6 +97,11 @@ class OutputWriter {
     }
     changed_.notify_one();
   }
+  // True when nothing is queued or being written: a caller may write itself, in order.
+  bool idle() {
+    std::lock_guard lock(mutex_);
+    return queue_.empty() && !writing_;
+  }
   // Writes everything queued, then stops the thread.
   void finish() {
     {
@@ -114,15 +123,19 @@ class OutputWriter {
         if (queue_.empty()) return;
         item = std::move(queue_.front());
         queue_.pop_front();
+        writing_ = true;
       }
       write_all(item.first, item.second);
       written_(item.second.size());
+      std::lock_guard lock(mutex_);
+      writing_ = false;
     }
   }
   std::function<void(std::size_t)> written_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<std::pair<int, std::string>> queue_;
+  bool writing_ = false;
   bool done_ = false;
   std::thread thread_;
 };
@@ -186,6 +199,65 @@ class InputReader : public std::enable_shared_from_this<InputReader> {
   std::size_t credit_ = wire::kInitialWindowBytes;
 };
 
+// Reads an interactive terminal on the session's own loop, so a keystroke goes out without a
+// hop between threads (the reader thread is for pipes and files, which epoll cannot wait on).
+// Asio makes the descriptor non-blocking; the terminal's flags are put back when it closes.
+class TerminalInput {
+ public:
+  using Deliver = std::function<asio::awaitable<void>(std::string bytes)>;  // empty: end of input
+  TerminalInput(asio::io_context& io, Deliver deliver)
+      : flags_(::fcntl(STDIN_FILENO, F_GETFL)), input_(io, ::dup(STDIN_FILENO)), credit_changed_(io),
+        deliver_(std::move(deliver)) {
+    credit_changed_.expires_at(asio::steady_timer::time_point::max());
+  }
+  ~TerminalInput() { close(); }
+  TerminalInput(const TerminalInput&) = delete;
+  TerminalInput& operator=(const TerminalInput&) = delete;
+
+  static bool usable() { return ::isatty(STDIN_FILENO) == 1; }
+
+  void grant(std::size_t bytes) {
+    credit_ += bytes;
+    credit_changed_.cancel();
+  }
+  void close() {
+    if (!input_.is_open()) return;
+    boost::system::error_code ignored;
+    input_.close(ignored);
+    credit_changed_.cancel();
+    if (flags_ >= 0) ::fcntl(STDIN_FILENO, F_SETFL, flags_);
+  }
+
+  asio::awaitable<void> run() {
+    std::string buffer(wire::kDataChunkBytes, '\0');
+    while (input_.is_open()) {
+      if (credit_ == 0) {
+        boost::system::error_code ec;
+        co_await credit_changed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        credit_changed_.expires_at(asio::steady_timer::time_point::max());
+        continue;
+      }
+      boost::system::error_code ec;
+      const std::size_t n = co_await input_.async_read_some(asio::buffer(buffer.data(), std::min(credit_, buffer.size())),
+                                                             asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !input_.is_open()) co_return;
+      if (ec || n == 0) {
+        co_await deliver_("");
+        co_return;
+      }
+      credit_ -= n;
+      co_await deliver_(std::string(buffer.data(), n));
+    }
+  }
+
+ private:
+  int flags_;
+  asio::posix::stream_descriptor input_;
+  asio::steady_timer credit_changed_;
+  Deliver deliver_;
+  std::size_t credit_ = wire::kInitialWindowBytes;
+};
+
 struct Outcome {
   int status = kExitSessionLost;
   std::string session_id;
@@ -229,17 +301,28 @@ int run_session(const SessionRequest& request) {
     });
   };
   OutputWriter writer(return_credit);
+  auto input_frame = [](const std::string& bytes) {
+    return bytes.empty() ? wire::encode_control({{"type", wire::msg::kEof}}, wire::kClientChannel)
+                         : wire::encode(wire::FrameType::kData, wire::kClientChannel, bytes);
+  };
   auto reader = std::make_shared<InputReader>([&](std::string bytes) {
     asio::post(io, [&, bytes = std::move(bytes)]() mutable {
       if (!socket || !socket->is_open()) return;
       auto link = socket;
-      std::string frame = bytes.empty() ? wire::encode_control({{"type", wire::msg::kEof}}, wire::kClientChannel)
-                                        : wire::encode(wire::FrameType::kData, wire::kClientChannel, bytes);
-      asio::co_spawn(io, [link, frame = std::move(frame)]() mutable -> asio::awaitable<void> {
+      asio::co_spawn(io, [link, frame = input_frame(bytes)]() mutable -> asio::awaitable<void> {
         co_await link->write(std::move(frame));
       }, asio::detached);
     });
   });
+  std::unique_ptr<TerminalInput> terminal_input;
+  if (interactive && TerminalInput::usable()) {
+    terminal_input = std::make_unique<TerminalInput>(io, [&](std::string bytes) -> asio::awaitable<void> {
+      if (!socket || !socket->is_open()) co_return;
+      auto link = socket;
+      std::string frame = input_frame(bytes);
+      co_await link->write(std::move(frame));
+    });
+  }
 
   asio::signal_set stop_signals(io, SIGTERM, SIGHUP, SIGINT);
   stop_signals.add(SIGQUIT);
@@ -275,7 +358,13 @@ int run_session(const SessionRequest& request) {
       }
       auto& frame = *decoded.frame;
       if (frame.type == wire::FrameType::kData) {
-        writer.push(STDOUT_FILENO, std::move(frame.payload));
+        // A terminal takes a keystroke's echo at once; writing it here saves a thread hop.
+        if (interactive && writer.idle()) {
+          write_all(STDOUT_FILENO, frame.payload);
+          return_credit(frame.payload.size());
+        } else {
+          writer.push(STDOUT_FILENO, std::move(frame.payload));
+        }
         continue;
       }
       if (frame.type == wire::FrameType::kStderr) {
@@ -283,7 +372,13 @@ int run_session(const SessionRequest& request) {
         continue;
       }
       if (frame.type == wire::FrameType::kCredit) {
-        if (auto credit = wire::decode_credit(frame.payload)) reader->grant(*credit);
+        if (auto credit = wire::decode_credit(frame.payload)) {
+          if (terminal_input) {
+            terminal_input->grant(*credit);
+          } else {
+            reader->grant(*credit);
+          }
+        }
         continue;
       }
       const auto parsed = wire::parse_control(frame.payload);
@@ -300,7 +395,11 @@ int run_session(const SessionRequest& request) {
         } else {
           std::fputs(banner.c_str() + 1, stderr);
         }
-        reader->start();
+        if (terminal_input) {
+          asio::co_spawn(io, terminal_input->run(), asio::detached);
+        } else {
+          reader->start();
+        }
       } else if (type == wire::msg::kSessionFailed) {
         outcome.status = exit_status_for_failure(message["code"].get<std::string>());
         outcome.message = message["message"].get<std::string>();
@@ -323,6 +422,7 @@ int run_session(const SessionRequest& request) {
     }
     stop_signals.cancel();
     resize_signal.cancel();
+    if (terminal_input) terminal_input->close();
     socket->close();
     // The WebSocket's keep-alive timer would hold the loop until its next tick.
     io.stop();
@@ -353,6 +453,7 @@ int run_session(const SessionRequest& request) {
   io.run();
   reader->detach();
   writer.finish();
+  if (terminal_input) terminal_input->close();
   if (raw) raw->restore();
   if (!outcome.message.empty()) std::cerr << (interactive ? "\n" : "") << "sallyport: " << outcome.message << "\n";
   if (!outcome.session_id.empty()) {
