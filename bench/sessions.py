@@ -3,7 +3,7 @@
 machine in the same run. Prints each figure and its ratio to ssh -J.
 
   start     `… -- true` until exit, and until the first prompt byte of an interactive shell
-  echo      keystroke round trip on an interactive shell (p50, p99)
+  echo      keystroke round trip on an interactive shell (p50, p99), alternating between the two
   bulk      512 MiB through a non-interactive session, remote to local and local to remote
 
 Usage: bench/sessions.py [--mib 512] [--starts 20] [--keys 300]   (build with scripts/build.sh release)
@@ -32,16 +32,21 @@ def first_prompt(client, runs, env=None):
     return times
 
 
-def echo(client, keys, env=None):
-    terminal = Terminal(client.shell(), env)
-    terminal.read_until(PROMPT)
-    terminal.drain(0.3)
-    times = []
+def echo(ours, theirs, keys, env):
+    """Keystroke round trips on both interactive shells, alternating key by key so that both
+    see the same moments of the machine. Returns (ours, theirs) in seconds."""
+    terminals = [Terminal(ours.shell(), env), Terminal(theirs.shell(), None)]
+    for terminal in terminals:
+        terminal.read_until(PROMPT)
+        terminal.drain(0.3)
+    times = ([], [])
     for i in range(keys):
-        # Type a letter, then erase it, so the line never grows.
-        times.append(terminal.echo_round_trip(b"x" if i % 2 == 0 else b"\x7f"))
-        terminal.drain(0.002)
-    terminal.close()
+        for side, terminal in enumerate(terminals):
+            # Type a letter, then erase it, so the line never grows.
+            times[side].append(terminal.echo_round_trip(b"x" if i % 2 == 0 else b"\x7f"))
+            terminal.drain(0.002)
+    for terminal in terminals:
+        terminal.close()
     return times
 
 
@@ -84,7 +89,7 @@ def main():
         row("start: -- true (median)", median(s_start) * 1e3, median(o_start) * 1e3, "ms")
         s_prompt, o_prompt = first_prompt(ours, 5, env), first_prompt(theirs, 5)
         row("start: first prompt (median)", median(s_prompt) * 1e3, median(o_prompt) * 1e3, "ms")
-        s_echo, o_echo = echo(ours, args.keys, env), echo(theirs, args.keys)
+        s_echo, o_echo = echo(ours, theirs, args.keys, env)
         row("echo round trip p50", percentile(s_echo, 50) * 1e3, percentile(o_echo, 50) * 1e3, "ms")
         row("echo round trip p99", percentile(s_echo, 99) * 1e3, percentile(o_echo, 99) * 1e3, "ms")
         s_down, s_up = bulk(ours, args.mib, env)
