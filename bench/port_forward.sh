@@ -43,7 +43,7 @@ wait_line() {  # wait_line FILE REGEX
 export SALLYPORT_CONFIG_DIR="$work/cli" SALLYPORT_ADMIN_PASSWORD="bench-Pa55word-$$"
 gw_port=$(free_port)
 "$apps/sallyport-gateway" --data-dir "$work/gw" --listen "127.0.0.1:$gw_port" --log-level warn >"$work/gw.out" 2>"$work/gw.err" &
-pids+=($!)
+pids+=($!); gateway_pid=$!
 wait_line "$work/gw.out" "CA fingerprint"
 fingerprint=$(sed -n 's/^CA fingerprint: //p' "$work/gw.out")
 SALLYPORT_PASSWORD="$SALLYPORT_ADMIN_PASSWORD" "$apps/sallyport" login --gateway "https://127.0.0.1:$gw_port" --user admin \
@@ -54,7 +54,7 @@ activation=$("$apps/sallyport" activations create --name bench --limit 1 --expir
   --activation-code "$(echo "$activation" | sed -n 's/^Activation code: *\([^ ]*\).*/\1/p')" \
   --state-dir "$work/agent" --name bench-node >/dev/null
 "$apps/sallyport-agent" run --state-dir "$work/agent" 2>"$work/agent.err" &
-pids+=($!)
+pids+=($!); agent_pid=$!
 for _ in $(seq 100); do "$apps/sallyport" nodes ls 2>/dev/null | grep -q Online && break; sleep 0.1; done
 
 # --- sshd on loopback (bastion and target) -------------------------------------------------
@@ -101,7 +101,7 @@ wait_port "$sink_port"; wait_port "$echo_port"
 
 # --- the four paths ------------------------------------------------------------------------
 "$apps/sallyport" port-forward --target bench-node --remote-port "$sink_port" >"$work/pf.out" 2>"$work/pf.err" &
-pids+=($!)
+pids+=($!); forward_pid=$!
 wait_line "$work/pf.out" "Port [0-9]+ opened"
 pf_port=$(sed -nE 's/^Port ([0-9]+) opened.*/\1/p' "$work/pf.out")
 
@@ -126,10 +126,21 @@ measure() {  # measure PORT -> best MiB/s of two runs
   echo "$best"
 }
 echo "Bulk throughput, $mib MiB, best of 2 (MiB/s):"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
+cpu_before="$(cpu_ticks "$forward_pid") $(cpu_ticks "$gateway_pid") $(cpu_ticks "$agent_pid")"
 sallyport_rate=$(measure "$pf_port");   printf '  %-36s %8.1f\n' "sallyport port-forward" "$sallyport_rate"
+cpu_after="$(cpu_ticks "$forward_pid") $(cpu_ticks "$gateway_pid") $(cpu_ticks "$agent_pid")"
 ssh_rate=$(measure "$ssh_l_port");      printf '  %-36s %8.1f\n' "ssh -J bastion -L" "$ssh_rate"
 socat_rate=$(measure "$relay_a");       printf '  %-36s %8.1f\n' "socat two-hop relay" "$socat_rate"
 direct_rate=$(measure "$sink_port");    printf '  %-36s %8.1f\n' "direct loopback" "$direct_rate"
+
+python3 - "$cpu_before" "$cpu_after" "$((2 * mib))" "$(getconf CLK_TCK)" <<'PY'
+import sys
+before, after = ([int(x) for x in arg.split()] for arg in sys.argv[1:3])
+mib, tick = int(sys.argv[3]), int(sys.argv[4])
+cost = [(a - b) * 1000 / tick / mib for a, b in zip(after, before)]
+print("  CPU ms per MiB forwarded: CLI %.2f, gateway %.2f, agent %.2f (sum %.2f)" % (*cost, sum(cost)))
+PY
 
 # --- connection set-up ---------------------------------------------------------------------
 "$apps/sallyport" port-forward --target bench-node --remote-port "$echo_port" >"$work/pf-echo.out" 2>&1 &

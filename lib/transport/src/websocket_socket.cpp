@@ -14,6 +14,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
+constexpr std::size_t kReadReserveBytes = 64 * 1024 + 64;  // a 64 KiB data frame and its header
+
 class WebSocketMessageSocket final : public MessageSocket {
  public:
   WebSocketMessageSocket(WebSocketStream stream, std::string remote_address, std::shared_ptr<void> keep_alive)
@@ -22,18 +24,20 @@ class WebSocketMessageSocket final : public MessageSocket {
         remote_address_(std::move(remote_address)),
         queue_changed_(stream_.get_executor()) {
     queue_changed_.expires_at(asio::steady_timer::time_point::max());
+    read_buffer_.reserve(kReadReserveBytes);
   }
 
   asio::awaitable<std::optional<std::string>> read() override {
     if (!open_) co_return std::nullopt;
-    beast::flat_buffer buffer;
     boost::system::error_code ec;
-    co_await stream_.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+    co_await stream_.async_read(read_buffer_, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       close();
       co_return std::nullopt;
     }
-    co_return beast::buffers_to_string(buffer.data());
+    std::string message = beast::buffers_to_string(read_buffer_.data());
+    read_buffer_.consume(read_buffer_.size());
+    co_return message;
   }
 
   asio::awaitable<bool> write(std::string message) override {
@@ -102,6 +106,9 @@ class WebSocketMessageSocket final : public MessageSocket {
   WebSocketStream stream_;
   std::string remote_address_;
   asio::steady_timer queue_changed_;  // cancelled to wake waiters when the queue shrinks
+  // Kept between reads with room for a data frame, so a message is not read into a buffer
+  // that grows (reallocated and copied) several times.
+  beast::flat_buffer read_buffer_{kMaxMessageBytes};
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
