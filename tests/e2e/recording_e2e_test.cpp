@@ -181,6 +181,35 @@ TEST_F(Recording, RecordingSurvivesSigkillOfTheGatewayAndIsFinishedOnRestart) {
   EXPECT_EQ(session["status"], "Failed");
 }
 
+TEST_F(Recording, AnUnwritableRecordingFolderRefusesSessionsWhenRequiredAndAlertsWhenNot) {
+  auto& gw = start();
+  // A file where the live folder should be: nothing can be created in it, not even by root.
+  const fs::path live = gw.data_dir() / "recordings" / "live";
+  fs::remove_all(live);
+  std::ofstream(live) << "not a folder";
+  const auto refused = gw.cli({"start-session", "--target", "box", "--", "echo", "unrecorded"});
+  EXPECT_NE(refused.exit_code, 0) << refused.describe();
+  EXPECT_TRUE(contains(refused.err, "session refused: the recording folder")) << refused.describe();
+  EXPECT_TRUE(contains(refused.err, "cannot be written (required destination)")) << refused.describe();
+  EXPECT_FALSE(contains(refused.out, "unrecorded"));
+
+  // Optional: the session goes on and operators are alerted.
+  gw.api_json("PUT", "/v1/preferences", {{"recording_local_required", false}});
+  const auto allowed = gw.cli({"start-session", "--target", "box", "--", "echo", "went-on"});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.describe();
+  EXPECT_TRUE(contains(allowed.out, "went-on")) << allowed.describe();
+  EXPECT_TRUE(wait_until([&] { return contains(gw.process().stderr_text(), "ALERT session"); }, 5s))
+      << gw.process().stderr_text();
+
+  // Writable again, required again: sessions are recorded as before.
+  fs::remove(live);
+  fs::create_directories(live);
+  gw.api_json("PUT", "/v1/preferences", {{"recording_local_required", true}});
+  const auto recorded = gw.cli({"start-session", "--target", "box", "--", "echo", "recorded-again"});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.describe();
+  EXPECT_TRUE(contains(cast_stream(download(session_id_in(recorded.err)), "o"), "recorded-again"));
+}
+
 TEST_F(Recording, RecordingReadIsAuthorisedAndPathTricksAreRefusedAndAudited) {
   auto& gw = start();
   add_user("bob");
