@@ -24,6 +24,9 @@ namespace {
 constexpr auto kOpenTimeout = std::chrono::seconds(15);
 constexpr auto kWatchdogTick = std::chrono::milliseconds(500);
 constexpr std::int64_t kWarnBeforeEndMs = 60'000;
+// Keystrokes and their echoes are recorded after they are passed on, so the recorder's work is
+// not on the path a user feels; larger chunks are recorded first, which needs no copy.
+constexpr std::size_t kRecordAfterSendBytes = 4096;
 // A peer may have at most one window of unacknowledged data in flight; a little slack covers
 // credit frames crossing data frames.
 static_assert(wire::kInitialWindowBytes + wire::kDataChunkBytes < transport::kMaxQueuedBytes,
@@ -290,9 +293,15 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         }
         session->record.bytes_in += size;
         session->last_activity = clock.now_ms();
-        if (tap) tap->data(session->record.id, TapStream::kInput, payload);
         wire::set_channel(*bytes, session->channel);
-        co_await agents.send(node_id, std::move(*bytes));
+        if (tap && payload.size() <= kRecordAfterSendBytes) {
+          std::string keystrokes(payload);
+          co_await agents.send(node_id, std::move(*bytes));
+          tap->data(session->record.id, TapStream::kInput, keystrokes);
+        } else {
+          if (tap) tap->data(session->record.id, TapStream::kInput, payload);
+          co_await agents.send(node_id, std::move(*bytes));
+        }
       } else if (header->type == wire::FrameType::kCredit) {
         const auto credit = wire::decode_credit(payload);
         if (!credit) continue;
@@ -331,12 +340,16 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       }
       session->record.bytes_out += size;
       session->last_activity = clock.now_ms();
-      if (tap) {
-        tap->data(session->record.id, header.type == wire::FrameType::kStderr ? TapStream::kStderr : TapStream::kOutput,
-                  payload);
-      }
+      const TapStream stream = header.type == wire::FrameType::kStderr ? TapStream::kStderr : TapStream::kOutput;
       wire::set_channel(frame, wire::kClientChannel);
-      co_await session->client->write(std::move(frame));
+      if (tap && payload.size() <= kRecordAfterSendBytes) {
+        std::string echo(payload);
+        co_await session->client->write(std::move(frame));
+        tap->data(session->record.id, stream, echo);
+      } else {
+        if (tap) tap->data(session->record.id, stream, payload);
+        co_await session->client->write(std::move(frame));
+      }
       co_return;
     }
     if (header.type == wire::FrameType::kCredit) {
