@@ -118,12 +118,17 @@ std::string openssl_error() {
 
 }  // namespace
 
+// TLS 1.3 suites, AES-128-GCM first: the suite every TLS 1.3 peer implements, and about 15%
+// less CPU per byte than AES-256-GCM with AES-NI, which a bulk copy through two TLS hops feels.
+constexpr const char* kTls13Suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
 std::unique_ptr<ClientTls> make_client_tls(const TrustConfig& trust, const std::string& host) {
   auto tls = std::make_unique<ClientTls>();
   tls->state = std::make_unique<VerifyState>();
   tls->state->host = host;
   SSL_CTX* native = tls->context.native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_ciphersuites(native, kTls13Suites);
   tls->context.set_verify_mode(boost::asio::ssl::verify_peer);
   if (!trust.ca_pem.empty()) {
     boost::system::error_code ec;
@@ -154,6 +159,7 @@ void set_server_name(SSL* ssl, const std::string& host) {
 boost::asio::ssl::context make_server_tls(const std::string& chain_pem, const std::string& key_pem) {
   boost::asio::ssl::context context(boost::asio::ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_ciphersuites(context.native_handle(), kTls13Suites);
   context.set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2 |
                       boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::single_dh_use);
   boost::system::error_code ec;

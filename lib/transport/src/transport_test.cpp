@@ -173,3 +173,26 @@ TEST_F(TransportTest, OversizedWebSocketMessageClosesTheLink) {
   client_io.run();
   EXPECT_TRUE(closed);
 }
+
+#include "tls_context.hpp"
+
+namespace {
+
+std::string first_tls13_suite(SSL_CTX* context) {
+  SSL* ssl = SSL_new(context);
+  const STACK_OF(SSL_CIPHER)* ciphers = SSL_get_ciphers(ssl);
+  std::string name = sk_SSL_CIPHER_num(ciphers) > 0 ? SSL_CIPHER_get_name(sk_SSL_CIPHER_value(ciphers, 0)) : "";
+  SSL_free(ssl);
+  return name;
+}
+
+TEST(TlsContexts, PreferAes128GcmForTls13) {
+  TrustConfig trust;
+  trust.ca_pem = pki().ca.certificate_pem;
+  auto client = impl::make_client_tls(trust, "127.0.0.1");
+  EXPECT_EQ(first_tls13_suite(client->context.native_handle()), "TLS_AES_128_GCM_SHA256");
+  auto server = impl::make_server_tls(pki().server.certificate_pem + pki().ca.certificate_pem, pki().server.key_pem);
+  EXPECT_EQ(first_tls13_suite(server.native_handle()), "TLS_AES_128_GCM_SHA256");
+}
+
+}  // namespace
