@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -238,6 +239,124 @@ TEST_F(ForwardE2e, PolicyAllowsOnlyTheNamedPortAndDeniesTheRest) {
   EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const json& e) {
     return e.value("action", "") == "session:PortForward" && e.value("outcome", "") == "denied";
   }));
+}
+
+// Each line of an asciicast recording after the header, as [time, code, data].
+std::vector<json> cast_events(const std::string& cast) {
+  std::vector<json> events;
+  std::istringstream lines(cast);
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) events.push_back(json::parse(line));
+  return events;
+}
+
+TEST_F(ForwardE2e, ForwardSessionIsRecordedAsConnectionEventsWithBytesButNoPayload) {
+  auto& gw = start();
+  const auto socat = require_program("/usr/bin/socat", "socat");
+  const std::uint16_t echo_port = free_port();
+  auto& echo = sandbox_.spawn("echo", {socat, "TCP-LISTEN:" + std::to_string(echo_port) + ",bind=127.0.0.1,reuseaddr,fork", "PIPE"});
+  ASSERT_TRUE(wait_until([&] { return port_accepts(echo_port); }, 10s, 20ms)) << echo.stderr_text();
+  auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)});
+  ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
+  const std::string announced = forward->stdout_text();
+  std::smatch id_match;
+  ASSERT_TRUE(std::regex_search(announced, id_match, std::regex(R"(SessionId: (\S+))"))) << announced;
+  const std::string id = id_match[1].str();
+
+  // Three echoed connections, each with its own secret payload and size.
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 3; ++i) {
+    payloads.push_back("secret-payload-" + std::to_string(i) + "-" + std::string(1000 + static_cast<std::size_t>(i) * 100, 'q'));
+    const int fd = connect_local(port);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(send_all(fd, payloads.back()));
+    ::shutdown(fd, SHUT_WR);
+    EXPECT_EQ(receive_all(fd), payloads.back());
+    ::close(fd);
+  }
+  // Then the remote port closes: the next connection fails, and is on record as failed.
+  echo.kill_group();
+  ASSERT_TRUE(wait_until([&] { return !port_accepts(echo_port); }, 5s, 20ms));
+  const int refused = connect_local(port);
+  ASSERT_GE(refused, 0);
+  EXPECT_EQ(receive_all(refused), "");
+  ::close(refused);
+  ASSERT_TRUE(wait_until([&] { return contains(forward->stderr_text(), "Connection refused"); }, 5s)) << forward->stderr_text();
+  forward->signal(SIGINT);
+  EXPECT_EQ(forward->wait_for(10s), std::optional<int>(0)) << forward->stderr_text();
+  ASSERT_TRUE(wait_until([&] { return gw.api_json("GET", "/v1/sessions?state=active")["sessions"].empty(); }, 5s));
+
+  const fs::path file = sandbox_.root() / "forward.cast";
+  const auto downloaded = gw.cli({"sessions", "recording", id, "-o", file.string()});
+  ASSERT_EQ(downloaded.exit_code, 0) << downloaded.describe();
+  const std::string cast = read_text(file);
+  const auto through_api = gw.api("GET", "/v1/sessions/" + id + "/recording", "", gw.admin_token());
+  EXPECT_EQ(through_api.status, 200u);
+  EXPECT_EQ(through_api.body, cast);
+
+  const json header = json::parse(cast.substr(0, cast.find('\n')));
+  EXPECT_EQ(header["version"], 2);
+  EXPECT_EQ(header["sallyport"]["kind"], "port-forward");
+  EXPECT_EQ(header["sallyport"]["session_id"], id);
+  EXPECT_EQ(header["sallyport"]["node_id"], agent_.node_id);
+  std::map<std::string, std::vector<json>> by_event;
+  for (const auto& event : cast_events(cast)) {
+    ASSERT_EQ(event[1], "c") << "only connection events, no payload: " << event.dump();
+    const json connection = json::parse(event[2].get<std::string>());
+    by_event[connection["event"].get<std::string>()].push_back(connection);
+  }
+  ASSERT_EQ(by_event["open"].size(), 3u) << cast;
+  ASSERT_EQ(by_event["close"].size(), 3u) << cast;
+  ASSERT_EQ(by_event["failed"].size(), 1u) << cast;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& closed = by_event["close"][i];
+    EXPECT_EQ(closed["remote"], "127.0.0.1:" + std::to_string(echo_port)) << closed.dump();
+    EXPECT_TRUE(contains(closed["client"].get<std::string>(), "127.0.0.1")) << closed.dump();
+    EXPECT_EQ(closed["bytes_in"], payloads[i].size()) << closed.dump();
+    EXPECT_EQ(closed["bytes_out"], payloads[i].size()) << closed.dump();
+    EXPECT_EQ(closed["connection"], by_event["open"][i]["connection"]);
+  }
+  EXPECT_EQ(by_event["failed"][0]["remote"], "localhost:" + std::to_string(echo_port));
+  EXPECT_TRUE(contains(by_event["failed"][0]["reason"].get<std::string>(), "refused")) << by_event["failed"][0].dump();
+  EXPECT_FALSE(contains(cast, "secret-payload")) << cast;
+
+  // The event log: the same events and the session's start and end, never the payload.
+  const std::string log = read_text(gw.data_dir() / "events.log");
+  EXPECT_FALSE(contains(log, "secret-payload"));
+  int opened = 0, closed = 0, started = 0, ended = 0;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    const json event = json::parse(line);
+    if (event.value("session_id", "") != id) continue;
+    const std::string type = event.value("type", "");
+    EXPECT_NE(type, "session_output") << line;
+    if (type == "session_start") ++started;
+    if (type == "session_end") {
+      ++ended;
+      EXPECT_GT(event.value("bytes_in", 0), 3000) << line;
+    }
+    if (type == "session_connection" && event["event"] == "open") ++opened;
+    if (type == "session_connection" && event["event"] == "close") {
+      ++closed;
+      EXPECT_TRUE(event.contains("bytes_out")) << line;
+    }
+  }
+  EXPECT_EQ(started, 1);
+  EXPECT_EQ(ended, 1);
+  EXPECT_EQ(opened, 3);
+  EXPECT_EQ(closed, 3);
+
+  // Read like any recording: another SessionUser may not; asciinema plays it as nothing.
+  ASSERT_EQ(gw.cli({"users", "create", "eve", "--policy", "SessionUser"}, "admin",
+                   {{"SALLYPORT_NEW_PASSWORD", "eve-Pa55word"}}).exit_code, 0);
+  ASSERT_EQ(gw.cli_login("eve", "eve-Pa55word").exit_code, 0);
+  EXPECT_EQ(gw.cli({"sessions", "recording", id}, "eve").exit_code, 4);
+  if (fs::exists("/usr/bin/asciinema")) {
+    const auto played = sandbox_.run("asciinema", {"/usr/bin/asciinema", "play", "-i", "0.2", file.string()}, {{"TERM", "xterm"}});
+    EXPECT_EQ(played.exit_code, 0) << played.describe();
+    EXPECT_EQ(played.out, "") << played.describe();
+  }
 }
 
 // --------------------------------------------------------------------------------------------

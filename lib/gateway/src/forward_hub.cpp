@@ -25,6 +25,8 @@ namespace {
 
 constexpr auto kWatchdogTick = std::chrono::milliseconds(500);
 constexpr std::int64_t kWindow = static_cast<std::int64_t>(wire::kStreamWindowBytes);
+// A forward's recording has no terminal; asciicast still wants a size.
+constexpr int kRecordingCols = 80, kRecordingRows = 24;
 
 std::string control(const json& message, std::uint32_t channel) { return wire::encode_control(message, channel); }
 
@@ -77,7 +79,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
   Authorize authorize;
   std::function<SessionSettings()> settings;
   std::string gateway_id;
-  ForwardEventSink sink;
+  SessionTap* tap = nullptr;
   std::map<std::string, std::shared_ptr<Session>> by_id;
   std::map<std::pair<std::string, std::uint32_t>, std::pair<std::shared_ptr<Session>, std::shared_ptr<Stream>>> by_channel;
   std::map<std::string, std::uint32_t> next_channel;
@@ -100,7 +102,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
   std::optional<store::Node> resolve(const std::string& target) { return resolve_target(store, target); }
 
   void emit(ForwardEvent::Kind kind, const Session& session, const Stream& stream, const std::string& reason) {
-    if (!sink) return;
+    if (!tap) return;
     ForwardEvent event;
     event.kind = kind;
     event.session_id = session.record.id;
@@ -112,8 +114,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     event.bytes_in = stream.bytes_in;
     event.bytes_out = stream.bytes_out;
     event.reason = reason;
-    event.at = clock.now_ms();
-    sink(event);
+    tap->connection(event);
   }
 
   void forget(Session& session, const Stream& stream) {
@@ -156,6 +157,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     session->record.reason = reason;
     session->record.ended_at = clock.now_ms();
     store.end_session(session->record);
+    if (tap) tap->ended(session->record);
     audit.record(actor, session->client_address, "session:End", "session/" + session->record.id,
                  status == "Failed" ? "failure" : "success", reason);
     spdlog::info("forwarding session {} ended: {} ({})", session->record.id, status, reason);
@@ -234,6 +236,15 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
       co_await refuse(*socket, code, message);
       co_return;
     }
+    const SessionSettings current = settings();
+    if (tap) {
+      if (const std::string why = tap->refusal(current.required); !why.empty()) {
+        audit.record(user->name, source, "session:PortForward", resource, "failure", why);
+        std::string code = "recording_unavailable", message = "session refused: " + why;
+        co_await refuse(*socket, code, message);
+        co_return;
+      }
+    }
     if (!agents.is_connected(node->id)) {
       audit.record(user->name, source, "session:PortForward", resource, "failure", "node offline");
       std::string code = "node_offline", message = "node " + node->id + " (" + node->name + ") is not connected (ConnectionLost)";
@@ -245,7 +256,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     session->client_address = source;
     session->host = host;
     session->port = port;
-    session->settings = settings();
+    session->settings = current;
     session->record.id = user->name + "-" + crypto::hex_encode(crypto::random_bytes(9)).substr(0, 17);
     session->record.owner = user->name;
     session->record.node_id = node->id;
@@ -257,6 +268,11 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     session->last_activity = session->record.started_at;
     store.create_session(session->record);
     by_id[session->record.id] = session;
+    if (tap && !tap->started(session->record, kRecordingCols, kRecordingRows, "", current.required)) {
+      end(session, "Failed", "the recording could not be started", "gateway", false,
+          "session refused: the recording could not be started (required destination)");
+      co_return;
+    }
     audit.record(user->name, source, "session:PortForward", "session/" + session->record.id, "success",
                  "forward to " + where + " on " + node->id);
     std::string started = control(json{{"type", wire::msg::kForwardStarted}, {"session_id", session->record.id},
@@ -408,6 +424,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
       boost::system::error_code ec;
       co_await session->watchdog.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (session->ended) co_return;
+      if (tap) tap->tick(session->record.id);
       const auto now = clock.now_ms();
       if (idle_ms > 0 && now - session->last_activity >= idle_ms) {
         end(session, "Terminated", "idle timeout", "gateway", true,
@@ -431,7 +448,7 @@ ForwardHub::ForwardHub(asio::any_io_executor executor, store::Store& store, Audi
 
 ForwardHub::~ForwardHub() = default;
 
-void ForwardHub::set_event_sink(ForwardEventSink sink) { impl_->sink = std::move(sink); }
+void ForwardHub::set_tap(SessionTap* tap) { impl_->tap = tap; }
 
 asio::awaitable<void> ForwardHub::serve_client(transport::HttpRequest request,
                                                std::shared_ptr<transport::MessageSocket> socket) {
@@ -455,9 +472,12 @@ void ForwardHub::on_link_closed(const std::string& node_id) {
   }
 }
 
-std::optional<std::string> ForwardHub::read_recording(const std::string& /*session_id*/, std::string* error) {
-  *error = "port-forwarding sessions have no recording";
-  return std::nullopt;
+std::optional<std::string> ForwardHub::read_recording(const std::string& session_id, std::string* error) {
+  if (!impl_->tap) {
+    *error = "recording is off on this gateway (--no-recording)";
+    return std::nullopt;
+  }
+  return impl_->tap->read(session_id, error);
 }
 
 bool ForwardHub::terminate(const std::string& session_id, const std::string& by, const std::string& reason) {

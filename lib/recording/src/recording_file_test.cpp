@@ -70,6 +70,18 @@ TEST(RecordingFile, StreamsAreByteExactAcrossSplitSequences) {
   EXPECT_EQ(nlohmann::json::parse(cast.substr(0, cast.find('\n')))["version"], 2);
 }
 
+TEST(RecordingFile, ConnectionEventsCarryTheirJsonTextAndReachTheFileAtOnce) {
+  TempDir dir;
+  const fs::path path = dir.path / "c.cast";
+  RecordingFile file(path, header_for("c"));
+  const std::string event = R"({"event":"close","connection":3,"remote":"127.0.0.1:5432","bytes_in":5})";
+  file.connection(event);
+  const auto cast = slurp(path);  // not buffered: an event is rare and must survive a crash
+  EXPECT_EQ(stream_of(cast, kConnectionCode), event);
+  EXPECT_EQ(stream_of(cast, "o"), "");
+  EXPECT_TRUE(file.close());
+}
+
 TEST(RecordingFile, RefusesToOverwrite) {
   TempDir dir;
   { RecordingFile file(dir.path / "a.cast", header_for("a")); }
