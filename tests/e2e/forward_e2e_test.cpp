@@ -394,6 +394,37 @@ Sshd start_sshd(Sandbox& sandbox) {
   return result;
 }
 
+TEST_F(ForwardE2e, SshConfigListsOnlyNodesWhosePort22TheUserMayReach) {
+  auto& gw = start();
+  const auto db = add_agent(gw, "db-1", "role=db");
+  ASSERT_TRUE(wait_for_status(gw, "db-1", "Online", 15s));
+  user_with_policy("ops", {{"Version", "2012-10-17"},
+                           {"Statement",
+                            {{{"Effect", "Allow"}, {"Action", "node:List"}, {"Resource", "*"}},
+                             {{"Effect", "Allow"},
+                              {"Action", "session:PortForward"},
+                              {"Resource", "node/*"},
+                              {"Condition", {{"StringEquals", {{"forward:port", "22"}, {"node:tag/role", "web"}}}}}}}}});
+  const auto nodes = gw.cli({"nodes", "ls", "--json"}, "ops");
+  ASSERT_EQ(nodes.exit_code, 0) << nodes.describe();
+  EXPECT_TRUE(contains(nodes.out, "db-1")) << "ops may list db-1, just not reach its port 22";
+
+  const auto generated = gw.cli({"ssh-config"}, "ops");
+  ASSERT_EQ(generated.exit_code, 0) << generated.describe();
+  EXPECT_TRUE(contains(generated.out, "Host web-1 " + agent_.node_id + "\n")) << generated.out;
+  EXPECT_FALSE(contains(generated.out, "db-1")) << generated.out;
+  EXPECT_FALSE(contains(generated.out, db.node_id)) << generated.out;
+
+  // Admin may reach both; a user who may reach none gets no Host line at all.
+  const auto as_admin = gw.cli({"ssh-config"});
+  EXPECT_TRUE(contains(as_admin.out, "db-1") && contains(as_admin.out, "web-1")) << as_admin.out;
+  user_with_policy("viewer", {{"Version", "2012-10-17"},
+                              {"Statement", {{{"Effect", "Allow"}, {"Action", "node:List"}, {"Resource", "*"}}}}});
+  const auto none = gw.cli({"ssh-config"}, "viewer");
+  ASSERT_EQ(none.exit_code, 0) << none.describe();
+  EXPECT_FALSE(contains(none.out, "Host ")) << none.out;
+}
+
 TEST_F(ForwardE2e, SshScpSftpAndRsyncWorkThroughTheProxyCommandForNamesAndIds) {
   auto& gw = start();
   const auto ssh = require_program("/usr/bin/ssh", "openssh-client");

@@ -223,8 +223,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     }
     RequestContext context;
     add_node_context(context, *node);
-    context["forward:host"] = {host};
-    context["forward:port"] = {std::to_string(port)};
+    add_forward_context(context, host, port);
     const std::string resource = "node/" + node->id;
     const std::string where = host + ":" + std::to_string(port);
     const auto decision = authorize(*user, "session:PortForward", resource, context);
