@@ -100,9 +100,9 @@ class ForwardE2e : public ::testing::Test {
   }
 
   // A gateway with one online agent named web-1; the CLI is logged in as admin.
-  TestGateway& start() {
+  TestGateway& start(GatewayOptions options = {}) {
     if (!Binaries::have_cli()) throw E2eError("the sallyport CLI is not built");
-    gateway_ = std::make_unique<TestGateway>(sandbox_);
+    gateway_ = std::make_unique<TestGateway>(sandbox_, options);
     gateway_->start();
     agent_ = add_agent(*gateway_, "web-1", "role=web");
     if (!wait_for_status(*gateway_, "web-1", "Online", 15s)) throw E2eError("web-1 did not come online");
@@ -194,6 +194,91 @@ TEST_F(ForwardE2e, HundredParallelConnectionsThroughOneForwardEachGetTheirOwnDat
   forward->signal(SIGINT);
   EXPECT_EQ(forward->wait_for(10s), std::optional<int>(0)) << forward->stderr_text();
   EXPECT_TRUE(wait_until([&] { return gw.api_json("GET", "/v1/sessions?state=active")["sessions"].empty(); }, 5s));
+}
+
+// A client that stops reading its WebSocket while the node keeps sending: the gateway must not
+// stop reading the node's agent link (other sessions on the node go on), and must not buffer
+// more than a bounded amount for that client.
+TEST_F(ForwardE2e, AClientThatStopsReadingStallsNeitherTheNodeNorGatewayMemory) {
+  // The WebSocket idle timeout (pings) would drop the stopped client after 3 s; a client that
+  // still answers pings but reads slowly is never dropped, so the test gives it a minute.
+  GatewayOptions options;
+  options.timeout_seconds = 60;
+  auto& gw = start(options);
+  const auto socat = require_program("/usr/bin/socat", "socat");
+  const std::uint16_t source_port = free_port();  // endless bytes to whoever connects
+  auto& source = sandbox_.spawn("zeros", {socat, "-U", "TCP-LISTEN:" + std::to_string(source_port) + ",bind=127.0.0.1,reuseaddr,fork",
+                                          "OPEN:/dev/zero"});
+  ASSERT_TRUE(wait_until([&] { return port_accepts(source_port); }, 10s, 20ms)) << source.stderr_text();
+  auto [stalled, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(source_port)});
+  ASSERT_NE(port, 0) << stalled->stdout_text() << stalled->stderr_text();
+
+  // Eight connections read as fast as they come, so every stream window keeps moving...
+  constexpr int kConnections = 8;
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> received{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kConnections; ++i) {
+    const int fd = connect_local(port);
+    ASSERT_GE(fd, 0);
+    readers.emplace_back([fd, &stop, &received] {
+      timeval timeout{0, 200'000};
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+      char buffer[65536];
+      while (!stop) {
+        const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+        if (n == 0) break;
+        if (n > 0) received += static_cast<std::uint64_t>(n);
+      }
+      ::close(fd);
+    });
+  }
+  ASSERT_TRUE(wait_until([&] { return received > 64u << 20; }, 20s)) << "only " << received << " bytes arrived";
+  // ...until the client stops reading its WebSocket altogether while the node keeps sending.
+  stalled->signal(SIGSTOP);
+  std::this_thread::sleep_for(2s);
+  const long gateway_before = rss_kib(gw.process().pid());
+
+  // Other sessions on the same node still work: commands and a new forward.
+  for (int i = 0; i < 3; ++i) {
+    const std::string word = "alive-" + std::to_string(i);
+    const auto command = gw.cli({"start-session", "--target", "web-1", "--", "echo", word}, "admin", {}, "", 20s);
+    EXPECT_EQ(command.exit_code, 0) << command.describe();
+    EXPECT_EQ(command.out, word + "\n") << command.describe();
+  }
+  const std::uint16_t echo_port = free_port();
+  sandbox_.spawn("echo", {socat, "TCP-LISTEN:" + std::to_string(echo_port) + ",bind=127.0.0.1,reuseaddr,fork", "PIPE"});
+  ASSERT_TRUE(wait_until([&] { return port_accepts(echo_port); }, 10s, 20ms));
+  auto [other, other_port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)});
+  ASSERT_NE(other_port, 0) << other->stdout_text() << other->stderr_text();
+  const std::string payload = pseudo_random(1 << 20, 11);
+  const int fd = connect_local(other_port);
+  ASSERT_GE(fd, 0);
+  timeval timeout{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::thread writer([&] {
+    send_all(fd, payload);
+    ::shutdown(fd, SHUT_WR);
+  });
+  EXPECT_EQ(receive_all(fd), payload) << "a forward on the same node must not wait for the stopped client";
+  writer.join();
+  ::close(fd);
+
+  std::this_thread::sleep_for(3s);
+  const long gateway_after = rss_kib(gw.process().pid());
+  // What the gateway may hold for one client is bounded (a few MiB); an unbounded buffer
+  // would grow by hundreds of MiB here.
+  EXPECT_LT(gateway_after - gateway_before, 16 * 1024) << gateway_before << " -> " << gateway_after;
+  EXPECT_LT(gateway_after, 128 * 1024) << gateway_after;
+
+  // The stopped client resumes where it was.
+  stalled->signal(SIGCONT);
+  const std::uint64_t before_resume = received;
+  EXPECT_TRUE(wait_until([&] { return received > before_resume + (8u << 20); }, 20s)) << "the stalled client did not resume";
+  stop = true;
+  for (auto& reader : readers) reader.join();
+  stalled->signal(SIGINT);
+  EXPECT_EQ(stalled->wait_for(10s), std::optional<int>(0)) << stalled->stderr_text();
 }
 
 TEST_F(ForwardE2e, ClosedRemotePortClosesTheLocalConnectionPromptlyAndTheSessionStaysUp) {
