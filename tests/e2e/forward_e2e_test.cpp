@@ -88,6 +88,16 @@ void write_file(const fs::path& path, const std::string& bytes) {
   file << bytes;
 }
 
+// Lists every node; forwards only to `port` on nodes tagged role=`role`.
+json list_and_forward_policy(const std::string& port, const std::string& role) {
+  const json forward = {{"Effect", "Allow"},
+                        {"Action", "session:PortForward"},
+                        {"Resource", "node/*"},
+                        {"Condition", {{"StringEquals", {{"forward:port", port}, {"node:tag/role", role}}}}}};
+  const json list = {{"Effect", "Allow"}, {"Action", "node:List"}, {"Resource", "*"}};
+  return {{"Version", "2012-10-17"}, {"Statement", json::array({list, forward})}};
+}
+
 class ForwardE2e : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { crypto::initialize(); }
@@ -125,6 +135,21 @@ class ForwardE2e : public ::testing::Test {
     return {&process, port};
   }
 
+  // socat listening on a free loopback port, serving each connection with `address` (PIPE
+  // echoes); `flags` go first (-U: only from `address` to the client).
+  std::pair<Process*, std::uint16_t> socat_server(const std::string& label, const std::string& address,
+                                                  const std::string& listen_options = "",
+                                                  const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> argv = {require_program("/usr/bin/socat", "socat")};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const std::uint16_t port = free_port();
+    argv.push_back("TCP-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1,reuseaddr,fork" + listen_options);
+    argv.push_back(address);
+    auto& process = sandbox_.spawn(label, argv);
+    if (!wait_until([&] { return port_accepts(port); }, 10s, 20ms)) throw E2eError(label + " did not start: " + process.stderr_text());
+    return {&process, port};
+  }
+
   // A user with one custom policy, logged in with the CLI.
   void user_with_policy(const std::string& name, const json& document) {
     const std::string password = name + "-Pa55word";
@@ -150,10 +175,7 @@ class ForwardE2e : public ::testing::Test {
 
 TEST_F(ForwardE2e, HundredParallelConnectionsThroughOneForwardEachGetTheirOwnDataBack) {
   auto& gw = start();
-  const auto socat = require_program("/usr/bin/socat", "socat");
-  const std::uint16_t echo_port = free_port();
-  auto& echo = sandbox_.spawn("echo", {socat, "TCP-LISTEN:" + std::to_string(echo_port) + ",bind=127.0.0.1,reuseaddr,fork,backlog=256", "PIPE"});
-  ASSERT_TRUE(wait_until([&] { return port_accepts(echo_port); }, 10s, 20ms)) << echo.stderr_text();
+  const auto echo_port = socat_server("echo", "PIPE", ",backlog=256").second;
   auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)});
   ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
 
@@ -205,11 +227,7 @@ TEST_F(ForwardE2e, AClientThatStopsReadingStallsNeitherTheNodeNorGatewayMemory) 
   GatewayOptions options;
   options.timeout_seconds = 60;
   auto& gw = start(options);
-  const auto socat = require_program("/usr/bin/socat", "socat");
-  const std::uint16_t source_port = free_port();  // endless bytes to whoever connects
-  auto& source = sandbox_.spawn("zeros", {socat, "-U", "TCP-LISTEN:" + std::to_string(source_port) + ",bind=127.0.0.1,reuseaddr,fork",
-                                          "OPEN:/dev/zero"});
-  ASSERT_TRUE(wait_until([&] { return port_accepts(source_port); }, 10s, 20ms)) << source.stderr_text();
+  const auto source_port = socat_server("zeros", "OPEN:/dev/zero", "", {"-U"}).second;  // endless bytes
   auto [stalled, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(source_port)});
   ASSERT_NE(port, 0) << stalled->stdout_text() << stalled->stderr_text();
 
@@ -246,9 +264,7 @@ TEST_F(ForwardE2e, AClientThatStopsReadingStallsNeitherTheNodeNorGatewayMemory) 
     EXPECT_EQ(command.exit_code, 0) << command.describe();
     EXPECT_EQ(command.out, word + "\n") << command.describe();
   }
-  const std::uint16_t echo_port = free_port();
-  sandbox_.spawn("echo", {socat, "TCP-LISTEN:" + std::to_string(echo_port) + ",bind=127.0.0.1,reuseaddr,fork", "PIPE"});
-  ASSERT_TRUE(wait_until([&] { return port_accepts(echo_port); }, 10s, 20ms));
+  const auto echo_port = socat_server("echo", "PIPE").second;
   auto [other, other_port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)});
   ASSERT_NE(other_port, 0) << other->stdout_text() << other->stderr_text();
   const std::string payload = pseudo_random(1 << 20, 11);
@@ -306,13 +322,7 @@ TEST_F(ForwardE2e, ClosedRemotePortClosesTheLocalConnectionPromptlyAndTheSession
 
 TEST_F(ForwardE2e, PolicyAllowsOnlyTheNamedPortAndDeniesTheRest) {
   auto& gw = start();
-  user_with_policy("dba", {{"Version", "2012-10-17"},
-                           {"Statement",
-                            {{{"Effect", "Allow"}, {"Action", "node:List"}, {"Resource", "*"}},
-                             {{"Effect", "Allow"},
-                              {"Action", "session:PortForward"},
-                              {"Resource", "node/*"},
-                              {"Condition", {{"StringEquals", {{"forward:port", "5432"}, {"node:tag/role", "web"}}}}}}}}});
+  user_with_policy("dba", list_and_forward_policy("5432", "web"));
   const auto denied = gw.cli({"port-forward", "--target", "web-1", "--remote-port", "22"}, "dba");
   EXPECT_EQ(denied.exit_code, 4) << denied.describe();
   EXPECT_TRUE(contains(denied.err, "not allowed to forward to localhost:22")) << denied.describe();
@@ -338,10 +348,9 @@ std::vector<json> cast_events(const std::string& cast) {
 
 TEST_F(ForwardE2e, ForwardSessionIsRecordedAsConnectionEventsWithBytesButNoPayload) {
   auto& gw = start();
-  const auto socat = require_program("/usr/bin/socat", "socat");
-  const std::uint16_t echo_port = free_port();
-  auto& echo = sandbox_.spawn("echo", {socat, "TCP-LISTEN:" + std::to_string(echo_port) + ",bind=127.0.0.1,reuseaddr,fork", "PIPE"});
-  ASSERT_TRUE(wait_until([&] { return port_accepts(echo_port); }, 10s, 20ms)) << echo.stderr_text();
+  const auto echo_server = socat_server("echo", "PIPE");
+  Process* echo = echo_server.first;
+  const std::uint16_t echo_port = echo_server.second;
   auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)});
   ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
   const std::string announced = forward->stdout_text();
@@ -361,7 +370,7 @@ TEST_F(ForwardE2e, ForwardSessionIsRecordedAsConnectionEventsWithBytesButNoPaylo
     ::close(fd);
   }
   // Then the remote port closes: the next connection fails, and is on record as failed.
-  echo.kill_group();
+  echo->kill_group();
   ASSERT_TRUE(wait_until([&] { return !port_accepts(echo_port); }, 5s, 20ms));
   const int refused = connect_local(port);
   ASSERT_GE(refused, 0);
@@ -483,13 +492,7 @@ TEST_F(ForwardE2e, SshConfigListsOnlyNodesWhosePort22TheUserMayReach) {
   auto& gw = start();
   const auto db = add_agent(gw, "db-1", "role=db");
   ASSERT_TRUE(wait_for_status(gw, "db-1", "Online", 15s));
-  user_with_policy("ops", {{"Version", "2012-10-17"},
-                           {"Statement",
-                            {{{"Effect", "Allow"}, {"Action", "node:List"}, {"Resource", "*"}},
-                             {{"Effect", "Allow"},
-                              {"Action", "session:PortForward"},
-                              {"Resource", "node/*"},
-                              {"Condition", {{"StringEquals", {{"forward:port", "22"}, {"node:tag/role", "web"}}}}}}}}});
+  user_with_policy("ops", list_and_forward_policy("22", "web"));
   const auto nodes = gw.cli({"nodes", "ls", "--json"}, "ops");
   ASSERT_EQ(nodes.exit_code, 0) << nodes.describe();
   EXPECT_TRUE(contains(nodes.out, "db-1")) << "ops may list db-1, just not reach its port 22";

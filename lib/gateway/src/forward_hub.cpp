@@ -178,7 +178,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
   // Hands the window the client no longer holds back to the agent.
   void return_window(Session& session) {
     if (session.to_return <= 0 || session.ended) return;
-    const std::int64_t bytes = session.to_return;
+    const std::int64_t bytes = std::min(session.to_return, kSessionWindow);  // never more than the schema allows
     session.to_return = 0;
     session.node_in_flight -= bytes;
     send_to_agent(session.record.node_id,
@@ -230,11 +230,16 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
   void late_frame(std::map<std::pair<std::string, std::uint32_t>, std::string>::iterator tombstone,
                   const std::string& bytes, const wire::Header& header) {
     if (header.type == wire::FrameType::kData) {
-      const auto session = by_id.find(tombstone->second);
-      if (session == by_id.end()) return;
-      session->second->node_in_flight += header.length;
-      session->second->to_return += header.length;
-      return_window(*session->second);
+      const auto found = by_id.find(tombstone->second);
+      if (found == by_id.end()) return;
+      auto session = found->second;
+      session->node_in_flight += header.length;
+      if (session->node_in_flight > kSessionWindow) {
+        end(session, "Failed", "the node broke flow control", "gateway", true, "session ended: the node broke flow control");
+        return;
+      }
+      session->to_return += header.length;
+      return_window(*session);
     } else if (header.type == wire::FrameType::kControl) {
       const auto parsed = wire::parse_control(std::string_view(bytes).substr(wire::kHeaderBytes));
       if (parsed.error.empty() && parsed.message["type"] == wire::msg::kStreamClose) tombstones.erase(tombstone);
