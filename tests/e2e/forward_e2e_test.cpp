@@ -282,10 +282,10 @@ TEST_F(ForwardE2e, AClientThatStopsReadingStallsNeitherTheNodeNorGatewayMemory) 
 
   std::this_thread::sleep_for(3s);
   const long gateway_after = rss_kib(gw.process().pid());
-  // What the gateway may hold for one client is bounded (a few MiB); an unbounded buffer
-  // would grow by hundreds of MiB here.
+  // Growth while the client is stopped (the first sample came after every window had filled,
+  // as in the sessions suite; absolute figures differ under ASan): what the gateway may hold
+  // for one client is a few MiB, an unbounded buffer would grow by hundreds of MiB here.
   EXPECT_LT(gateway_after - gateway_before, 16 * 1024) << gateway_before << " -> " << gateway_after;
-  EXPECT_LT(gateway_after, 128 * 1024) << gateway_after;
 
   // The stopped client resumes where it was.
   stalled->signal(SIGCONT);
