@@ -205,15 +205,16 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
       error_code ec;
       std::size_t n = 0;
       if (budget_) {
-        // Readable first, then take only what is read now: the budget is shared, and a
-        // stream waiting on an idle socket must not hold any of it.
-        co_await endpoint_->wait_readable(ec);
-        if (finished_) co_return;
-        if (!ec && !may_send()) continue;  // others used the budget meanwhile
+        // Take only what is read now, never waiting with a share of the budget: it is
+        // shared, and a stream waiting on an idle socket must not hold any of it.
         const std::size_t want = std::min<std::uint64_t>({wire::kMaxPayloadBytes, credit_, budget_->available()});
         buffer.resize(wire::kHeaderBytes + want);
-        if (!ec) n = endpoint_->read_now(buffer.data() + wire::kHeaderBytes, want, ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+        n = endpoint_->read_now(buffer.data() + wire::kHeaderBytes, want, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+          co_await endpoint_->wait_readable(ec);
+          if (finished_) co_return;
+          if (!ec) continue;  // readable now: read again with what the budget holds then
+        }
         if (!ec) budget_->take(n);
       } else {
         const std::size_t want = std::min<std::uint64_t>(wire::kMaxPayloadBytes, credit_);

@@ -28,8 +28,10 @@ namespace {
 constexpr auto kWatchdogTick = std::chrono::milliseconds(500);
 constexpr std::int64_t kWindow = static_cast<std::int64_t>(wire::kStreamWindowBytes);
 constexpr std::int64_t kSessionWindow = static_cast<std::int64_t>(wire::kForwardSessionWindowBytes);
-// The session window goes back to the agent in batches, or whenever the outbox runs dry.
+// The session window goes back to the agent in batches: while the agent waits for it, all of it
+// is in flight, in the outbox or to return, so a batch always comes.
 constexpr std::int64_t kReturnBatchBytes = 256 * 1024;
+static_assert(kReturnBatchBytes <= static_cast<std::int64_t>(wire::kForwardSessionWindowBytes));
 // Frames other than node data waiting for a client (stream replies, closes): past this the
 // client's own frames are not read until it reads ours, so it cannot make the gateway queue more.
 constexpr std::size_t kMaxOutboxControlBytes = 64 * 1024;
@@ -222,7 +224,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
       const bool written = co_await session->client->write(std::move(next.frame));
       if (!written || session->ended) co_return;
       session->to_return += next.window_bytes;
-      if (session->to_return >= kReturnBatchBytes || session->outbox.empty()) return_window(*session);
+      if (session->to_return >= kReturnBatchBytes) return_window(*session);
     }
   }
 
