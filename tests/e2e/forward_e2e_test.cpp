@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -87,6 +88,16 @@ void write_file(const fs::path& path, const std::string& bytes) {
   file << bytes;
 }
 
+// Lists every node; forwards only to `port` on nodes tagged role=`role`.
+json list_and_forward_policy(const std::string& port, const std::string& role) {
+  const json forward = {{"Effect", "Allow"},
+                        {"Action", "session:PortForward"},
+                        {"Resource", "node/*"},
+                        {"Condition", {{"StringEquals", {{"forward:port", port}, {"node:tag/role", role}}}}}};
+  const json list = {{"Effect", "Allow"}, {"Action", "node:List"}, {"Resource", "*"}};
+  return {{"Version", "2012-10-17"}, {"Statement", json::array({list, forward})}};
+}
+
 class ForwardE2e : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { crypto::initialize(); }
@@ -99,9 +110,9 @@ class ForwardE2e : public ::testing::Test {
   }
 
   // A gateway with one online agent named web-1; the CLI is logged in as admin.
-  TestGateway& start() {
+  TestGateway& start(GatewayOptions options = {}) {
     if (!Binaries::have_cli()) throw E2eError("the sallyport CLI is not built");
-    gateway_ = std::make_unique<TestGateway>(sandbox_);
+    gateway_ = std::make_unique<TestGateway>(sandbox_, options);
     gateway_->start();
     agent_ = add_agent(*gateway_, "web-1", "role=web");
     if (!wait_for_status(*gateway_, "web-1", "Online", 15s)) throw E2eError("web-1 did not come online");
@@ -121,6 +132,21 @@ class ForwardE2e : public ::testing::Test {
       if (std::regex_search(out, match, opened)) port = static_cast<std::uint16_t>(std::stoi(match[1].str()));
       return port != 0 || !process.running();
     }, 15s, 20ms);
+    return {&process, port};
+  }
+
+  // socat listening on a free loopback port, serving each connection with `address` (PIPE
+  // echoes); `flags` go first (-U: only from `address` to the client).
+  std::pair<Process*, std::uint16_t> socat_server(const std::string& label, const std::string& address,
+                                                  const std::string& listen_options = "",
+                                                  const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> argv = {require_program("/usr/bin/socat", "socat")};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const std::uint16_t port = free_port();
+    argv.push_back("TCP-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1,reuseaddr,fork" + listen_options);
+    argv.push_back(address);
+    auto& process = sandbox_.spawn(label, argv);
+    if (!wait_until([&] { return port_accepts(port); }, 10s, 20ms)) throw E2eError(label + " did not start: " + process.stderr_text());
     return {&process, port};
   }
 
@@ -149,10 +175,7 @@ class ForwardE2e : public ::testing::Test {
 
 TEST_F(ForwardE2e, HundredParallelConnectionsThroughOneForwardEachGetTheirOwnDataBack) {
   auto& gw = start();
-  const auto socat = require_program("/usr/bin/socat", "socat");
-  const std::uint16_t echo_port = free_port();
-  auto& echo = sandbox_.spawn("echo", {socat, "TCP-LISTEN:" + std::to_string(echo_port) + ",bind=127.0.0.1,reuseaddr,fork,backlog=256", "PIPE"});
-  ASSERT_TRUE(wait_until([&] { return port_accepts(echo_port); }, 10s, 20ms)) << echo.stderr_text();
+  const auto echo_port = socat_server("echo", "PIPE", ",backlog=256").second;
   auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)});
   ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
 
@@ -195,6 +218,85 @@ TEST_F(ForwardE2e, HundredParallelConnectionsThroughOneForwardEachGetTheirOwnDat
   EXPECT_TRUE(wait_until([&] { return gw.api_json("GET", "/v1/sessions?state=active")["sessions"].empty(); }, 5s));
 }
 
+// A client that stops reading its WebSocket while the node keeps sending: the gateway must not
+// stop reading the node's agent link (other sessions on the node go on), and must not buffer
+// more than a bounded amount for that client.
+TEST_F(ForwardE2e, AClientThatStopsReadingStallsNeitherTheNodeNorGatewayMemory) {
+  // The WebSocket idle timeout (pings) would drop the stopped client after 3 s; a client that
+  // still answers pings but reads slowly is never dropped, so the test gives it a minute.
+  GatewayOptions options;
+  options.timeout_seconds = 60;
+  auto& gw = start(options);
+  const auto source_port = socat_server("zeros", "OPEN:/dev/zero", "", {"-U"}).second;  // endless bytes
+  auto [stalled, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(source_port)});
+  ASSERT_NE(port, 0) << stalled->stdout_text() << stalled->stderr_text();
+
+  // Eight connections read as fast as they come, so every stream window keeps moving...
+  constexpr int kConnections = 8;
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> received{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kConnections; ++i) {
+    const int fd = connect_local(port);
+    ASSERT_GE(fd, 0);
+    readers.emplace_back([fd, &stop, &received] {
+      timeval timeout{0, 200'000};
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+      char buffer[65536];
+      while (!stop) {
+        const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+        if (n == 0) break;
+        if (n > 0) received += static_cast<std::uint64_t>(n);
+      }
+      ::close(fd);
+    });
+  }
+  ASSERT_TRUE(wait_until([&] { return received > 64u << 20; }, 20s)) << "only " << received << " bytes arrived";
+  // ...until the client stops reading its WebSocket altogether while the node keeps sending.
+  stalled->signal(SIGSTOP);
+  std::this_thread::sleep_for(2s);
+  const long gateway_before = rss_kib(gw.process().pid());
+
+  // Other sessions on the same node still work: commands and a new forward.
+  for (int i = 0; i < 3; ++i) {
+    const std::string word = "alive-" + std::to_string(i);
+    const auto command = gw.cli({"start-session", "--target", "web-1", "--", "echo", word}, "admin", {}, "", 20s);
+    EXPECT_EQ(command.exit_code, 0) << command.describe();
+    EXPECT_EQ(command.out, word + "\n") << command.describe();
+  }
+  const auto echo_port = socat_server("echo", "PIPE").second;
+  auto [other, other_port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)});
+  ASSERT_NE(other_port, 0) << other->stdout_text() << other->stderr_text();
+  const std::string payload = pseudo_random(1 << 20, 11);
+  const int fd = connect_local(other_port);
+  ASSERT_GE(fd, 0);
+  timeval timeout{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::thread writer([&] {
+    send_all(fd, payload);
+    ::shutdown(fd, SHUT_WR);
+  });
+  EXPECT_EQ(receive_all(fd), payload) << "a forward on the same node must not wait for the stopped client";
+  writer.join();
+  ::close(fd);
+
+  std::this_thread::sleep_for(3s);
+  const long gateway_after = rss_kib(gw.process().pid());
+  // Growth while the client is stopped (the first sample came after every window had filled,
+  // as in the sessions suite; absolute figures differ under ASan): what the gateway may hold
+  // for one client is a few MiB, an unbounded buffer would grow by hundreds of MiB here.
+  EXPECT_LT(gateway_after - gateway_before, 16 * 1024) << gateway_before << " -> " << gateway_after;
+
+  // The stopped client resumes where it was.
+  stalled->signal(SIGCONT);
+  const std::uint64_t before_resume = received;
+  EXPECT_TRUE(wait_until([&] { return received > before_resume + (8u << 20); }, 20s)) << "the stalled client did not resume";
+  stop = true;
+  for (auto& reader : readers) reader.join();
+  stalled->signal(SIGINT);
+  EXPECT_EQ(stalled->wait_for(10s), std::optional<int>(0)) << stalled->stderr_text();
+}
+
 TEST_F(ForwardE2e, ClosedRemotePortClosesTheLocalConnectionPromptlyAndTheSessionStaysUp) {
   start();
   const std::uint16_t closed_port = free_port();  // nothing listens there
@@ -220,13 +322,7 @@ TEST_F(ForwardE2e, ClosedRemotePortClosesTheLocalConnectionPromptlyAndTheSession
 
 TEST_F(ForwardE2e, PolicyAllowsOnlyTheNamedPortAndDeniesTheRest) {
   auto& gw = start();
-  user_with_policy("dba", {{"Version", "2012-10-17"},
-                           {"Statement",
-                            {{{"Effect", "Allow"}, {"Action", "node:List"}, {"Resource", "*"}},
-                             {{"Effect", "Allow"},
-                              {"Action", "session:PortForward"},
-                              {"Resource", "node/*"},
-                              {"Condition", {{"StringEquals", {{"forward:port", "5432"}, {"node:tag/role", "web"}}}}}}}}});
+  user_with_policy("dba", list_and_forward_policy("5432", "web"));
   const auto denied = gw.cli({"port-forward", "--target", "web-1", "--remote-port", "22"}, "dba");
   EXPECT_EQ(denied.exit_code, 4) << denied.describe();
   EXPECT_TRUE(contains(denied.err, "not allowed to forward to localhost:22")) << denied.describe();
@@ -238,6 +334,123 @@ TEST_F(ForwardE2e, PolicyAllowsOnlyTheNamedPortAndDeniesTheRest) {
   EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const json& e) {
     return e.value("action", "") == "session:PortForward" && e.value("outcome", "") == "denied";
   }));
+}
+
+// Each line of an asciicast recording after the header, as [time, code, data].
+std::vector<json> cast_events(const std::string& cast) {
+  std::vector<json> events;
+  std::istringstream lines(cast);
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) events.push_back(json::parse(line));
+  return events;
+}
+
+TEST_F(ForwardE2e, ForwardSessionIsRecordedAsConnectionEventsWithBytesButNoPayload) {
+  auto& gw = start();
+  const auto echo_server = socat_server("echo", "PIPE");
+  Process* echo = echo_server.first;
+  const std::uint16_t echo_port = echo_server.second;
+  auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)});
+  ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
+  const std::string announced = forward->stdout_text();
+  std::smatch id_match;
+  ASSERT_TRUE(std::regex_search(announced, id_match, std::regex(R"(SessionId: (\S+))"))) << announced;
+  const std::string id = id_match[1].str();
+
+  // Three echoed connections, each with its own secret payload and size.
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 3; ++i) {
+    payloads.push_back("secret-payload-" + std::to_string(i) + "-" + std::string(1000 + static_cast<std::size_t>(i) * 100, 'q'));
+    const int fd = connect_local(port);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(send_all(fd, payloads.back()));
+    ::shutdown(fd, SHUT_WR);
+    EXPECT_EQ(receive_all(fd), payloads.back());
+    ::close(fd);
+  }
+  // Then the remote port closes: the next connection fails, and is on record as failed.
+  echo->kill_group();
+  ASSERT_TRUE(wait_until([&] { return !port_accepts(echo_port); }, 5s, 20ms));
+  const int refused = connect_local(port);
+  ASSERT_GE(refused, 0);
+  EXPECT_EQ(receive_all(refused), "");
+  ::close(refused);
+  ASSERT_TRUE(wait_until([&] { return contains(forward->stderr_text(), "Connection refused"); }, 5s)) << forward->stderr_text();
+  forward->signal(SIGINT);
+  EXPECT_EQ(forward->wait_for(10s), std::optional<int>(0)) << forward->stderr_text();
+  ASSERT_TRUE(wait_until([&] { return gw.api_json("GET", "/v1/sessions?state=active")["sessions"].empty(); }, 5s));
+
+  const fs::path file = sandbox_.root() / "forward.cast";
+  const auto downloaded = gw.cli({"sessions", "recording", id, "-o", file.string()});
+  ASSERT_EQ(downloaded.exit_code, 0) << downloaded.describe();
+  const std::string cast = read_text(file);
+  const auto through_api = gw.api("GET", "/v1/sessions/" + id + "/recording", "", gw.admin_token());
+  EXPECT_EQ(through_api.status, 200u);
+  EXPECT_EQ(through_api.body, cast);
+
+  const json header = json::parse(cast.substr(0, cast.find('\n')));
+  EXPECT_EQ(header["version"], 2);
+  EXPECT_EQ(header["sallyport"]["kind"], "port-forward");
+  EXPECT_EQ(header["sallyport"]["session_id"], id);
+  EXPECT_EQ(header["sallyport"]["node_id"], agent_.node_id);
+  std::map<std::string, std::vector<json>> by_event;
+  for (const auto& event : cast_events(cast)) {
+    ASSERT_EQ(event[1], "c") << "only connection events, no payload: " << event.dump();
+    const json connection = json::parse(event[2].get<std::string>());
+    by_event[connection["event"].get<std::string>()].push_back(connection);
+  }
+  ASSERT_EQ(by_event["open"].size(), 3u) << cast;
+  ASSERT_EQ(by_event["close"].size(), 3u) << cast;
+  ASSERT_EQ(by_event["failed"].size(), 1u) << cast;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& closed = by_event["close"][i];
+    EXPECT_EQ(closed["remote"], "127.0.0.1:" + std::to_string(echo_port)) << closed.dump();
+    EXPECT_TRUE(contains(closed["client"].get<std::string>(), "127.0.0.1")) << closed.dump();
+    EXPECT_EQ(closed["bytes_in"], payloads[i].size()) << closed.dump();
+    EXPECT_EQ(closed["bytes_out"], payloads[i].size()) << closed.dump();
+    EXPECT_EQ(closed["connection"], by_event["open"][i]["connection"]);
+  }
+  EXPECT_EQ(by_event["failed"][0]["remote"], "localhost:" + std::to_string(echo_port));
+  EXPECT_TRUE(contains(by_event["failed"][0]["reason"].get<std::string>(), "refused")) << by_event["failed"][0].dump();
+  EXPECT_FALSE(contains(cast, "secret-payload")) << cast;
+
+  // The event log: the same events and the session's start and end, never the payload.
+  const std::string log = read_text(gw.data_dir() / "events.log");
+  EXPECT_FALSE(contains(log, "secret-payload"));
+  int opened = 0, closed = 0, started = 0, ended = 0;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    const json event = json::parse(line);
+    if (event.value("session_id", "") != id) continue;
+    const std::string type = event.value("type", "");
+    EXPECT_NE(type, "session_output") << line;
+    if (type == "session_start") ++started;
+    if (type == "session_end") {
+      ++ended;
+      EXPECT_GT(event.value("bytes_in", 0), 3000) << line;
+    }
+    if (type == "session_connection" && event["event"] == "open") ++opened;
+    if (type == "session_connection" && event["event"] == "close") {
+      ++closed;
+      EXPECT_TRUE(event.contains("bytes_out")) << line;
+    }
+  }
+  EXPECT_EQ(started, 1);
+  EXPECT_EQ(ended, 1);
+  EXPECT_EQ(opened, 3);
+  EXPECT_EQ(closed, 3);
+
+  // Read like any recording: another SessionUser may not; asciinema plays it as nothing.
+  ASSERT_EQ(gw.cli({"users", "create", "eve", "--policy", "SessionUser"}, "admin",
+                   {{"SALLYPORT_NEW_PASSWORD", "eve-Pa55word"}}).exit_code, 0);
+  ASSERT_EQ(gw.cli_login("eve", "eve-Pa55word").exit_code, 0);
+  EXPECT_EQ(gw.cli({"sessions", "recording", id}, "eve").exit_code, 4);
+  if (fs::exists("/usr/bin/asciinema")) {
+    const auto played = sandbox_.run("asciinema", {"/usr/bin/asciinema", "play", "-i", "0.2", file.string()}, {{"TERM", "xterm"}});
+    EXPECT_EQ(played.exit_code, 0) << played.describe();
+    EXPECT_EQ(played.out, "") << played.describe();
+  }
 }
 
 // --------------------------------------------------------------------------------------------
@@ -273,6 +486,31 @@ Sshd start_sshd(Sandbox& sandbox) {
   sandbox.spawn("sshd", {sshd, "-D", "-e", "-f", (dir / "sshd_config").string()});
   if (!wait_until([&] { return port_accepts(result.port); }, 10s, 20ms)) throw E2eError("sshd did not start");
   return result;
+}
+
+TEST_F(ForwardE2e, SshConfigListsOnlyNodesWhosePort22TheUserMayReach) {
+  auto& gw = start();
+  const auto db = add_agent(gw, "db-1", "role=db");
+  ASSERT_TRUE(wait_for_status(gw, "db-1", "Online", 15s));
+  user_with_policy("ops", list_and_forward_policy("22", "web"));
+  const auto nodes = gw.cli({"nodes", "ls", "--json"}, "ops");
+  ASSERT_EQ(nodes.exit_code, 0) << nodes.describe();
+  EXPECT_TRUE(contains(nodes.out, "db-1")) << "ops may list db-1, just not reach its port 22";
+
+  const auto generated = gw.cli({"ssh-config"}, "ops");
+  ASSERT_EQ(generated.exit_code, 0) << generated.describe();
+  EXPECT_TRUE(contains(generated.out, "Host web-1 " + agent_.node_id + "\n")) << generated.out;
+  EXPECT_FALSE(contains(generated.out, "db-1")) << generated.out;
+  EXPECT_FALSE(contains(generated.out, db.node_id)) << generated.out;
+
+  // Admin may reach both; a user who may reach none gets no Host line at all.
+  const auto as_admin = gw.cli({"ssh-config"});
+  EXPECT_TRUE(contains(as_admin.out, "db-1") && contains(as_admin.out, "web-1")) << as_admin.out;
+  user_with_policy("viewer", {{"Version", "2012-10-17"},
+                              {"Statement", {{{"Effect", "Allow"}, {"Action", "node:List"}, {"Resource", "*"}}}}});
+  const auto none = gw.cli({"ssh-config"}, "viewer");
+  ASSERT_EQ(none.exit_code, 0) << none.describe();
+  EXPECT_FALSE(contains(none.out, "Host ")) << none.out;
 }
 
 TEST_F(ForwardE2e, SshScpSftpAndRsyncWorkThroughTheProxyCommandForNamesAndIds) {

@@ -56,6 +56,12 @@ std::string read_text(const fs::path& path) {
   return text.str();
 }
 
+long rss_kib(pid_t pid) {
+  const std::string status = read_text("/proc/" + std::to_string(pid) + "/status");
+  const auto at = status.find("VmRSS:");
+  return at == std::string::npos ? -1 : std::stol(status.substr(at + 6));
+}
+
 unsigned file_mode(const fs::path& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) throw E2eError("cannot stat " + path.string() + ": " + std::strerror(errno));

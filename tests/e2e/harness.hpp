@@ -92,6 +92,7 @@ std::uint16_t free_port();
 
 std::string read_text(const fs::path& path);
 unsigned file_mode(const fs::path& path);  // permission bits, e.g. 0600
+long rss_kib(pid_t pid);                    // resident memory from /proc, -1 when unknown
 
 // One test's scratch space: a fresh temporary folder (removed at the end unless
 // SALLYPORT_E2E_KEEP is set) and every process started for the test.

@@ -279,14 +279,6 @@ TEST_F(Sessions, TwentyConcurrentSessionsOnOneNodeAreIndependent) {
   }
 }
 
-namespace {
-long rss_kib(pid_t pid) {
-  const std::string status = read_text("/proc/" + std::to_string(pid) + "/status");
-  const auto at = status.find("VmRSS:");
-  return at == std::string::npos ? -1 : std::stol(status.substr(at + 6));
-}
-}  // namespace
-
 // start-session with its stdout on a pipe that the test reads only when it wants to.
 class PipedClient {
  public:

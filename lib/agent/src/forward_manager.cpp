@@ -37,9 +37,18 @@ std::string failure_code(const boost::system::error_code& ec) {
 ForwardManager::ForwardManager(asio::any_io_executor executor, forward::SendFrame send)
     : executor_(std::move(executor)), send_(std::move(send)) {}
 
+void ForwardManager::send_later(std::string frame) {
+  auto send = send_;
+  asio::co_spawn(executor_, [send, frame = std::move(frame)]() mutable -> asio::awaitable<void> {
+    co_await send(std::move(frame));
+  }, asio::detached);
+}
+
 void ForwardManager::on_frame(std::string frame, const wire::Header& header) {
   if (closed_) return;
-  if (const auto it = streams_.find(header.channel); it != streams_.end()) {
+  const auto it = streams_.find(header.channel);
+  const bool live = it != streams_.end();
+  if (live && header.type != wire::FrameType::kControl) {
     auto stream = it->second;  // on_frame may end it and erase the entry
     stream->on_frame(std::move(frame), header);
     return;
@@ -51,24 +60,46 @@ void ForwardManager::on_frame(std::string frame, const wire::Header& header) {
     return;
   }
   const auto& message = parsed.message;
+  if (header.channel == wire::kForwardControlChannel) {
+    on_session_message(message);
+    return;
+  }
+  if (live) {
+    auto stream = it->second;
+    stream->on_frame(std::move(frame), header);
+  }
   if (message["type"] == wire::msg::kStreamClose) {
+    // The answer is the last frame on this channel: the gateway stops expecting late data.
     connecting_.erase(header.channel);
+    send_later(wire::encode_control(json{{"type", wire::msg::kStreamClose}, {"reason", "closed"}}, header.channel));
     return;
   }
-  if (message["type"] != wire::msg::kStreamConnect || connecting_.count(header.channel)) return;
-  if (size() >= kMaxStreams) {
-    auto send = send_;
-    std::string failed = failed_frame(header.channel, "too_many_streams", "the agent holds too many forwarded connections");
-    asio::co_spawn(executor_, [send, failed]() -> asio::awaitable<void> { co_await send(failed); }, asio::detached);
+  if (message["type"] != wire::msg::kStreamConnect || live || connecting_.count(header.channel)) return;
+  const std::string session_id = message["session_id"].get<std::string>();
+  if (size() >= kMaxStreams || (budgets_.size() >= kMaxStreams && !budgets_.count(session_id))) {
+    send_later(failed_frame(header.channel, "too_many_streams", "the agent holds too many forwarded connections"));
     return;
   }
+  auto& budget = budgets_[session_id];
+  if (!budget) budget = std::make_shared<forward::SendBudget>(wire::kForwardSessionWindowBytes);
   connecting_.insert(header.channel);
   asio::co_spawn(executor_, connect(header.channel, message["host"].get<std::string>(),
-                                    static_cast<std::uint16_t>(message["port"].get<int>())),
+                                    static_cast<std::uint16_t>(message["port"].get<int>()), budget),
                  asio::detached);
 }
 
-asio::awaitable<void> ForwardManager::connect(std::uint32_t channel, std::string host, std::uint16_t port) {
+void ForwardManager::on_session_message(const json& message) {
+  const auto it = budgets_.find(message["session_id"].get<std::string>());
+  if (it == budgets_.end()) return;  // a session this link no longer has
+  if (message["type"] == wire::msg::kForwardCredit) {
+    it->second->give(message["bytes"].get<std::uint64_t>());
+  } else if (message["type"] == wire::msg::kForwardEnd) {
+    budgets_.erase(it);  // its streams were closed before; they keep their pointer until done
+  }
+}
+
+asio::awaitable<void> ForwardManager::connect(std::uint32_t channel, std::string host, std::uint16_t port,
+                                              std::shared_ptr<forward::SendBudget> budget) {
   auto self = shared_from_this();
   const std::string where = host + ":" + std::to_string(port);
   asio::ip::tcp::resolver resolver(executor_);
@@ -113,7 +144,8 @@ asio::awaitable<void> ForwardManager::connect(std::uint32_t channel, std::string
   auto stream = forward::Stream::from_socket(executor_, socket.release(), channel, send_,
                                              [weak, channel](const std::string&, const forward::StreamTotals&) {
                                                if (auto manager = weak.lock()) manager->streams_.erase(channel);
-                                             });
+                                             },
+                                             std::move(budget));
   streams_[channel] = stream;
   std::string opened = wire::encode_control(json{{"type", wire::msg::kStreamOpened}, {"remote_address", remote_address}}, channel);
   co_await send_(std::move(opened));
@@ -125,6 +157,7 @@ void ForwardManager::close_all() {
   auto streams = std::move(streams_);
   streams_.clear();
   connecting_.clear();
+  budgets_.clear();
   for (auto& [channel, stream] : streams) stream->abort("the link to the gateway closed");
 }
 

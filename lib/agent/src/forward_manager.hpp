@@ -3,11 +3,15 @@
 // node (every address the name resolves to, in turn, within kConnectTimeout) and answers
 // `stream_opened` or `stream_failed`; then the connection is a forward::Stream on that
 // channel until either end closes it. The gateway has authorised host and port already.
+// The streams of one forwarding session share one SendBudget (wire::kForwardSessionWindowBytes)
+// that the gateway refills with `forward_credit` and drops with `forward_end`; every
+// `stream_close` from the gateway is answered with one, whatever state the stream was in.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
 
@@ -28,12 +32,16 @@ class ForwardManager : public std::enable_shared_from_this<ForwardManager> {
   std::size_t size() const { return streams_.size() + connecting_.size(); }
 
  private:
-  boost::asio::awaitable<void> connect(std::uint32_t channel, std::string host, std::uint16_t port);
+  boost::asio::awaitable<void> connect(std::uint32_t channel, std::string host, std::uint16_t port,
+                                       std::shared_ptr<forward::SendBudget> budget);
+  void on_session_message(const nlohmann::json& message);
+  void send_later(std::string frame);
 
   boost::asio::any_io_executor executor_;
   forward::SendFrame send_;
   std::map<std::uint32_t, std::shared_ptr<forward::Stream>> streams_;
   std::set<std::uint32_t> connecting_;  // removed when the gateway closes the stream meanwhile
+  std::map<std::string, std::shared_ptr<forward::SendBudget>> budgets_;  // by forwarding session
   bool closed_ = false;
 };
 

@@ -49,6 +49,9 @@ class Endpoint {
  public:
   virtual ~Endpoint() = default;
   virtual asio::awaitable<std::size_t> read_some(char* data, std::size_t size, error_code& ec) = 0;
+  // For budgeted reads: wait until readable, then read what is there without waiting.
+  virtual asio::awaitable<void> wait_readable(error_code& ec) = 0;
+  virtual std::size_t read_now(char* data, std::size_t size, error_code& ec) = 0;
   virtual asio::awaitable<void> write_all(const char* data, std::size_t size, error_code& ec) = 0;
   virtual void shutdown_send() = 0;
   virtual void close() = 0;
@@ -64,9 +67,16 @@ class SocketEndpoint final : public Endpoint {
     socket_.assign(v6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd, ec);
     if (ec) ::close(fd);
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    socket_.non_blocking(true, ec);  // read_now never blocks the thread; async operations are unaffected
   }
   asio::awaitable<std::size_t> read_some(char* data, std::size_t size, error_code& ec) override {
     co_return co_await socket_.async_read_some(asio::buffer(data, size), asio::redirect_error(asio::use_awaitable, ec));
+  }
+  asio::awaitable<void> wait_readable(error_code& ec) override {
+    co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+  }
+  std::size_t read_now(char* data, std::size_t size, error_code& ec) override {
+    return socket_.read_some(asio::buffer(data, size), ec);
   }
   asio::awaitable<void> write_all(const char* data, std::size_t size, error_code& ec) override {
     co_await asio::async_write(socket_, asio::buffer(data, size), asio::redirect_error(asio::use_awaitable, ec));
@@ -91,6 +101,13 @@ class DescriptorEndpoint final : public Endpoint {
   asio::awaitable<std::size_t> read_some(char* data, std::size_t size, error_code& ec) override {
     co_return co_await input_.async_read_some(asio::buffer(data, size), asio::redirect_error(asio::use_awaitable, ec));
   }
+  // Budgets are for the agent's sockets; stdin is never switched to non-blocking (it is shared).
+  asio::awaitable<void> wait_readable(error_code& ec) override {
+    co_await input_.async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+  }
+  std::size_t read_now(char* data, std::size_t size, error_code& ec) override {
+    return input_.read_some(asio::buffer(data, size), ec);
+  }
   asio::awaitable<void> write_all(const char* data, std::size_t size, error_code& ec) override {
     co_await asio::async_write(output_, asio::buffer(data, size), asio::redirect_error(asio::use_awaitable, ec));
   }
@@ -112,9 +129,9 @@ class DescriptorEndpoint final : public Endpoint {
 class StreamImpl final : public Stream, public std::enable_shared_from_this<StreamImpl> {
  public:
   StreamImpl(asio::any_io_executor executor, std::unique_ptr<Endpoint> endpoint, std::uint32_t channel, SendFrame send,
-             StreamDone done)
+             StreamDone done, std::shared_ptr<SendBudget> budget)
       : executor_(executor), endpoint_(std::move(endpoint)), channel_(channel), send_(std::move(send)),
-        done_(std::move(done)), credit_changed_(executor), queue_changed_(executor) {}
+        done_(std::move(done)), budget_(std::move(budget)), credit_changed_(executor), queue_changed_(executor) {}
 
   void start() override {
     auto self = shared_from_this();
@@ -163,16 +180,48 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
   const StreamTotals& totals() const override { return totals_; }
 
  private:
+  bool may_send() const { return credit_ > 0 && (!budget_ || budget_->available() > 0); }
+
+  void wait_for_budget() {
+    if (!budget_ || budget_->available() > 0 || budget_waiting_) return;
+    budget_waiting_ = true;
+    std::weak_ptr<StreamImpl> weak = weak_from_this();
+    budget_->wait([weak] {
+      if (auto self = weak.lock()) {
+        self->budget_waiting_ = false;
+        self->credit_changed_.notify();
+      }
+    });
+  }
+
   asio::awaitable<void> read_loop(std::shared_ptr<StreamImpl> /*keep_alive*/) {
     std::string buffer;
     for (;;) {
-      while (credit_ == 0 && !finished_) co_await credit_changed_.wait();
+      while (!may_send() && !finished_) {
+        wait_for_budget();
+        co_await credit_changed_.wait();
+      }
       if (finished_) co_return;
-      const std::size_t want = std::min<std::uint64_t>(wire::kMaxPayloadBytes, credit_);
-      buffer.resize(wire::kHeaderBytes + want);
       error_code ec;
-      const std::size_t n = co_await endpoint_->read_some(buffer.data() + wire::kHeaderBytes, want, ec);
-      if (finished_) co_return;
+      std::size_t n = 0;
+      if (budget_) {
+        // Take only what is read now, never waiting with a share of the budget: it is
+        // shared, and a stream waiting on an idle socket must not hold any of it.
+        const std::size_t want = std::min<std::uint64_t>({wire::kMaxPayloadBytes, credit_, budget_->available()});
+        buffer.resize(wire::kHeaderBytes + want);
+        n = endpoint_->read_now(buffer.data() + wire::kHeaderBytes, want, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+          co_await endpoint_->wait_readable(ec);
+          if (finished_) co_return;
+          if (!ec) continue;  // readable now: read again with what the budget holds then
+        }
+        if (!ec) budget_->take(n);
+      } else {
+        const std::size_t want = std::min<std::uint64_t>(wire::kMaxPayloadBytes, credit_);
+        buffer.resize(wire::kHeaderBytes + want);
+        n = co_await endpoint_->read_some(buffer.data() + wire::kHeaderBytes, want, ec);
+        if (finished_) co_return;
+      }
       if (ec == asio::error::eof) {
         read_ended_ = true;
         std::string eof = wire::encode_control(nlohmann::json{{"type", wire::msg::kEof}}, channel_);
@@ -267,6 +316,8 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
   std::uint32_t channel_;
   SendFrame send_;
   StreamDone done_;
+  std::shared_ptr<SendBudget> budget_;  // null: only the stream's own credit limits sending
+  bool budget_waiting_ = false;
   StreamTotals totals_;
   std::uint64_t credit_ = wire::kStreamWindowBytes;  // bytes we may still send
   Signal credit_changed_;
@@ -282,16 +333,24 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
 
 }  // namespace
 
+void SendBudget::give(std::uint64_t bytes) {
+  available_ = std::min(limit_, available_ + bytes);
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& wake : waiters) wake();
+}
+
 std::shared_ptr<Stream> Stream::from_socket(asio::any_io_executor executor, int socket_fd, std::uint32_t channel,
-                                            SendFrame send, StreamDone done) {
+                                            SendFrame send, StreamDone done, std::shared_ptr<SendBudget> budget) {
   auto endpoint = std::make_unique<SocketEndpoint>(executor, socket_fd);
-  return std::make_shared<StreamImpl>(executor, std::move(endpoint), channel, std::move(send), std::move(done));
+  return std::make_shared<StreamImpl>(executor, std::move(endpoint), channel, std::move(send), std::move(done),
+                                      std::move(budget));
 }
 
 std::shared_ptr<Stream> Stream::from_descriptors(asio::any_io_executor executor, int input_fd, int output_fd,
                                                  std::uint32_t channel, SendFrame send, StreamDone done) {
   auto endpoint = std::make_unique<DescriptorEndpoint>(executor, input_fd, output_fd);
-  return std::make_shared<StreamImpl>(executor, std::move(endpoint), channel, std::move(send), std::move(done));
+  return std::make_shared<StreamImpl>(executor, std::move(endpoint), channel, std::move(send), std::move(done), nullptr);
 }
 
 }  // namespace sallyport::forward

@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <thread>
+#include <vector>
 
 #include "sallyport/wire/control.hpp"
 
@@ -106,6 +107,40 @@ TEST(Stream, CarriesBothDirectionsWithHalfCloseAndEndsCleanly) {
   EXPECT_TRUE(joined.a->done() && joined.b->done());
   ::close(client.local);
   ::close(server.local);
+}
+
+TEST(Stream, StreamsSharingABudgetSendNoMoreThanItAndIdleOnesHoldNone) {
+  asio::io_context io;
+  auto budget = std::make_shared<SendBudget>(100 * 1024);
+  std::size_t sent = 0;
+  auto send = [&](std::string frame) -> asio::awaitable<bool> {
+    if (frame[0] == static_cast<char>(wire::FrameType::kData)) sent += frame.size() - wire::kHeaderBytes;
+    co_return true;
+  };
+  auto done = [](const std::string&, const StreamTotals&) {};
+  std::vector<Pair> locals;
+  std::vector<std::shared_ptr<Stream>> streams;
+  for (std::uint32_t channel = 2; channel < 5; ++channel) {  // the third stays idle
+    locals.push_back(socket_pair());
+    streams.push_back(Stream::from_socket(io.get_executor(), locals.back().stream, channel, send, done, budget));
+    streams.back()->start();
+  }
+  io.run_for(std::chrono::milliseconds(20));  // every stream now waits on its socket
+  write_all(locals[0].local, std::string(80 * 1024, 'a'));
+  write_all(locals[1].local, std::string(80 * 1024, 'b'));
+  io.run_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(sent, 100u * 1024);
+  EXPECT_EQ(budget->available(), 0u);
+  budget->give(60 * 1024);  // the rest fits now
+  io.run_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(sent, 160u * 1024);
+  EXPECT_EQ(budget->available(), 0u);
+  budget->give(1 << 30);  // never beyond the initial amount
+  EXPECT_EQ(budget->available(), 100u * 1024);
+  EXPECT_TRUE(budget->full());
+  for (auto& stream : streams) stream->abort("test over");
+  io.run_for(std::chrono::milliseconds(20));
+  for (auto& pair : locals) ::close(pair.local);
 }
 
 TEST(Stream, PeerOverrunningTheWindowIsRefused) {

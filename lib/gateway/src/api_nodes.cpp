@@ -36,7 +36,21 @@ RequestContext node_context(const store::Node& node) {
 // Lists the nodes the caller may see: node:Read or node:List on the node itself, with its tags
 // as context. The call as a whole needs node:List on node/* unless some node passes, so
 // tag-scoped policies ("node:List where node:tag/env = dev") work without a separate grant.
+// With ?forward_port=N[&forward_host=H] each node also says whether a port forward to H:N
+// (default localhost, as `sallyport proxy`) would be allowed, so `ssh-config` lists only
+// nodes the user can reach.
 HttpResponse list_nodes(Context& context, const HttpRequest& request, const Caller& caller) {
+  std::optional<int> forward_port;
+  if (const std::string text = request.query_param("forward_port"); !text.empty()) {
+    const bool digits = text.size() <= 5 && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoi(text) < 1 || std::stoi(text) > 65535) {
+      return error_response(400, "bad_request", "forward_port must be 1-65535");
+    }
+    forward_port = std::stoi(text);
+  }
+  std::string forward_host = request.query_param("forward_host");
+  if (forward_host.empty()) forward_host = "localhost";
+  if (forward_host.size() > 253) return error_response(400, "bad_request", "forward_host is too long");
   json items = json::array();
   // One load of the caller's policies for the whole list.
   const auto principal = context.authorizer.principal(caller.user);
@@ -61,6 +75,15 @@ HttpResponse list_nodes(Context& context, const HttpRequest& request, const Call
     item["session_start"] = {{"allowed", Authorizer::allowed(start)},
                              {"run_as", run_as},
                              {"reason", Authorizer::allowed(start) ? "" : start.explanation}};
+    if (forward_port) {
+      auto forward_context = extra;
+      add_forward_context(forward_context, forward_host, *forward_port);
+      const auto forward = Authorizer::decide(principal, "session:PortForward", resource, forward_context);
+      item["port_forward"] = {{"allowed", Authorizer::allowed(forward)},
+                              {"host", forward_host},
+                              {"port", *forward_port},
+                              {"reason", Authorizer::allowed(forward) ? "" : forward.explanation}};
+    }
     items.push_back(std::move(item));
   }
   if (items.empty() && !Authorizer::allowed(list_decision)) {

@@ -745,6 +745,44 @@ TEST_F(ApiPolicyTest, NodeListSaysWhetherASessionStartWouldBeAllowed) {
   EXPECT_FALSE(as_reader["reason"].get<std::string>().empty());
 }
 
+TEST_F(ApiPolicyTest, NodeListSaysWhetherAPortForwardWouldBeAllowedWhenAsked) {
+  add_node("web-1", {{"role", "web"}});
+  add_node("db-1", {{"role", "db"}});
+  const json policy = {
+      {"Version", "2012-10-17"},
+      {"Statement",
+       {{{"Effect", "Allow"}, {"Action", "node:List"}, {"Resource", "*"}},
+        {{"Effect", "Allow"},
+         {"Action", "session:PortForward"},
+         {"Resource", "node/*"},
+         {"Condition", {{"StringEquals", {{"forward:port", "22"}, {"forward:host", "localhost"}, {"node:tag/role", "web"}}}}}}}}};
+  create_policy("ssh-web", policy.dump());
+  const std::string ops = user("ops", {"ssh-web"});
+  std::map<std::string, json> by_name;
+  const auto listed = call("GET", "/v1/nodes?forward_port=22", "", ops);
+  ASSERT_EQ(listed.status, 200u) << listed.body;
+  const json nodes = json::parse(listed.body)["nodes"];
+  for (const auto& node : nodes) {
+    by_name[node["name"].get<std::string>()] = node["port_forward"];
+  }
+  ASSERT_EQ(by_name.size(), 2u) << listed.body;
+  EXPECT_EQ(by_name["web-1"]["allowed"], true);
+  EXPECT_EQ(by_name["web-1"]["port"], 22);
+  EXPECT_EQ(by_name["web-1"]["host"], "localhost");
+  EXPECT_EQ(by_name["db-1"]["allowed"], false);
+  EXPECT_FALSE(by_name["db-1"]["reason"].get<std::string>().empty());
+  // Another port or host is decided as asked; without the parameter nothing is said.
+  const auto other = json::parse(call("GET", "/v1/nodes?forward_port=2222", "", ops).body)["nodes"];
+  for (const auto& node : other) EXPECT_EQ(node["port_forward"]["allowed"], false) << node.dump();
+  const auto elsewhere = json::parse(call("GET", "/v1/nodes?forward_port=22&forward_host=10.0.0.5", "", ops).body)["nodes"];
+  for (const auto& node : elsewhere) EXPECT_EQ(node["port_forward"]["allowed"], false) << node.dump();
+  const auto unasked = json::parse(call("GET", "/v1/nodes", "", ops).body)["nodes"];
+  for (const auto& node : unasked) EXPECT_FALSE(node.contains("port_forward"));
+  for (const std::string bad : {"0", "65536", "22x", "-1", "999999999999"}) {
+    EXPECT_EQ(call("GET", "/v1/nodes?forward_port=" + bad, "", ops).status, 400u) << bad;
+  }
+}
+
 TEST_F(ApiPolicyTest, RecordingReadFollowsPolicyAndRefusesPathTricks) {
   const std::string node = add_node("web-1", {{"env", "prod"}});
   add_session("bob-1", "bob", node, /*ended=*/true);

@@ -42,6 +42,11 @@ void add_node_context(RequestContext& context, const store::Node& node) {
   for (const auto& [key, value] : node.tags) context["node:tag/" + lower(key)].push_back(value);
 }
 
+void add_forward_context(RequestContext& context, const std::string& host, int port) {
+  context["forward:host"] = {host};
+  context["forward:port"] = {std::to_string(port)};
+}
+
 void add_session_context(RequestContext& context, const store::SessionRecord& session) {
   context["session:owner"] = {session.owner};
   context["session:runas"] = {session.run_as};

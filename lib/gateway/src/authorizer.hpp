@@ -18,6 +18,8 @@ using RequestContext = std::map<std::string, std::vector<std::string>>;
 
 // Context for a node resource: node:id and node:tag/<key> for each tag.
 void add_node_context(RequestContext& context, const store::Node& node);
+// Context for a port forward: forward:host and forward:port.
+void add_forward_context(RequestContext& context, const std::string& host, int port);
 // Context for a session resource: session:owner, session:runAs and node:id.
 void add_session_context(RequestContext& context, const store::SessionRecord& session);
 

@@ -62,6 +62,7 @@ struct Gateway::Impl {
     recordings.start_worker();
     if (config.recording_enabled) {
       sessions.set_tap(&recorder);
+      forwards.set_tap(&recorder);
     } else {
       spdlog::warn("session recording and streaming are OFF (--no-recording)");
     }
@@ -175,7 +176,7 @@ struct Gateway::Impl {
     bool terminate(const std::string& id, const std::string& by, const std::string& reason) override {
       return first.terminate(id, by, reason) || second.terminate(id, by, reason);
     }
-    // Only the session hub feeds the recorder; forwarding sessions keep no recording.
+    // Both hubs record through the same recorder, which finds any session's recording by ID.
     std::optional<std::string> read_recording(const std::string& id, std::string* error) override {
       return first.read_recording(id, error);
     }

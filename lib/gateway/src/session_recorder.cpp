@@ -14,6 +14,15 @@ recording::Stream to_stream(TapStream stream) {
   return recording::Stream::kOutput;
 }
 
+const char* event_name(ForwardEvent::Kind kind) {
+  switch (kind) {
+    case ForwardEvent::Kind::kOpened: return "open";
+    case ForwardEvent::Kind::kFailed: return "failed";
+    case ForwardEvent::Kind::kClosed: return "close";
+  }
+  return "close";
+}
+
 }  // namespace
 
 std::string SessionRecorder::refusal(const DestinationRequirements& required) {
@@ -78,6 +87,22 @@ void SessionRecorder::data(const std::string& session_id, TapStream stream, std:
 void SessionRecorder::resized(const std::string& session_id, int cols, int rows) {
   const auto it = live_.find(session_id);
   if (it != live_.end() && it->second.file) it->second.file->resize(cols, rows);
+}
+
+void SessionRecorder::connection(const ForwardEvent& event) {
+  const auto it = live_.find(event.session_id);
+  if (it == live_.end()) return;
+  nlohmann::json fields = {{"event", event_name(event.kind)}, {"connection", event.stream},
+                           {"remote", event.remote_address}, {"client", event.client_address}};
+  if (event.kind == ForwardEvent::Kind::kClosed) {
+    fields["bytes_in"] = event.bytes_in;
+    fields["bytes_out"] = event.bytes_out;
+  }
+  if (!event.reason.empty()) fields["reason"] = event.reason;
+  if (it->second.file) it->second.file->connection(fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  fields["user"] = it->second.owner;
+  fields["node_id"] = it->second.node_id;
+  events_.session_event(event.session_id, "connection", fields);
 }
 
 void SessionRecorder::tick(const std::string& session_id) {

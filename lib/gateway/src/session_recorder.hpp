@@ -1,6 +1,6 @@
 #pragma once
 // The SessionTap that keeps recordings (recording::RecordingStorage) and streams session
-// output and events (recording::EventStream).
+// output and events (recording::EventStream), for shell, command and port-forward sessions.
 #include <map>
 #include <memory>
 
@@ -20,6 +20,7 @@ class SessionRecorder final : public SessionTap {
                const DestinationRequirements& required) override;
   void data(const std::string& session_id, TapStream stream, std::string_view bytes) override;
   void resized(const std::string& session_id, int cols, int rows) override;
+  void connection(const ForwardEvent& event) override;
   void tick(const std::string& session_id) override;
   void ended(const store::SessionRecord& session) override;
   std::optional<std::string> read(const std::string& session_id, std::string* error) override;

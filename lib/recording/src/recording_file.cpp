@@ -101,6 +101,14 @@ void RecordingFile::resize(int cols, int rows) {
   flush();
 }
 
+void RecordingFile::connection(std::string_view json_text) {
+  if (fd_ < 0) return;
+  std::string escaped;
+  append_json_bytes(escaped, json_text, true);
+  buffer_ += encode_event(elapsed(), kConnectionCode, escaped);
+  flush();
+}
+
 void RecordingFile::flush_if_due() {
   if (target_ && !buffer_.empty() && std::chrono::steady_clock::now() - last_flush_ >= kFlushInterval) flush();
 }

@@ -151,6 +151,17 @@ TEST(FileWriter, KeepsOrderPastItsBoundAndReportsAFailedWrite) {
   writer.write(refused, "x");
   EXPECT_FALSE(writer.drain(refused));
   ::close(read_only);
+
+TEST(RecordingFile, ConnectionEventsCarryTheirJsonTextAndReachTheFileAtOnce) {
+  TempDir dir;
+  const fs::path path = dir.path / "c.cast";
+  RecordingFile file(path, header_for("c"));
+  const std::string event = R"({"event":"close","connection":3,"remote":"127.0.0.1:5432","bytes_in":5})";
+  file.connection(event);
+  const auto cast = slurp(path);  // not buffered: an event is rare and must survive a crash
+  EXPECT_EQ(stream_of(cast, kConnectionCode), event);
+  EXPECT_EQ(stream_of(cast, "o"), "");
+  EXPECT_TRUE(file.close());
 }
 
 TEST(RecordingFile, RefusesToOverwrite) {

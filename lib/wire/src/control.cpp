@@ -82,6 +82,9 @@ const std::map<std::string, std::vector<Field>, std::less<>>& schema() {
       {msg::kStreamOpened, {{"remote_address", Kind::kString, 128, false}}},
       {msg::kStreamFailed, {{"code", Kind::kString, 64, true}, {"message", Kind::kString, 1024, true}}},
       {msg::kStreamClose, {{"reason", Kind::kString, 256, true}}},
+      {msg::kForwardCredit,
+       {{"session_id", Kind::kString, 128, true}, {"bytes", Kind::kInteger, kForwardSessionWindowBytes, true}}},
+      {msg::kForwardEnd, {{"session_id", Kind::kString, 128, true}}},
       {msg::kError, {{"code", Kind::kString, 64, true}, {"message", Kind::kString, 1024, true}}},
   };
   return table;

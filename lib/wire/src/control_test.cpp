@@ -68,4 +68,12 @@ TEST(Control, ForwardMessagesFollowTheSchema) {
   EXPECT_TRUE(parse_control(R"({"type":"stream_connect","session_id":"s","host":"db","port":5432})").error.empty());
   EXPECT_TRUE(parse_control(R"({"type":"stream_failed","code":"refused","message":"m"})").error.empty());
   EXPECT_TRUE(parse_control(R"({"type":"stream_close","reason":"r"})").error.empty());
+  // The session window: never more than it back at once, always for a named session.
+  const json credit = {{"type", "forward_credit"}, {"session_id", "s"}, {"bytes", kForwardSessionWindowBytes}};
+  EXPECT_TRUE(parse_control(credit.dump()).error.empty());
+  json too_much = credit;
+  too_much["bytes"] = kForwardSessionWindowBytes + 1;
+  EXPECT_NE(parse_control(too_much.dump()).error.find("out of range"), std::string::npos);
+  EXPECT_NE(parse_control(R"({"type":"forward_credit","bytes":5})").error.find("missing field 'session_id'"), std::string::npos);
+  EXPECT_TRUE(parse_control(R"({"type":"forward_end","session_id":"s"})").error.empty());
 }

@@ -14,8 +14,10 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <algorithm>
 #include <functional>
 #include <memory>
+#include <vector>
 #include <string>
 
 #include "sallyport/wire/frame.hpp"
@@ -33,13 +35,35 @@ struct StreamTotals {
 // Called once when the stream is over; reason is empty for a clean close of both directions.
 using StreamDone = std::function<void(const std::string& reason, const StreamTotals& totals)>;
 
+// Bytes a group of streams may send together until the peer gives them back (the agent's
+// streams of one forwarding session: wire::kForwardSessionWindowBytes). A stream with a budget
+// waits until its socket is readable and only then takes what it reads, so an idle connection
+// never holds any of it. One executor; not thread-safe.
+class SendBudget {
+ public:
+  explicit SendBudget(std::uint64_t bytes) : limit_(bytes), available_(bytes) {}
+  std::uint64_t available() const { return available_; }
+  bool full() const { return available_ == limit_; }
+  void take(std::uint64_t bytes) { available_ -= std::min(bytes, available_); }
+  // Adds bytes back (never beyond the initial amount) and wakes every waiter.
+  void give(std::uint64_t bytes);
+  // `wake` is called once, at the next give().
+  void wait(std::function<void()> wake) { waiters_.push_back(std::move(wake)); }
+
+ private:
+  std::uint64_t limit_;
+  std::uint64_t available_;
+  std::vector<std::function<void()>> waiters_;
+};
+
 class Stream {
  public:
   virtual ~Stream() = default;
 
-  // Adopts a connected TCP socket's descriptor.
+  // Adopts a connected TCP socket's descriptor; with a budget, what it sends also counts there.
   static std::shared_ptr<Stream> from_socket(boost::asio::any_io_executor executor, int socket_fd,
-                                             std::uint32_t channel, SendFrame send, StreamDone done);
+                                             std::uint32_t channel, SendFrame send, StreamDone done,
+                                             std::shared_ptr<SendBudget> budget = nullptr);
   // Reads input_fd and writes output_fd (pipes, sockets or terminals; not regular files).
   // Half-close closes output_fd.
   static std::shared_ptr<Stream> from_descriptors(boost::asio::any_io_executor executor, int input_fd, int output_fd,

@@ -4,13 +4,14 @@
 // forward:port) and any number of streams, one per forwarded TCP connection. Each stream maps a
 // client channel to its own channel on the node's agent link (wire::kStreamChannelFlag set),
 // with its own credit window per direction that the hub enforces; frames are relayed as
-// received, with only the channel rewritten. The session is recorded like a shell session
-// (kind "port-forward"); each connection's opening, failure and close is reported to the
-// ForwardEvent sink (for recordings), never its payload.
+// received, with only the channel rewritten. The session goes through the same SessionTap as
+// shell sessions (kind "port-forward"): start, end, and each connection's opening, failure and
+// close (ForwardEvent), never its payload.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,7 @@
 #include "sallyport/gateway/audit.hpp"
 #include "sallyport/gateway/auth.hpp"
 #include "sallyport/gateway/session_hub.hpp"
+#include "sallyport/gateway/session_tap.hpp"
 #include "sallyport/store/store.hpp"
 #include "sallyport/transport/http_types.hpp"
 #include "sallyport/transport/message_socket.hpp"
@@ -29,21 +31,6 @@ namespace sallyport::gateway {
 
 inline constexpr const char* kForwardPath = "/v1/forwards/connect";
 
-// One forwarded connection's event, as a recorder stores it.
-struct ForwardEvent {
-  enum class Kind { kOpened, kFailed, kClosed };
-  Kind kind = Kind::kOpened;
-  std::string session_id;
-  std::uint32_t stream = 0;      // the connection's number within the session (client channel)
-  std::string remote_address;    // kOpened/kClosed: the address the node connected to; kFailed: host:port asked for
-  std::string client_address;    // the client's address as the gateway sees it
-  std::int64_t bytes_in = 0;     // kClosed: client -> node on this connection
-  std::int64_t bytes_out = 0;    // kClosed: node -> client
-  std::string reason;            // kFailed: why; kClosed: "" for a clean close, else why
-  util::Millis at = 0;
-};
-using ForwardEventSink = std::function<void(const ForwardEvent& event)>;
-
 class ForwardHub final : public SessionControl {
  public:
   static constexpr std::size_t kMaxStreamsPerSession = 256;
@@ -53,8 +40,8 @@ class ForwardHub final : public SessionControl {
              std::string gateway_id);
   ~ForwardHub() override;
 
-  // The hook for recordings: every connection event of every forwarding session.
-  void set_event_sink(ForwardEventSink sink);
+  // Recording and log streaming (the same tap as the session hub's); null: none.
+  void set_tap(SessionTap* tap);
 
   boost::asio::awaitable<void> serve_client(transport::HttpRequest request,
                                             std::shared_ptr<transport::MessageSocket> socket);

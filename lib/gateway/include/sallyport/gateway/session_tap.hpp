@@ -1,7 +1,9 @@
 #pragma once
-// What the session hub reports about every session it brokers, for recording and log
-// streaming: the bytes each way exactly as relayed, resizes, start and end. Called on the
-// hub's executor only.
+// What the session and forward hubs report about every session they broker, for recording and
+// log streaming: for shells and commands the bytes each way exactly as relayed and resizes;
+// for port forwarding each connection's events, never its payload; start and end for both.
+// Called on the hubs' executor only.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +21,19 @@ struct DestinationRequirements {
 
 enum class TapStream { kOutput, kInput, kStderr };
 
+// One forwarded connection's event.
+struct ForwardEvent {
+  enum class Kind { kOpened, kFailed, kClosed };
+  Kind kind = Kind::kOpened;
+  std::string session_id;
+  std::uint32_t stream = 0;      // the connection's number within the session (client channel)
+  std::string remote_address;    // kOpened/kClosed: the address the node connected to; kFailed: host:port asked for
+  std::string client_address;    // the client's address as the gateway sees it
+  std::int64_t bytes_in = 0;     // kClosed: client -> node on this connection
+  std::int64_t bytes_out = 0;    // kClosed: node -> client
+  std::string reason;            // kFailed: why; kClosed: "" for a clean close, else why
+};
+
 class SessionTap {
  public:
   virtual ~SessionTap() = default;
@@ -29,6 +44,7 @@ class SessionTap {
                        const DestinationRequirements& required) = 0;
   virtual void data(const std::string& session_id, TapStream stream, std::string_view bytes) = 0;
   virtual void resized(const std::string& session_id, int cols, int rows) = 0;
+  virtual void connection(const ForwardEvent& event) = 0;
   virtual void tick(const std::string& session_id) = 0;  // periodic: flushes what is due
   virtual void ended(const store::SessionRecord& session) = 0;
   // The recording's asciicast text for the API.

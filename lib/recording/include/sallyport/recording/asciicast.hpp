@@ -1,7 +1,11 @@
 #pragma once
 // asciicast v2 (the asciinema format), byte-exact: a header line, then one JSON array per
 // event, [seconds, code, data]. Codes: "o" output, "i" input, "r" resize ("COLSxROWS"), and
-// Sallyport's "e" for a command's stderr (players skip codes they do not know).
+// Sallyport's own: "e" for a command's stderr, and "c" for a forwarded connection's event
+// (port forwarding records connections, never their payload), whose data is one JSON object
+// as text: {"event":"open"|"failed"|"close","connection":N,"remote":"host:port",
+// "client":"addr:port"} plus "bytes_in"/"bytes_out" on close and "reason" when not clean.
+// Players skip codes they do not know, so `asciinema play` shows a port forward as empty.
 //
 // A command's streams are often not text (tar, gzip, images), where escapes would make the
 // recording up to six times the bytes it holds. Such a chunk is written as base64 under the
@@ -24,6 +28,7 @@
 namespace sallyport::recording {
 
 inline constexpr std::size_t kMaxEventLineBytes = 4 << 20;  // parse_event refuses longer lines
+inline constexpr const char* kConnectionCode = "c";
 
 struct Header {
   int width = 80;

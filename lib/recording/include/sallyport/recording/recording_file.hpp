@@ -43,6 +43,8 @@ class RecordingFile {
   // the bytes were all held back), valid until the next call, so the event log can reuse it.
   RecordedChunk data(Stream stream, std::string_view bytes);
   void resize(int cols, int rows);
+  // A forwarded connection's event (kConnectionCode; `json_text` is one JSON object).
+  void connection(std::string_view json_text);
   void flush_if_due();  // called by a periodic timer
   // Writes what is buffered (incomplete UTF-8 tails as escapes), waits for the writer, and
   // closes. Returns false when a write failed at any point.

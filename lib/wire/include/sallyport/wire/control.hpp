@@ -49,11 +49,22 @@ inline constexpr const char* kStreamConnect = "stream_connect";    // gateway ->
 inline constexpr const char* kStreamOpened = "stream_opened";      // agent -> gateway -> client
 inline constexpr const char* kStreamFailed = "stream_failed";      // agent -> gateway -> client: code, message
 inline constexpr const char* kStreamClose = "stream_close";        // either way: reason
+// On the agent link, kForwardControlChannel: the session-level window (below).
+inline constexpr const char* kForwardCredit = "forward_credit";    // gateway -> agent: session_id, bytes
+inline constexpr const char* kForwardEnd = "forward_end";          // gateway -> agent: session_id, forget its window
 }  // namespace msg
 
 // Per stream and direction: enough for fast links times the credit round trip through three
 // processes (measured: 2 MiB capped a loaded 2-core machine at ~100 MiB/s).
 constexpr std::size_t kStreamWindowBytes = 4 * 1024 * 1024;
+// Per forwarding session, node -> client, shared by all its streams: what the agent may have
+// sent that the gateway has not yet handed to the client's socket. The gateway returns it
+// (`forward_credit`) as it hands data on or drops it, so the sum of stream windows never
+// becomes a buffer in the gateway and a client that stops reading never blocks the agent
+// link. A `stream_close` from the gateway is answered with `stream_close`, the last frame on
+// that channel, so the gateway knows when late data for a closed stream has all arrived.
+constexpr std::size_t kForwardSessionWindowBytes = 4 * 1024 * 1024;
+constexpr std::uint32_t kForwardControlChannel = kStreamChannelFlag;  // a stream channel no stream gets
 
 constexpr std::uint32_t kClientChannel = 1;  // the one session channel on a client WebSocket
 
