@@ -102,7 +102,7 @@ void RecordingFile::resize(int cols, int rows) {
 }
 
 void RecordingFile::connection(std::string_view json_text) {
-  if (fd_ < 0) return;
+  if (!target_) return;
   std::string escaped;
   append_json_bytes(escaped, json_text, true);
   buffer_ += encode_event(elapsed(), kConnectionCode, escaped);

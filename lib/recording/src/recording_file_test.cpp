@@ -151,6 +151,7 @@ TEST(FileWriter, KeepsOrderPastItsBoundAndReportsAFailedWrite) {
   writer.write(refused, "x");
   EXPECT_FALSE(writer.drain(refused));
   ::close(read_only);
+}
 
 TEST(RecordingFile, ConnectionEventsCarryTheirJsonTextAndReachTheFileAtOnce) {
   TempDir dir;
@@ -158,7 +159,12 @@ TEST(RecordingFile, ConnectionEventsCarryTheirJsonTextAndReachTheFileAtOnce) {
   RecordingFile file(path, header_for("c"));
   const std::string event = R"({"event":"close","connection":3,"remote":"127.0.0.1:5432","bytes_in":5})";
   file.connection(event);
-  const auto cast = slurp(path);  // not buffered: an event is rare and must survive a crash
+  // Not buffered: an event is rare and must survive a crash, so it is handed to the writer at
+  // once and on disk within moments.
+  std::string cast;
+  for (int i = 0; i < 100 && stream_of(cast = slurp(path), kConnectionCode).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_EQ(stream_of(cast, kConnectionCode), event);
   EXPECT_EQ(stream_of(cast, "o"), "");
   EXPECT_TRUE(file.close());
