@@ -897,7 +897,8 @@ TEST_F(E2e, MalformedAgentLinksAreClosedAndTheGatewayStaysUp) {
   const auto state_dir = sandbox_.root() / "agent-real";
   ASSERT_EQ(register_agent(gw, activation, state_dir, "real").exit_code, 0);
   const std::string node_id = json::parse(read_text(state_dir / "agent.json")).at("node_id");
-  const auto impostor = probe_agent_link(gw, [&](const std::string& nonce) { return hello(nonce, 1, node_id); });
+  const auto impostor =
+      probe_agent_link(gw, [&](const std::string& nonce) { return hello(nonce, wire::kProtocolVersion, node_id); });
   expect_refused(impostor, "unauthorized", "hello signed with the wrong key");
   EXPECT_EQ(node_status(gw, node_id), "ConnectionLost");
 

@@ -11,7 +11,10 @@
 
 namespace sallyport::wire {
 
-constexpr int kProtocolVersion = 1;
+// Gateway, agent and clients must speak the same version; a mismatch is refused with both
+// versions named. 2: forwarding sessions share a window the gateway returns (forward_credit,
+// forward_end) and the agent answers every stream_close; a version-1 agent would stall.
+constexpr int kProtocolVersion = 2;
 constexpr std::size_t kMaxControlBytes = 64 * 1024;
 
 // Message type names.
