@@ -446,6 +446,12 @@ TEST_F(ForwardE2e, ForwardSessionIsRecordedAsConnectionEventsWithBytesButNoPaylo
                    {{"SALLYPORT_NEW_PASSWORD", "eve-Pa55word"}}).exit_code, 0);
   ASSERT_EQ(gw.cli_login("eve", "eve-Pa55word").exit_code, 0);
   EXPECT_EQ(gw.cli({"sessions", "recording", id}, "eve").exit_code, 4);
+  // `sessions play` shows the connections, one line each.
+  const auto replay = gw.cli({"sessions", "play", id, "--max-idle", "0.01"});
+  EXPECT_EQ(replay.exit_code, 0) << replay.describe();
+  EXPECT_NE(replay.out.find(" open: 127.0.0.1 -> 127.0.0.1:"), std::string::npos) << replay.out;
+  EXPECT_NE(replay.out.find(" bytes in, "), std::string::npos) << replay.out;
+  EXPECT_NE(replay.out.find(" failed"), std::string::npos) << replay.out;
   if (fs::exists("/usr/bin/asciinema")) {
     const auto played = sandbox_.run("asciinema", {"/usr/bin/asciinema", "play", "-i", "0.2", file.string()}, {{"TERM", "xterm"}});
     EXPECT_EQ(played.exit_code, 0) << played.describe();

@@ -1,5 +1,6 @@
 // sessions recording ID [-o FILE] | sessions play ID [--speed N] [--max-idle S]: a session's
-// recording (asciicast v2) fetched from the gateway, saved or replayed in the terminal.
+// recording (asciicast v2) fetched from the gateway, saved or replayed in the terminal (a
+// port-forward's connection events as one line each).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -24,6 +25,25 @@ namespace {
 std::string fetch(Context& context, const std::string& id) {
   if (id.empty()) throw usage_error("the session ID must not be empty");
   return context.api().get_raw("/v1/sessions/" + url_encode(id) + "/recording");
+}
+
+// A port-forward's connection event as one line: a forward's recording holds no terminal
+// output, so these lines are what its replay shows.
+std::string describe_connection(const std::string& json_text) {
+  const auto event = nlohmann::json::parse(json_text, nullptr, false);
+  if (!event.is_object()) return "[sallyport] connection event (unreadable)\r\n";
+  const auto text = [&](const char* key) {
+    return event.contains(key) && event[key].is_string() ? event[key].get<std::string>() : std::string("?");
+  };
+  const auto number = [&](const char* key) {
+    return event.contains(key) && event[key].is_number() ? std::to_string(event[key].get<std::int64_t>()) : "?";
+  };
+  std::string line = "[sallyport] connection " + number("connection") + " " + text("event");
+  const std::string kind = text("event");
+  if (kind == "open") line += ": " + text("client") + " -> " + text("remote");
+  if (kind == "close") line += ": " + number("bytes_in") + " bytes in, " + number("bytes_out") + " bytes out";
+  if (event.contains("reason")) line += " (" + text("reason") + ")";
+  return line + "\r\n";
 }
 
 struct SaveOptions {
@@ -85,6 +105,7 @@ void play(Context& context, const PlayOptions& options) {
     std::this_thread::sleep_for(std::chrono::duration<double>(pause / options.speed));
     if (event->code == "o") context.out() << event->data << std::flush;
     if (event->code == "e") context.err() << event->data << std::flush;
+    if (event->code == recording::kConnectionCode) context.out() << describe_connection(event->data) << std::flush;
   }
 }
 
