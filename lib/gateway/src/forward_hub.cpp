@@ -15,6 +15,7 @@
 #include "authorizer.hpp"
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/wire/control.hpp"
+#include "client_opening.hpp"
 #include "targets.hpp"
 #include "web_auth.hpp"
 
@@ -327,16 +328,9 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     }
     const auto first = co_await socket->read();
     if (!first) co_return;
-    const auto decoded = wire::decode_one(*first);
-    json start;
-    std::string problem = "expected a forward_start message";
-    if (decoded.frame && decoded.frame->type == wire::FrameType::kControl) {
-      auto parsed = wire::parse_control(decoded.frame->payload);
-      if (!parsed.error.empty()) problem = parsed.error;
-      else if (parsed.message["type"] == wire::msg::kForwardStart) problem.clear();
-      start = std::move(parsed.message);
-    }
-    if (problem.empty() && start["protocol"] != wire::kProtocolVersion) problem = "unsupported protocol version";
+    ClientOpening opening = read_client_opening(first, wire::msg::kForwardStart);
+    json start = std::move(opening.message);
+    std::string problem = std::move(opening.problem);
     const std::string host = problem.empty() ? start["remote_host"].get<std::string>() : "";
     const int port = problem.empty() ? start["remote_port"].get<int>() : 0;
     if (problem.empty() && !valid_host(host)) problem = "remote host must be a host name or an IP address";

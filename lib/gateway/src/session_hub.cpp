@@ -11,6 +11,7 @@
 
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/wire/control.hpp"
+#include "client_opening.hpp"
 #include "targets.hpp"
 #include "web_auth.hpp"
 
@@ -151,20 +152,9 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     }
     const auto first = co_await socket->read();
     if (!first) co_return;
-    const auto decoded = wire::decode_one(*first);
-    json start;
-    std::string problem;
-    if (!decoded.frame || decoded.frame->type != wire::FrameType::kControl) {
-      problem = "expected a session_start message";
-    } else {
-      auto parsed = wire::parse_control(decoded.frame->payload);
-      problem = parsed.error;
-      start = std::move(parsed.message);
-      if (problem.empty() && start["type"] != wire::msg::kSessionStart) problem = "expected a session_start message";
-    }
-    if (problem.empty() && start["protocol"] != wire::kProtocolVersion) {
-      problem = "unsupported protocol version " + start["protocol"].dump();
-    }
+    ClientOpening opening = read_client_opening(first, wire::msg::kSessionStart);
+    json start = std::move(opening.message);
+    std::string problem = std::move(opening.problem);
     const std::string mode = problem.empty() ? start["mode"].get<std::string>() : "";
     if (problem.empty() && mode != "shell" && mode != "command") problem = "mode must be shell or command";
     const auto command = problem.empty() ? start.value("command", std::vector<std::string>{}) : std::vector<std::string>{};

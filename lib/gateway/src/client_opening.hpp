@@ -1,0 +1,20 @@
+#pragma once
+// The first message of a client WebSocket (a shell or command session, a port forward): a
+// control frame of the expected type in this gateway's protocol version. Pure, so both hubs
+// read it the same way and it is tested without sockets.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sallyport::gateway {
+
+struct ClientOpening {
+  nlohmann::json message;  // the validated control message when `problem` is empty
+  std::string problem;     // why the client is refused (bad_request)
+};
+
+// `first` is the client's first WebSocket message (nullopt: it went away before sending one).
+ClientOpening read_client_opening(const std::optional<std::string>& first, std::string_view expected_type);
+
+}  // namespace sallyport::gateway
