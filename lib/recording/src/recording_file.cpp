@@ -11,11 +11,11 @@
 
 namespace sallyport::recording {
 
-const char* stream_code(Stream stream) {
+const char* stream_code(Stream stream, bool base64) {
   switch (stream) {
-    case Stream::kOutput: return "o";
-    case Stream::kInput: return "i";
-    case Stream::kStderr: return "e";
+    case Stream::kOutput: return base64 ? "o64" : "o";
+    case Stream::kInput: return base64 ? "i64" : "i";
+    case Stream::kStderr: return base64 ? "e64" : "e";
   }
   return "o";
 }
@@ -53,7 +53,8 @@ RecordedChunk RecordingFile::data(Stream stream, std::string_view bytes) {
   std::string joined;
   std::string_view input = bytes;
   if (!carry.empty()) {
-    joined = carry + std::string(bytes);
+    joined.reserve(carry.size() + bytes.size());
+    joined.append(carry).append(bytes);
     input = joined;
   }
   const std::size_t line_start = buffer_.size();
@@ -82,16 +83,12 @@ RecordedChunk RecordingFile::data(Stream stream, std::string_view bytes) {
     return {};
   }
   buffer_ += "\"]\n";
-  const std::string_view code(buffer_.data() + line_start, text_start - line_start);
-  const auto code_start = code.find("\"") + 1;
-  return {code.substr(code_start, code.find('"', code_start) - code_start),
-          std::string_view(buffer_).substr(text_start, text_end - text_start), base64};
+  return {stream_code(stream, base64), std::string_view(buffer_).substr(text_start, text_end - text_start), base64};
 }
 
 void RecordingFile::append_prefix(Stream stream, bool base64) {
   char prefix[64];
-  const int length = std::snprintf(prefix, sizeof prefix, "[%.6f, \"%s%s\", \"", elapsed(), stream_code(stream),
-                                   base64 ? std::string(kBase64Suffix).c_str() : "");
+  const int length = std::snprintf(prefix, sizeof prefix, "[%.6f, \"%s\", \"", elapsed(), stream_code(stream, base64));
   buffer_.append(prefix, static_cast<std::size_t>(length));
 }
 

@@ -67,7 +67,8 @@ class RecordingFile {
   std::string carry_[3];  // per stream: bytes held back for an incomplete UTF-8 sequence
 };
 
-const char* stream_code(Stream stream);  // "o", "i", "e"
+// "o", "i", "e"; with base64, the same with kBase64Suffix ("o64", …).
+const char* stream_code(Stream stream, bool base64 = false);
 
 // Completes a recording whose writer died (a gateway killed mid-session): drops a partial
 // last line so every line parses. Returns false when the file cannot be repaired.
