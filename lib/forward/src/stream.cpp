@@ -23,9 +23,6 @@ using boost::system::error_code;
 
 // Credit goes back once this much was written, or whenever the queue runs empty.
 constexpr std::size_t kCreditBatchBytes = 128 * 1024;
-// A read shorter than this is copied into a right-sized frame so a queued small frame never
-// pins a whole read buffer.
-constexpr std::size_t kCopyBelowBytes = 16 * 1024;
 
 // A condition variable for one waiting coroutine: notify() wakes it.
 class Signal {
@@ -195,7 +192,9 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
   }
 
   asio::awaitable<void> read_loop(std::shared_ptr<StreamImpl> /*keep_alive*/) {
-    std::string buffer;
+    // One buffer for the stream's life; each read leaves as a frame of its own size. A fresh
+    // buffer per read would be allocated and zero-filled at the largest payload every time.
+    std::string buffer(wire::kHeaderBytes + wire::kMaxPayloadBytes, '\0');
     for (;;) {
       while (!may_send() && !finished_) {
         wait_for_budget();
@@ -208,7 +207,6 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
         // Take only what is read now, never waiting with a share of the budget: it is
         // shared, and a stream waiting on an idle socket must not hold any of it.
         const std::size_t want = std::min<std::uint64_t>({wire::kMaxPayloadBytes, credit_, budget_->available()});
-        buffer.resize(wire::kHeaderBytes + want);
         n = endpoint_->read_now(buffer.data() + wire::kHeaderBytes, want, ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) {
           co_await endpoint_->wait_readable(ec);
@@ -218,7 +216,6 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
         if (!ec) budget_->take(n);
       } else {
         const std::size_t want = std::min<std::uint64_t>(wire::kMaxPayloadBytes, credit_);
-        buffer.resize(wire::kHeaderBytes + want);
         n = co_await endpoint_->read_some(buffer.data() + wire::kHeaderBytes, want, ec);
         if (finished_) co_return;
       }
@@ -236,14 +233,7 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
       credit_ -= n;
       totals_.bytes_sent += n;
       wire::write_header(buffer.data(), wire::FrameType::kData, channel_, static_cast<std::uint32_t>(n));
-      std::string frame;
-      if (n < kCopyBelowBytes) {
-        frame.assign(buffer.data(), wire::kHeaderBytes + n);
-      } else {
-        buffer.resize(wire::kHeaderBytes + n);
-        frame = std::move(buffer);
-        buffer = std::string();
-      }
+      std::string frame(buffer.data(), wire::kHeaderBytes + n);
       if (!co_await send_(std::move(frame))) {
         finish("the link closed");
         co_return;
