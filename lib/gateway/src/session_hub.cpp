@@ -25,9 +25,6 @@ namespace {
 constexpr auto kOpenTimeout = std::chrono::seconds(15);
 constexpr auto kWatchdogTick = std::chrono::milliseconds(500);
 constexpr std::int64_t kWarnBeforeEndMs = 60'000;
-// Keystrokes and their echoes are recorded after they are passed on, so the recorder's work is
-// not on the path a user feels; larger chunks are recorded first, which needs no copy.
-constexpr std::size_t kRecordAfterSendBytes = 4096;
 // A peer may have at most one window of unacknowledged data in flight; a little slack covers
 // credit frames crossing data frames.
 static_assert(wire::kInitialWindowBytes + wire::kDataChunkBytes < transport::kMaxQueuedBytes,
@@ -283,15 +280,9 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         }
         session->record.bytes_in += size;
         session->last_activity = clock.now_ms();
+        if (tap) tap->data(session->record.id, TapStream::kInput, payload);
         wire::set_channel(*bytes, session->channel);
-        if (tap && payload.size() <= kRecordAfterSendBytes) {
-          std::string keystrokes(payload);
-          co_await agents.send(node_id, std::move(*bytes));
-          tap->data(session->record.id, TapStream::kInput, keystrokes);
-        } else {
-          if (tap) tap->data(session->record.id, TapStream::kInput, payload);
-          co_await agents.send(node_id, std::move(*bytes));
-        }
+        co_await agents.send(node_id, std::move(*bytes));
       } else if (header->type == wire::FrameType::kCredit) {
         const auto credit = wire::decode_credit(payload);
         if (!credit) continue;
@@ -330,16 +321,12 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       }
       session->record.bytes_out += size;
       session->last_activity = clock.now_ms();
-      const TapStream stream = header.type == wire::FrameType::kStderr ? TapStream::kStderr : TapStream::kOutput;
-      wire::set_channel(frame, wire::kClientChannel);
-      if (tap && payload.size() <= kRecordAfterSendBytes) {
-        std::string echo(payload);
-        co_await session->client->write(std::move(frame));
-        tap->data(session->record.id, stream, echo);
-      } else {
-        if (tap) tap->data(session->record.id, stream, payload);
-        co_await session->client->write(std::move(frame));
+      if (tap) {
+        tap->data(session->record.id, header.type == wire::FrameType::kStderr ? TapStream::kStderr : TapStream::kOutput,
+                  payload);
       }
+      wire::set_channel(frame, wire::kClientChannel);
+      co_await session->client->write(std::move(frame));
       co_return;
     }
     if (header.type == wire::FrameType::kCredit) {
@@ -468,11 +455,7 @@ void SessionHub::close_all(const std::string& reason) {
 void SessionHub::set_tap(SessionTap* tap) { impl_->tap = tap; }
 
 std::optional<std::string> SessionHub::read_recording(const std::string& session_id, std::string* error) {
-  if (!impl_->tap) {
-    *error = "recording is off on this gateway (--no-recording)";
-    return std::nullopt;
-  }
-  return impl_->tap->read(session_id, error);
+  return read_recording_via(impl_->tap, session_id, error);
 }
 
 std::size_t SessionHub::active_count() const { return impl_->by_id.size(); }
