@@ -43,10 +43,9 @@ HttpResponse list_nodes(Context& context, const HttpRequest& request, const Call
   std::optional<int> forward_port;
   if (const std::string text = request.query_param("forward_port"); !text.empty()) {
     const bool digits = text.size() <= 5 && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits || std::stoi(text) < 1 || std::stoi(text) > 65535) {
-      return error_response(400, "bad_request", "forward_port must be 1-65535");
-    }
-    forward_port = std::stoi(text);
+    const int port = digits ? std::stoi(text) : 0;
+    if (port < 1 || port > 65535) return error_response(400, "bad_request", "forward_port must be 1-65535");
+    forward_port = port;
   }
   std::string forward_host = request.query_param("forward_host");
   if (forward_host.empty()) forward_host = "localhost";

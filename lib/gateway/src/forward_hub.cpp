@@ -623,11 +623,7 @@ void ForwardHub::on_link_closed(const std::string& node_id) {
 }
 
 std::optional<std::string> ForwardHub::read_recording(const std::string& session_id, std::string* error) {
-  if (!impl_->tap) {
-    *error = "recording is off on this gateway (--no-recording)";
-    return std::nullopt;
-  }
-  return impl_->tap->read(session_id, error);
+  return read_recording_via(impl_->tap, session_id, error);
 }
 
 bool ForwardHub::terminate(const std::string& session_id, const std::string& by, const std::string& reason) {

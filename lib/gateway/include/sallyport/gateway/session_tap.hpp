@@ -51,4 +51,14 @@ class SessionTap {
   virtual std::optional<std::string> read(const std::string& session_id, std::string* error) = 0;
 };
 
+// A session's recording through a hub's tap; null (--no-recording) says so.
+inline std::optional<std::string> read_recording_via(SessionTap* tap, const std::string& session_id,
+                                                     std::string* error) {
+  if (!tap) {
+    *error = "recording is off on this gateway (--no-recording)";
+    return std::nullopt;
+  }
+  return tap->read(session_id, error);
+}
+
 }  // namespace sallyport::gateway
