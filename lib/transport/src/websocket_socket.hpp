@@ -1,15 +1,14 @@
 #pragma once
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <memory>
 
 #include "sallyport/transport/message_socket.hpp"
+#include "tls_stream.hpp"
 
 namespace sallyport::transport::impl {
 
-using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 using WebSocketStream = boost::beast::websocket::stream<TlsStream>;
 
 // Wraps an open (handshake done) WebSocket; applies limits and timeouts. keep_alive holds
