@@ -5,8 +5,9 @@
 #     2. `ssh -J bastion -L` through a local OpenSSH server (used as bastion and as target),
 #     3. a plain two-hop TCP relay of two socat processes,
 #     4. a direct loopback copy (for reference);
-#   and the set-up time of a new forwarded connection (connect, one byte echoed) against
-#   opening an `ssh -J` session (`ssh -J … true`).
+#   the set-up time of a new forwarded connection (connect, one byte echoed) against
+#   opening an `ssh -J` session (`ssh -J … true`); and the round trip of one byte on an open
+#   forwarded connection against the same through `ssh -J -L`.
 # Usage: bench/port_forward.sh [BUILD_DIR] [MIB]   (BUILD_DIR default build-rel, else build)
 # Build a release first, e.g. cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 #   && cmake --build build-rel --target sallyport sallyport-gateway sallyport-agent sallyport-tcp-bench
@@ -126,7 +127,7 @@ measure() {  # measure PORT -> best MiB/s of two runs
   echo "$best"
 }
 echo "Bulk throughput, $mib MiB, best of 2 (MiB/s):"
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
+cpu_ticks() { awk '{print $14 "," $15}' "/proc/$1/stat"; }  # user,system in clock ticks
 cpu_before="$(cpu_ticks "$forward_pid") $(cpu_ticks "$gateway_pid") $(cpu_ticks "$agent_pid")"
 sallyport_rate=$(measure "$pf_port");   printf '  %-36s %8.1f\n' "sallyport port-forward" "$sallyport_rate"
 cpu_after="$(cpu_ticks "$forward_pid") $(cpu_ticks "$gateway_pid") $(cpu_ticks "$agent_pid")"
@@ -136,10 +137,14 @@ direct_rate=$(measure "$sink_port");    printf '  %-36s %8.1f\n' "direct loopbac
 
 python3 - "$cpu_before" "$cpu_after" "$((2 * mib))" "$(getconf CLK_TCK)" <<'PY'
 import sys
-before, after = ([int(x) for x in arg.split()] for arg in sys.argv[1:3])
+before, after = ([[int(t) for t in x.split(",")] for x in arg.split()] for arg in sys.argv[1:3])
 mib, tick = int(sys.argv[3]), int(sys.argv[4])
-cost = [(a - b) * 1000 / tick / mib for a, b in zip(after, before)]
-print("  CPU ms per MiB forwarded: CLI %.2f, gateway %.2f, agent %.2f (sum %.2f)" % (*cost, sum(cost)))
+ms = lambda a, b, i: (a[i] - b[i]) * 1000 / tick / mib
+user = [ms(a, b, 0) for a, b in zip(after, before)]
+system = [ms(a, b, 1) for a, b in zip(after, before)]
+print("  CPU ms per MiB forwarded: CLI %.2f, gateway %.2f, agent %.2f (sum %.2f)" %
+      (*[u + s for u, s in zip(user, system)], sum(user) + sum(system)))
+print("    of which in the kernel:  CLI %.2f, gateway %.2f, agent %.2f" % tuple(system))
 PY
 
 # --- connection set-up ---------------------------------------------------------------------
@@ -148,6 +153,12 @@ pids+=($!)
 wait_line "$work/pf-echo.out" "Port [0-9]+ opened"
 pf_echo=$(sed -nE 's/^Port ([0-9]+) opened.*/\1/p' "$work/pf-echo.out")
 read -r new_conn_mean new_conn_median < <("$tool" connect "$pf_echo" 50)
+ssh_echo_port=$(free_port)
+"${ssh_j[@]}" -N -L "$ssh_echo_port:127.0.0.1:$echo_port" 2>"$work/ssh-echo.err" &
+pids+=($!)
+wait_port "$ssh_echo_port" || { cat "$work/ssh-echo.err" >&2; exit 1; }
+read -r pf_rtt_p50 pf_rtt_p99 < <("$tool" pingpong "$pf_echo" 2000)
+read -r ssh_rtt_p50 ssh_rtt_p99 < <("$tool" pingpong "$ssh_echo_port" 2000)
 ssh_total=0
 for _ in 1 2 3 4 5; do
   began=$(date +%s%N)
@@ -167,9 +178,15 @@ printf '  %-36s %8.2f (median %.2f, 50 connections)\n' "new connection on a port
 printf '  %-36s %8.1f (mean of 5)\n' "ssh -J … true (new session)" "$ssh_open_ms"
 printf '  %-36s %8.1f (mean of 5)\n' "ssh via sallyport proxy … true" "$proxy_open_ms"
 
+echo "One-byte round trip on an open connection (ms, 2000 round trips):"
+printf '  %-36s p50 %6.3f  p99 %6.3f\n' "sallyport port-forward" "$pf_rtt_p50" "$pf_rtt_p99"
+printf '  %-36s p50 %6.3f  p99 %6.3f\n' "ssh -J bastion -L" "$ssh_rtt_p50" "$ssh_rtt_p99"
+
 echo "Ratios:"
 awk -v s="$sallyport_rate" -v j="$ssh_rate" -v r="$socat_rate" -v d="$direct_rate" -v c="$new_conn_mean" -v o="$ssh_open_ms" 'BEGIN{
   printf "  throughput vs ssh -J:        %.2fx (target >= 3)\n", s/j
   printf "  throughput vs socat relay:   %.2fx (target >= 0.8)\n", s/r
   printf "  throughput vs direct:        %.2fx\n", s/d
   printf "  set-up vs ssh -J session:    %.3fx (target <= 0.1)\n", c/o }'
+awk -v a="$pf_rtt_p50" -v b="$ssh_rtt_p50" -v c="$pf_rtt_p99" -v d="$ssh_rtt_p99" 'BEGIN{
+  printf "  round trip vs ssh -J -L:     p50 %.2fx, p99 %.2fx (lower is better)\n", a/b, c/d }'

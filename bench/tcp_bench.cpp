@@ -7,6 +7,8 @@
 //                          sink's count; prints "<bytes> <seconds> <MiB/s>"
 //   connect PORT COUNT     COUNT times: connect, send one byte, read it back, close; prints the
 //                          mean and median milliseconds
+//   pingpong PORT COUNT    on one connection, COUNT times: send one byte, read it back; prints
+//                          the median and 99th percentile milliseconds
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -144,6 +146,21 @@ int connect_many(int port, int count) {
   return 0;
 }
 
+int pingpong(int port, int count) {
+  const int fd = connect_to(port);
+  std::vector<double> ms;
+  char byte = 'x';
+  for (int i = 0; i < count; ++i) {
+    const auto began = std::chrono::steady_clock::now();
+    if (!write_all(fd, &byte, 1) || ::read(fd, &byte, 1) != 1) die("echo");
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count());
+  }
+  ::close(fd);
+  std::sort(ms.begin(), ms.end());
+  std::printf("%.3f %.3f\n", ms[ms.size() / 2], ms[ms.size() * 99 / 100]);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -152,6 +169,9 @@ int main(int argc, char** argv) {
   if (mode == "echo" && argc == 3) return echo(std::atoi(argv[2]));
   if (mode == "send" && argc == 4) return send(std::atoi(argv[2]), std::strtoull(argv[3], nullptr, 10));
   if (mode == "connect" && argc == 4) return connect_many(std::atoi(argv[2]), std::atoi(argv[3]));
-  std::fprintf(stderr, "usage: sallyport-tcp-bench sink PORT | echo PORT | send PORT MIB | connect PORT COUNT\n");
+  if (mode == "pingpong" && argc == 4) return pingpong(std::atoi(argv[2]), std::atoi(argv[3]));
+  std::fprintf(stderr,
+               "usage: sallyport-tcp-bench sink PORT | echo PORT | send PORT MIB | connect PORT COUNT | "
+               "pingpong PORT COUNT\n");
   return 2;
 }
