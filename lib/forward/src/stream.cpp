@@ -23,6 +23,7 @@ using boost::system::error_code;
 
 // Credit goes back once this much was written, or whenever the queue runs empty.
 constexpr std::size_t kCreditBatchBytes = 128 * 1024;
+constexpr std::size_t kFirstReadBytes = 16 * 1024;  // a stream's read buffer until a read fills it
 
 // A condition variable for one waiting coroutine: notify() wakes it.
 class Signal {
@@ -194,8 +195,11 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
   asio::awaitable<void> read_loop(std::shared_ptr<StreamImpl> /*keep_alive*/) {
     // One buffer for the stream's life; each read leaves as a frame of its own size. A fresh
     // buffer per read would be allocated and zero-filled at the largest payload every time.
-    std::string buffer(wire::kHeaderBytes + wire::kMaxPayloadBytes, '\0');
+    // It starts small, so thousands of idle or interactive connections hold little, and grows
+    // to the largest payload once a read fills it.
+    std::string buffer(wire::kHeaderBytes + kFirstReadBytes, '\0');
     for (;;) {
+      const std::size_t room = buffer.size() - wire::kHeaderBytes;
       while (!may_send() && !finished_) {
         wait_for_budget();
         co_await credit_changed_.wait();
@@ -206,7 +210,7 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
       if (budget_) {
         // Take only what is read now, never waiting with a share of the budget: it is
         // shared, and a stream waiting on an idle socket must not hold any of it.
-        const std::size_t want = std::min<std::uint64_t>({wire::kMaxPayloadBytes, credit_, budget_->available()});
+        const std::size_t want = std::min<std::uint64_t>({room, credit_, budget_->available()});
         n = endpoint_->read_now(buffer.data() + wire::kHeaderBytes, want, ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) {
           co_await endpoint_->wait_readable(ec);
@@ -215,7 +219,7 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
         }
         if (!ec) budget_->take(n);
       } else {
-        const std::size_t want = std::min<std::uint64_t>(wire::kMaxPayloadBytes, credit_);
+        const std::size_t want = std::min<std::uint64_t>(room, credit_);
         n = co_await endpoint_->read_some(buffer.data() + wire::kHeaderBytes, want, ec);
         if (finished_) co_return;
       }
@@ -234,6 +238,7 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
       totals_.bytes_sent += n;
       wire::write_header(buffer.data(), wire::FrameType::kData, channel_, static_cast<std::uint32_t>(n));
       std::string frame(buffer.data(), wire::kHeaderBytes + n);
+      if (n == room && room < wire::kMaxPayloadBytes) buffer.resize(wire::kHeaderBytes + wire::kMaxPayloadBytes);
       if (!co_await send_(std::move(frame))) {
         finish("the link closed");
         co_return;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <thread>
 #include <vector>
@@ -107,6 +108,34 @@ TEST(Stream, CarriesBothDirectionsWithHalfCloseAndEndsCleanly) {
   EXPECT_TRUE(joined.a->done() && joined.b->done());
   ::close(client.local);
   ::close(server.local);
+}
+
+TEST(Stream, ReadsInSmallFramesUntilItsSocketKeepsItBusy) {
+  auto local = socket_pair();
+  asio::io_context io;
+  std::vector<std::size_t> payloads;
+  std::size_t received = 0;
+  auto stream = Stream::from_socket(
+      io.get_executor(), local.stream, 3,
+      [&](std::string frame) -> asio::awaitable<bool> {
+        if (frame[0] == static_cast<char>(wire::FrameType::kData)) {
+          payloads.push_back(frame.size() - wire::kHeaderBytes);
+          received += payloads.back();
+        }
+        co_return true;
+      },
+      [](const std::string&, const StreamTotals&) {});
+  stream->start();
+  const std::size_t total = 2 << 20;
+  std::thread writer([&] { write_all(local.local, std::string(total, 'z')); });
+  for (int i = 0; i < 200 && received < total; ++i) io.run_for(std::chrono::milliseconds(10));
+  writer.join();
+  ASSERT_EQ(received, total);
+  EXPECT_LE(payloads.front(), 16u * 1024);  // an idle connection holds a small buffer
+  EXPECT_GT(*std::max_element(payloads.begin(), payloads.end()), 64u * 1024);  // a busy one reads large
+  stream->abort("test over");
+  io.run_for(std::chrono::milliseconds(20));
+  ::close(local.local);
 }
 
 TEST(Stream, StreamsSharingABudgetSendNoMoreThanItAndIdleOnesHoldNone) {
