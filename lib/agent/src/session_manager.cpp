@@ -82,6 +82,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   // Input from the client; the gateway never sends more than the window we granted.
   bool queue_input(std::string bytes, bool counted = true) {
     if (counted && queued_input_ + bytes.size() > wire::kInitialWindowBytes) return false;
+    if (counted && write_input_now(bytes)) return true;
     if (counted) queued_input_ += bytes.size();
     input_.push_back({std::move(bytes), counted});
     input_changed_.notify();
@@ -169,6 +170,29 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     maybe_finish();
   }
 
+  // A keystroke goes to the process at once when nothing is queued before it, instead of
+  // waking the writer coroutine a scheduler round later. False: queue it (the sink is full,
+  // or its credit is due back, which the writer sends).
+  bool write_input_now(std::string_view bytes) {
+    stream_descriptor* sink = pty_ ? pty_.get() : stdin_.get();
+    if (!sink || !sink->is_open() || writing_input_ || !input_.empty() ||
+        unreturned_input_ + bytes.size() >= kInputCreditBatchBytes) {
+      return false;
+    }
+    boost::system::error_code ec;
+    if (!sink->non_blocking()) sink->non_blocking(true, ec);  // once: it costs a syscall
+    const std::size_t n = ec ? 0 : sink->write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+    if (ec && n == 0) return false;  // would block, or an error the writer meets and reports
+    unreturned_input_ += n;
+    if (n < bytes.size()) {
+      const std::string rest(bytes.substr(n));
+      queued_input_ += rest.size();
+      input_.push_back({rest, true});
+      input_changed_.notify();
+    }
+    return true;
+  }
+
   asio::awaitable<void> write_input(std::shared_ptr<AgentSession> /*keep_alive*/) {
     stream_descriptor* sink = pty_ ? pty_.get() : stdin_.get();
     while (sink->is_open()) {
@@ -185,7 +209,9 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
       Input next = std::move(input_.front());
       input_.pop_front();
       boost::system::error_code ec;
+      writing_input_ = true;
       co_await asio::async_write(*sink, asio::buffer(next.bytes), asio::redirect_error(asio::use_awaitable, ec));
+      writing_input_ = false;
       if (ec) break;
       if (next.counted) {
         queued_input_ -= next.bytes.size();
@@ -233,6 +259,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   std::unique_ptr<stream_descriptor> pty_, stdin_, stdout_, stderr_;
   std::uint64_t credit_ = wire::kInitialWindowBytes;
   std::size_t unreturned_input_ = 0;  // written to the process, credit not yet sent back
+  bool writing_input_ = false;        // the writer coroutine has a write in flight
   Signal credit_changed_;
   std::deque<Input> input_;
   std::size_t queued_input_ = 0;
