@@ -15,9 +15,8 @@
 #include "authorizer.hpp"
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/wire/control.hpp"
-#include "client_opening.hpp"
+#include "client_link.hpp"
 #include "targets.hpp"
-#include "web_auth.hpp"
 
 namespace sallyport::gateway {
 
@@ -307,37 +306,21 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     }, asio::detached);
   }
 
-  // GCC 12 mishandles temporaries inside co_await expressions: callers pass named strings.
-  asio::awaitable<void> refuse(transport::MessageSocket& socket, std::string code, std::string message) {
-    std::string frame = control(json{{"type", wire::msg::kSessionFailed}, {"code", code}, {"message", message}},
-                                wire::kClientChannel);
-    co_await socket.write(std::move(frame));
-    co_await socket.close_gracefully(code);
-  }
-
   asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
     auto self = shared_from_this();
     const std::string source = request.remote_address;
-    const std::string token = websocket_token(request);
-    std::optional<store::User> user;
-    if (!token.empty()) user = auth.authenticate(token);
-    if (!user) {
-      std::string code = "unauthorized", message = "not logged in or token expired: run `sallyport login`";
-      co_await refuse(*socket, code, message);
-      co_return;
-    }
-    const auto first = co_await socket->read();
-    if (!first) co_return;
-    ClientOpening opening = read_client_opening(first, wire::msg::kForwardStart);
-    json start = std::move(opening.message);
-    std::string problem = std::move(opening.problem);
+    std::optional<ClientHello> hello = co_await read_client_hello(auth, request, *socket, wire::msg::kForwardStart);
+    if (!hello) co_return;
+    const store::User* user = &hello->user;
+    json start = std::move(hello->opening.message);
+    std::string problem = std::move(hello->opening.problem);
     const std::string host = problem.empty() ? start["remote_host"].get<std::string>() : "";
     const int port = problem.empty() ? start["remote_port"].get<int>() : 0;
     if (problem.empty() && !valid_host(host)) problem = "remote host must be a host name or an IP address";
     if (problem.empty() && (port < 1 || port > 65535)) problem = "remote port must be 1-65535";
     if (!problem.empty()) {
       std::string code = "bad_request";
-      co_await refuse(*socket, code, problem);
+      co_await refuse_client(*socket, code, problem);
       co_return;
     }
     const std::string target = start["target"].get<std::string>();
@@ -345,7 +328,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     if (!node) {
       audit.record(user->name, source, "session:PortForward", "node/" + target.substr(0, 64), "failure", "unknown target");
       std::string code = "not_found", message = "no node with id or name '" + target.substr(0, 64) + "'";
-      co_await refuse(*socket, code, message);
+      co_await refuse_client(*socket, code, message);
       co_return;
     }
     RequestContext context;
@@ -359,7 +342,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
       std::string code = "forbidden";
       std::string message = "user " + user->name + " is not allowed to forward to " + where + " on " + node->id;
       if (!decision.explanation.empty()) message += " (" + decision.explanation + ")";
-      co_await refuse(*socket, code, message);
+      co_await refuse_client(*socket, code, message);
       co_return;
     }
     const SessionSettings current = settings();
@@ -367,14 +350,14 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
       if (const std::string why = tap->refusal(current.required); !why.empty()) {
         audit.record(user->name, source, "session:PortForward", resource, "failure", why);
         std::string code = "recording_unavailable", message = "session refused: " + why;
-        co_await refuse(*socket, code, message);
+        co_await refuse_client(*socket, code, message);
         co_return;
       }
     }
     if (!agents.is_connected(node->id)) {
       audit.record(user->name, source, "session:PortForward", resource, "failure", "node offline");
       std::string code = "node_offline", message = "node " + node->id + " (" + node->name + ") is not connected (ConnectionLost)";
-      co_await refuse(*socket, code, message);
+      co_await refuse_client(*socket, code, message);
       co_return;
     }
     auto session = std::make_shared<Session>(executor);

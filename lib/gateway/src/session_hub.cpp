@@ -11,9 +11,8 @@
 
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/wire/control.hpp"
-#include "client_opening.hpp"
+#include "client_link.hpp"
 #include "targets.hpp"
-#include "web_auth.hpp"
 
 namespace sallyport::gateway {
 
@@ -32,10 +31,6 @@ static_assert(wire::kInitialWindowBytes + wire::kDataChunkBytes < transport::kMa
 constexpr std::int64_t kWindowLimit = static_cast<std::int64_t>(wire::kInitialWindowBytes) + wire::kDataChunkBytes;
 
 std::string control(const json& message, std::uint32_t channel) { return wire::encode_control(message, channel); }
-
-std::string failed_frame(const std::string& code, const std::string& message) {
-  return control({{"type", wire::msg::kSessionFailed}, {"code", code}, {"message", message}}, wire::kClientChannel);
-}
 
 struct Session {
   explicit Session(asio::any_io_executor executor) : opened(executor), watchdog(executor) {
@@ -131,41 +126,28 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         asio::detached);
   }
 
-  asio::awaitable<void> refuse(transport::MessageSocket& socket, const std::string& code, const std::string& message) {
-    std::string frame = failed_frame(code, message);
-    co_await socket.write(std::move(frame));
-    co_await socket.close_gracefully(code);
-  }
-
   asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
     auto self = shared_from_this();
     const std::string source = request.remote_address;
-    const std::string token = websocket_token(request);
-    std::optional<store::User> user;
-    if (!token.empty()) user = auth.authenticate(token);
-    if (!user) {
-      co_await refuse(*socket, "unauthorized", "not logged in or token expired: run `sallyport login`");
-      co_return;
-    }
-    const auto first = co_await socket->read();
-    if (!first) co_return;
-    ClientOpening opening = read_client_opening(first, wire::msg::kSessionStart);
-    json start = std::move(opening.message);
-    std::string problem = std::move(opening.problem);
+    std::optional<ClientHello> hello = co_await read_client_hello(auth, request, *socket, wire::msg::kSessionStart);
+    if (!hello) co_return;
+    const store::User* user = &hello->user;
+    json start = std::move(hello->opening.message);
+    std::string problem = std::move(hello->opening.problem);
     const std::string mode = problem.empty() ? start["mode"].get<std::string>() : "";
     if (problem.empty() && mode != "shell" && mode != "command") problem = "mode must be shell or command";
     const auto command = problem.empty() ? start.value("command", std::vector<std::string>{}) : std::vector<std::string>{};
     if (problem.empty() && mode == "command" && command.empty()) problem = "a command session needs a command";
     if (!problem.empty()) {
       spdlog::warn("session request from {} refused: {}", source, problem);
-      co_await refuse(*socket, "bad_request", problem);
+      co_await refuse_client(*socket, "bad_request", problem);
       co_return;
     }
     const std::string target = start["target"].get<std::string>();
     const auto node = resolve(target);
     if (!node) {
       audit.record(user->name, source, "session:Start", "node/" + target.substr(0, 64), "failure", "unknown target");
-      co_await refuse(*socket, "not_found", "no node with id or name '" + target.substr(0, 64) + "'");
+      co_await refuse_client(*socket, "not_found", "no node with id or name '" + target.substr(0, 64) + "'");
       co_return;
     }
     const SessionSettings current = settings();
@@ -180,19 +162,19 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       // Built outside the co_await: GCC 12 destroys a conditional's temporaries twice in one.
       std::string why = "user " + user->name + " is not allowed to start a session on " + node->id + " as " + run_as;
       if (!decision.explanation.empty()) why += " (" + decision.explanation + ")";
-      co_await refuse(*socket, "forbidden", why);
+      co_await refuse_client(*socket, "forbidden", why);
       co_return;
     }
     if (tap) {
       if (const std::string why = tap->refusal(current.required); !why.empty()) {
         audit.record(user->name, source, "session:Start", resource, "failure", why);
-        co_await refuse(*socket, "recording_unavailable", "session refused: " + why);
+        co_await refuse_client(*socket, "recording_unavailable", "session refused: " + why);
         co_return;
       }
     }
     if (!agents.is_connected(node->id)) {
       audit.record(user->name, source, "session:Start", resource, "failure", "node offline");
-      co_await refuse(*socket, "node_offline", "node " + node->id + " (" + node->name + ") is not connected (ConnectionLost)");
+      co_await refuse_client(*socket, "node_offline", "node " + node->id + " (" + node->name + ") is not connected (ConnectionLost)");
       co_return;
     }
 
@@ -234,7 +216,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       session->state = Session::State::kEnded;
       if (!already_ended) {
         audit.record(user->name, source, "session:Start", resource, "failure", message);
-        co_await refuse(*socket, code, message);
+        co_await refuse_client(*socket, code, message);
       }
       co_return;
     }
