@@ -26,13 +26,24 @@ std::string now_rfc3339() {
   const auto now = std::chrono::system_clock::now();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  ::gmtime_r(&seconds, &utc);
-  char text[40];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  char full[48];
-  std::snprintf(full, sizeof full, "%s.%03dZ", text, static_cast<int>(ms % 1000));
-  return full;
+  // Formatted once a second: every chunk of session output gets a time, and strftime and
+  // snprintf per keystroke showed in the gateway's profile.
+  thread_local std::time_t cached_seconds = -1;
+  thread_local char cached[40];
+  if (seconds != cached_seconds) {
+    std::tm utc{};
+    ::gmtime_r(&seconds, &utc);
+    std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &utc);
+    cached_seconds = seconds;
+  }
+  std::string text(cached);
+  const int millis = static_cast<int>(ms % 1000);
+  text += '.';
+  text += static_cast<char>('0' + millis / 100);
+  text += static_cast<char>('0' + millis / 10 % 10);
+  text += static_cast<char>('0' + millis % 10);
+  text += 'Z';
+  return text;
 }
 
 std::string dump(const nlohmann::json& value) { return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }

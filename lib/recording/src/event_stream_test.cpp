@@ -7,7 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <ctime>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 namespace sallyport::recording {
@@ -82,6 +85,13 @@ TEST(EventStream, WritesJsonLinesAndSendsDatagrams) {
   EXPECT_EQ(nlohmann::json::parse(binary)["encoding"], "base64");
   EXPECT_EQ(nlohmann::json::parse(binary)["stream"], "e");
   EXPECT_EQ(nlohmann::json::parse(second)["type"], "audit");
+  // RFC 3339 in UTC with milliseconds, close to now.
+  const std::string time = nlohmann::json::parse(first)["time"];
+  EXPECT_TRUE(std::regex_match(time, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"))) << time;
+  std::tm parsed{};
+  ASSERT_NE(::strptime(time.c_str(), "%Y-%m-%dT%H:%M:%S", &parsed), nullptr);
+  const auto written = std::chrono::system_clock::from_time_t(::timegm(&parsed));
+  EXPECT_LT(std::chrono::abs(std::chrono::system_clock::now() - written), std::chrono::seconds(30));
   std::filesystem::remove(file);
 }
 
