@@ -138,6 +138,53 @@ TEST(Stream, ReadsInSmallFramesUntilItsSocketKeepsItBusy) {
   ::close(local.local);
 }
 
+TEST(Stream, ReturnsCreditInBatchesNotForEverySmallMessage) {
+  auto local = socket_pair();
+  asio::io_context io;
+  std::vector<std::uint32_t> credits;
+  auto stream = Stream::from_socket(
+      io.get_executor(), local.stream, 3,
+      [&](std::string frame) -> asio::awaitable<bool> {
+        if (frame[0] == static_cast<char>(wire::FrameType::kCredit)) {
+          credits.push_back(*wire::decode_credit(std::string_view(frame).substr(wire::kHeaderBytes)));
+        }
+        co_return true;
+      },
+      [](const std::string&, const StreamTotals&) {});
+  stream->start();
+  std::string received;
+  auto deliver = [&](const std::string& payload) {
+    std::string frame = wire::encode(wire::FrameType::kData, 3, payload);
+    stream->on_frame(frame, *wire::peek_header(frame));
+    io.run_for(std::chrono::milliseconds(2));
+  };
+  // Keystrokes, each written before the next arrives: the window is far larger than a batch,
+  // so none of them costs a credit frame through every hop.
+  for (int i = 0; i < 50; ++i) deliver("k");
+  char buffer[65536];
+  EXPECT_EQ(::read(local.local, buffer, sizeof buffer), 50);
+  EXPECT_TRUE(credits.empty());
+  // Bulk: the window comes back, a batch at a time.
+  std::thread reader([&] {
+    std::size_t total = 0;
+    while (total < 512 * 1024) {
+      const ssize_t n = ::read(local.local, buffer, sizeof buffer);
+      if (n <= 0) break;
+      total += static_cast<std::size_t>(n);
+    }
+  });
+  for (int i = 0; i < 8; ++i) deliver(std::string(64 * 1024, 'b'));
+  for (int i = 0; i < 100 && credits.size() < 4; ++i) io.run_for(std::chrono::milliseconds(10));
+  reader.join();
+  std::uint64_t returned = 0;
+  for (auto credit : credits) returned += credit;
+  EXPECT_EQ(credits.size(), 4u);
+  EXPECT_EQ(returned, 512u * 1024 + 50);  // everything written, the keystrokes with the first batch
+  stream->abort("test over");
+  io.run_for(std::chrono::milliseconds(20));
+  ::close(local.local);
+}
+
 TEST(Stream, StreamsSharingABudgetSendNoMoreThanItAndIdleOnesHoldNone) {
   asio::io_context io;
   auto budget = std::make_shared<SendBudget>(100 * 1024);
