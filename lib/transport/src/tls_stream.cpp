@@ -140,8 +140,9 @@ TlsStep TlsCore::unfinished(int result) {
     case SSL_ERROR_ZERO_RETURN:
       return {TlsStep::Kind::failed, 0, asio::error::eof};
     case SSL_ERROR_SSL:
-      return {TlsStep::Kind::failed, 0, ssl_error(ERR_get_error())};
     case SSL_ERROR_SYSCALL: {
+      // A connection that failed before fails again on the next call, maybe with nothing left
+      // in the error queue: never report that as success.
       const unsigned long code = ERR_get_error();
       return {TlsStep::Kind::failed, 0,
               code != 0 ? ssl_error(code) : error_code(asio::ssl::error::unspecified_system_error)};

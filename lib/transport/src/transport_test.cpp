@@ -10,6 +10,7 @@
 #include "sallyport/crypto/pki.hpp"
 #include "sallyport/transport/client.hpp"
 #include "sallyport/transport/server.hpp"
+#include "tls_context.hpp"
 
 using namespace sallyport;
 using namespace sallyport::transport;
@@ -173,8 +174,6 @@ TEST_F(TransportTest, OversizedWebSocketMessageClosesTheLink) {
   client_io.run();
   EXPECT_TRUE(closed);
 }
-
-#include "tls_context.hpp"
 
 namespace {
 
