@@ -228,6 +228,15 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     }
   }
 
+  // Node data counts in the session window until returned; a node that sends past the window
+  // ends the session (false).
+  bool count_node_data(const std::shared_ptr<Session>& session, std::uint32_t bytes) {
+    session->node_in_flight += bytes;
+    if (session->node_in_flight <= kSessionWindow) return true;
+    end(session, "Failed", "the node broke flow control", "gateway", true, "session ended: the node broke flow control");
+    return false;
+  }
+
   // A node frame on a stream the gateway closed: only its window and the agent's answer matter.
   void late_frame(std::map<std::pair<std::string, std::uint32_t>, std::string>::iterator tombstone,
                   const std::string& bytes, const wire::Header& header) {
@@ -235,11 +244,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
       const auto found = by_id.find(tombstone->second);
       if (found == by_id.end()) return;
       auto session = found->second;
-      session->node_in_flight += header.length;
-      if (session->node_in_flight > kSessionWindow) {
-        end(session, "Failed", "the node broke flow control", "gateway", true, "session ended: the node broke flow control");
-        return;
-      }
+      if (!count_node_data(session, header.length)) return;
       session->to_return += header.length;
       return_window(*session);
     } else if (header.type == wire::FrameType::kControl) {
@@ -489,11 +494,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     Outgoing out;
     out.agent_channel = stream->agent_channel;
     if (header.type == wire::FrameType::kData) {
-      session->node_in_flight += header.length;
-      if (session->node_in_flight > kSessionWindow) {
-        end(session, "Failed", "the node broke flow control", "gateway", true, "session ended: the node broke flow control");
-        return;
-      }
+      if (!count_node_data(session, header.length)) return;
       stream->to_client_in_flight += header.length;
       if (!stream->open || stream->eof_from_node || stream->to_client_in_flight > kWindow) {
         session->to_return += header.length;

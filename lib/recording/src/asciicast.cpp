@@ -88,10 +88,6 @@ std::size_t plain_run(std::string_view bytes, std::size_t i) {
   return i;
 }
 
-}  // namespace
-
-namespace {
-
 std::optional<std::size_t> append_json_bytes_bounded(std::string& out, std::string_view bytes, bool final_chunk,
                                                      bool compact) {
   const std::size_t start = out.size();

@@ -76,8 +76,7 @@ RecordedChunk RecordingFile::data(Stream stream, std::string_view bytes) {
     held = 0;
   }
   const std::size_t text_end = buffer_.size();
-  std::string rest(input.substr(input.size() - *held));
-  carry = std::move(rest);
+  carry.assign(input.substr(input.size() - *held));  // input is `bytes` or a copy, never carry itself
   if (text_end == text_start) {
     buffer_.resize(line_start);
     return {};
