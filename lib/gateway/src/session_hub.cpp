@@ -49,6 +49,9 @@ struct Session {
   bool warned_idle = false;
   bool warned_duration = false;
   SessionSettings settings;
+  // What begin() needs when the agent answers: the terminal and who asked from where.
+  int cols = 80, rows = 24;
+  std::string term, source;
 };
 
 }  // namespace
@@ -126,6 +129,27 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         asio::detached);
   }
 
+  // The agent opened the session: stored, recorded, audited, and announced to the client.
+  // False when the recording could not start (the session has ended).
+  asio::awaitable<bool> begin(std::shared_ptr<Session> session) {
+    session->state = Session::State::kOpen;
+    session->record.started_at = clock.now_ms();
+    session->last_activity = session->record.started_at;
+    store.create_session(session->record);
+    if (tap && !tap->started(session->record, session->cols, session->rows, session->term, session->settings.required)) {
+      end(session, "Failed", "the recording could not be started", "gateway", true,
+          "session refused: the recording could not be started (required destination)");
+      co_return false;
+    }
+    audit.record(session->record.owner, session->source, "session:Start", "session/" + session->record.id, "success",
+                 session->record.kind + " on " + session->record.node_id + " as " + session->record.run_as);
+    std::string started = control({{"type", wire::msg::kSessionStarted}, {"session_id", session->record.id},
+                                   {"node_id", session->record.node_id}, {"run_as", session->record.run_as}},
+                                  wire::kClientChannel);
+    co_await session->client->write(std::move(started));
+    co_return true;
+  }
+
   asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
     auto self = shared_from_this();
     const std::string source = request.remote_address;
@@ -189,6 +213,10 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     for (const auto& word : command) session->record.command += (session->record.command.empty() ? "" : " ") + word;
     session->record.status = "Connected";
     session->record.gateway_id = gateway_id;
+    session->cols = start.value("cols", 80);
+    session->rows = start.value("rows", 24);
+    session->term = start.value("term", std::string("xterm-256color"));
+    session->source = source;
     session->channel = allocate_channel(node->id);
     by_id[session->record.id] = session;
     by_channel[{node->id, session->channel}] = session;
@@ -221,21 +249,6 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       co_return;
     }
 
-    session->record.started_at = clock.now_ms();
-    session->last_activity = session->record.started_at;
-    store.create_session(session->record);
-    if (tap && !tap->started(session->record, start.value("cols", 80), start.value("rows", 24),
-                             start.value("term", std::string("xterm-256color")), current.required)) {
-      end(session, "Failed", "the recording could not be started", "gateway", true,
-          "session refused: the recording could not be started (required destination)");
-      co_return;
-    }
-    audit.record(user->name, source, "session:Start", "session/" + session->record.id, "success",
-                 mode + " on " + node->id + " as " + run_as);
-    std::string started = control({{"type", wire::msg::kSessionStarted}, {"session_id", session->record.id},
-                                   {"node_id", node->id}, {"run_as", run_as}},
-                                  wire::kClientChannel);
-    co_await socket->write(std::move(started));
     asio::co_spawn(executor, watch(session), asio::detached);
     co_await relay_from_client(session);
   }
@@ -325,8 +338,9 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     }
     const std::string type = parsed.message["type"].get<std::string>();
     if (type == wire::msg::kSessionOpened && session->state == Session::State::kOpening) {
-      session->state = Session::State::kOpen;
-      session->opened.cancel();
+      // Begun here, before the next frame from the agent (maybe output) is handled, so the
+      // recording and the client see everything from the first byte.
+      if (co_await begin(session)) session->opened.cancel();
     } else if (type == wire::msg::kSessionFailed && session->state == Session::State::kOpening) {
       session->failure_code = parsed.message["code"].get<std::string>();
       session->failure_message = parsed.message["message"].get<std::string>();
