@@ -170,6 +170,34 @@ TEST(RecordingFile, ConnectionEventsCarryTheirJsonTextAndReachTheFileAtOnce) {
   EXPECT_TRUE(file.close());
 }
 
+TEST(RecordingFile, EventTimesAreSecondsWithSixDecimals) {
+  TempDir dir;
+  const fs::path path = dir.path / "t.cast";
+  {
+    RecordingFile file(path, header_for("t"));
+    file.data(Stream::kOutput, "a");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    file.data(Stream::kOutput, "b");
+    file.close();
+  }
+  std::istringstream lines(slurp(path));
+  std::string line;
+  std::getline(lines, line);  // header
+  std::vector<double> times;
+  while (std::getline(lines, line)) {
+    const auto comma = line.find(',');
+    ASSERT_NE(comma, std::string::npos) << line;
+    const std::string time = line.substr(1, comma - 1);
+    EXPECT_EQ(time.size() - time.find('.'), 7u) << line;  // six digits after the point
+    EXPECT_EQ(line.substr(comma), std::string(", \"o\", \"") + (times.empty() ? "a" : "b") + "\"]") << line;
+    times.push_back(std::stod(time));
+  }
+  ASSERT_EQ(times.size(), 2u);
+  EXPECT_LT(times[0], 0.015);
+  EXPECT_GE(times[1] - times[0], 0.019);
+  EXPECT_LT(times[1], 5.0);
+}
+
 TEST(RecordingFile, RefusesToOverwrite) {
   TempDir dir;
   { RecordingFile file(dir.path / "a.cast", header_for("a")); }
