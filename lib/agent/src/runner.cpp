@@ -107,7 +107,7 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
   asio::awaitable<void> run_link(const transport::ClientOptions& client) {
     transport::WebSocketTimeouts timeouts;
     timeouts.idle = options.link_idle_timeout;
-    auto connection = co_await transport::connect_websocket(executor, client, kAgentLinkPath, {}, timeouts);
+    auto connection = co_await transport::connect_link(executor, client, kAgentLinkPath, {}, timeouts);
     socket = connection.socket;
     if (stopping) co_return;
     const auto challenge = co_await read_control(*socket);

@@ -84,7 +84,7 @@ class ForwardSession {
   asio::awaitable<void> main() {
     transport::Headers headers = {{"Authorization", "Bearer " + request_.token}};
     try {
-      auto connection = co_await transport::connect_websocket(io_.get_executor(), request_.gateway, kForwardPath, headers, {});
+      auto connection = co_await transport::connect_link(io_.get_executor(), request_.gateway, kForwardPath, headers, {});
       socket_ = connection.socket;
     } catch (const transport::TransportError& error) {
       status_ = kExitUnreachable;

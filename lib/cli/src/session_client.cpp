@@ -332,7 +332,7 @@ int run_session(const SessionRequest& request) {
     transport::Headers headers = {{"Authorization", "Bearer " + request.token}};
     transport::WebSocketConnection connection;
     try {
-      connection = co_await transport::connect_websocket(io.get_executor(), request.gateway, "/v1/sessions/connect",
+      connection = co_await transport::connect_link(io.get_executor(), request.gateway, "/v1/sessions/connect",
                                                          headers, {});
     } catch (const transport::TransportError& error) {
       outcome.status = 6;

@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "link_socket.hpp"
 #include "tls_context.hpp"
 #include "websocket_socket.hpp"
 
@@ -24,6 +25,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::size_t kMaxResponseBodyBytes = 64 << 20;  // recordings are the largest answers
+constexpr std::size_t kMaxRefusalBodyBytes = 64 * 1024;   // an upgrade's error answer
 
 // Resolves, connects and completes the TLS handshake; throws TransportError.
 asio::awaitable<void> open_tls(impl::TlsStream& stream, impl::ClientTls& tls, const ClientOptions& options) {
@@ -135,6 +137,44 @@ asio::awaitable<WebSocketConnection> connect_websocket(asio::any_io_executor exe
   connection.trusted_ca_pem = tls->state->trusted_ca_pem;
   connection.socket = impl::make_message_socket(std::move(ws), options.gateway.host, beast::role_type::client, timeouts,
                                                   tls);
+  co_return connection;
+}
+
+asio::awaitable<WebSocketConnection> connect_link(asio::any_io_executor executor, const ClientOptions& options,
+                                                  std::string target, Headers headers, WebSocketTimeouts timeouts) {
+  std::shared_ptr<impl::ClientTls> tls = impl::make_client_tls(options.trust, options.gateway.host);
+  impl::TlsStream stream(executor, tls->context);
+  co_await open_tls(stream, *tls, options);
+  auto& tcp_stream = beast::get_lowest_layer(stream);
+  tcp_stream.expires_after(timeouts.handshake);
+  http::request<http::empty_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, options.gateway.host + ":" + std::to_string(options.gateway.port));
+  request.set(http::field::user_agent, "sallyport");
+  request.set(http::field::connection, "Upgrade");
+  request.set(http::field::upgrade, impl::kLinkProtocol);
+  for (const auto& [name, value] : headers) request.set(name, value);
+  boost::system::error_code ec;
+  co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+  const auto write_error = ec;
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxRefusalBodyBytes);
+  co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec && write_error) throw TransportError("sending the link request failed: " + write_error.message());
+  if (ec) throw TransportError("reading the gateway's answer to the link request failed: " + ec.message());
+  const auto& response = parser.get();
+  if (response.result() != http::status::switching_protocols) {
+    throw TransportError("the gateway refused the connection (HTTP " + std::to_string(response.result_int()) +
+                         "): " + response.body());
+  }
+  if (!beast::iequals(response[http::field::upgrade], impl::kLinkProtocol)) {
+    throw TransportError("the gateway did not switch to " + std::string(impl::kLinkProtocol));
+  }
+  tcp_stream.expires_never();
+  std::string received(static_cast<const char*>(buffer.data().data()), buffer.size());
+  WebSocketConnection connection;
+  connection.trusted_ca_pem = tls->state->trusted_ca_pem;
+  connection.socket = impl::make_link_socket(std::move(stream), std::move(received), options.gateway.host, timeouts, tls);
   co_return connection;
 }
 

@@ -16,6 +16,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "sallyport/transport/tls.hpp"
+#include "link_socket.hpp"
 #include "tls_context.hpp"
 #include "websocket_socket.hpp"
 
@@ -68,6 +69,13 @@ HttpResponse error_response(unsigned status, std::string_view message) {
   response.body = std::string(R"({"error":{"code":")") + (status == 413 ? "too_large" : status == 404 ? "not_found" : "bad_request") +
                   R"(","message":")" + std::string(message) + "\"}}";
   return response;
+}
+
+// An HTTP/1.1 GET asking to switch to the agent's and CLI's link protocol.
+bool is_link_upgrade(const http::request<http::string_body>& message) {
+  return message.version() == 11 && message.method() == http::verb::get &&
+         beast::iequals(message[http::field::upgrade], impl::kLinkProtocol) &&
+         http::token_list(message[http::field::connection]).exists("upgrade");
 }
 
 }  // namespace
@@ -164,6 +172,27 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         }
         auto socket_ptr = impl::make_message_socket(std::move(ws), remote, beast::role_type::server,
                                                     options.websocket_timeouts);
+        co_await handlers.websocket(std::move(request), socket_ptr);
+        socket_ptr->close();
+        co_return;
+      }
+
+      if (is_link_upgrade(message)) {
+        if (!handlers.websocket_route || !handlers.websocket_route(request)) {
+          auto response = to_message(error_response(404, "no such link endpoint"), message.version(), false);
+          co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+          break;
+        }
+        http::response<http::empty_body> switching{http::status::switching_protocols, message.version()};
+        switching.set(http::field::server, "sallyport");
+        switching.set(http::field::connection, "Upgrade");
+        switching.set(http::field::upgrade, impl::kLinkProtocol);
+        co_await http::async_write(stream, switching, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        beast::get_lowest_layer(stream).expires_never();
+        std::string received(static_cast<const char*>(buffer.data().data()), buffer.size());
+        auto socket_ptr = impl::make_link_socket(std::move(stream), std::move(received), remote,
+                                                 options.websocket_timeouts);
         co_await handlers.websocket(std::move(request), socket_ptr);
         socket_ptr->close();
         co_return;

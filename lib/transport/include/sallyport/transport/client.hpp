@@ -1,6 +1,6 @@
 #pragma once
-// Client side: one HTTPS request (blocking, for the CLI and agent registration) and WebSocket
-// connections (coroutines, for the agent link and sessions). Both verify the gateway against
+// Client side: one HTTPS request (blocking, for the CLI and agent registration) and links or
+// WebSockets (coroutines, for the agent link, sessions and forwards). Both verify the gateway against
 // a TrustConfig and the host name, and throw TransportError with a user-readable message.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -38,5 +38,11 @@ boost::asio::awaitable<WebSocketConnection> connect_websocket(boost::asio::any_i
                                                               std::string target,
                                                               Headers headers,
                                                               WebSocketTimeouts timeouts);
+
+// The agent's and the CLI's link: the same authorisation and routes as a WebSocket, but after
+// an upgrade to the unmasked binary framing of link_frame.hpp.
+boost::asio::awaitable<WebSocketConnection> connect_link(boost::asio::any_io_executor executor,
+                                                         const ClientOptions& options, std::string target,
+                                                         Headers headers, WebSocketTimeouts timeouts);
 
 }  // namespace sallyport::transport

@@ -1,5 +1,6 @@
 #pragma once
-// A bidirectional message link (a WebSocket carrying binary messages). One reader coroutine
+// A bidirectional message link: a Sallyport link (the agent's and the CLI's framing, see
+// src/link_frame.hpp) or a WebSocket (the web console), carrying binary messages. One reader coroutine
 // calls read(); any number of coroutines may call write(): messages are queued in order and
 // written by one writer. The queue is bounded: write() suspends while kMaxQueuedBytes are
 // waiting, so a slow peer pushes back on the producer instead of growing memory.
@@ -24,7 +25,7 @@ class MessageSocket {
   virtual boost::asio::awaitable<std::optional<std::string>> read() = 0;
   // Queues a message; false when the socket is closed (the message is dropped).
   virtual boost::asio::awaitable<bool> write(std::string message) = 0;
-  // Sends a WebSocket close frame after the queued messages, then closes. Idempotent.
+  // Sends a close frame after the queued messages, waits briefly for the peer's, then closes. Idempotent.
   virtual boost::asio::awaitable<void> close_gracefully(std::string reason) = 0;
   // Closes at once, failing pending reads and writes. Idempotent.
   virtual void close() = 0;

@@ -1,6 +1,6 @@
 #pragma once
 // The gateway's one listening port: TLS, then either HTTP requests (the REST API, the web
-// console) or a WebSocket upgrade (agents, sessions). Each connection is a coroutine that owns
+// console) or an upgrade to a link (agents, the CLI) or a WebSocket (the console). Each connection is a coroutine that owns
 // its stream; every phase has its own deadline.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -21,7 +21,7 @@ namespace sallyport::transport {
 using HttpHandler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest)>;
 using WebSocketHandler =
     std::function<boost::asio::awaitable<void>(HttpRequest, std::shared_ptr<MessageSocket>)>;
-// Decides, before the upgrade is accepted, whether a WebSocket target exists.
+// Decides, before an upgrade (link or WebSocket) is accepted, whether its target exists.
 using WebSocketRoute = std::function<bool(const HttpRequest&)>;
 
 struct ServerOptions {
