@@ -772,7 +772,7 @@ TEST_F(E2e, TransportClientSeesThe413ForAnOversizedBody) {
 }
 
 // ============================================================================================
-// Agent protocol bad input over a real WebSocket
+// Agent protocol bad input over a real link
 
 struct ProbeResult {
   bool finished = false;
@@ -797,8 +797,8 @@ ProbeResult probe_agent_link(TestGateway& gateway, const std::function<std::stri
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto connection = co_await transport::connect_websocket(io.get_executor(), options, "/v1/agent/connect", {},
-                                                                timeouts);
+        auto connection = co_await transport::connect_link(io.get_executor(), options, "/v1/agent/connect", {},
+                                                           timeouts);
         auto socket = connection.socket;
         const auto challenge = co_await socket->read();
         if (!challenge) co_return;
@@ -902,15 +902,15 @@ TEST_F(E2e, MalformedAgentLinksAreClosedAndTheGatewayStaysUp) {
   expect_refused(impostor, "unauthorized", "hello signed with the wrong key");
   EXPECT_EQ(node_status(gw, node_id), "ConnectionLost");
 
-  // A WebSocket to a path that is no agent link is refused at the upgrade.
-  {
+  // A link or a WebSocket to a path that is no agent link is refused at the upgrade.
+  for (const auto connect : {&transport::connect_link, &transport::connect_websocket}) {
     asio::io_context io;
     transport::ClientOptions options_ws;
     options_ws.gateway.host = "127.0.0.1";
     options_ws.gateway.port = gw.port();
     options_ws.trust.ca_pem = read_text(gw.ca_file());
     std::string failure;
-    asio::co_spawn(io, transport::connect_websocket(io.get_executor(), options_ws, "/v1/agent/elsewhere", {}, {}),
+    asio::co_spawn(io, connect(io.get_executor(), options_ws, "/v1/agent/elsewhere", {}, {}),
                    [&](std::exception_ptr error, transport::WebSocketConnection) {
                      try {
                        if (error) std::rethrow_exception(error);

@@ -45,6 +45,23 @@ asio::awaitable<void> open_tls(impl::TlsStream& stream, impl::ClientTls& tls, co
   if (ec) throw TransportError(impl::handshake_failure(*tls.state, ec.message()));
 }
 
+// Sends `message` and reads the answer into `parser`, its body at most body_limit; bytes read
+// past the answer stay in `buffer`. A gateway may answer (413, say) and close before reading
+// the whole request: its answer still waits in the receive buffer, so it is read before a
+// write failure is reported. Throws TransportError naming `what` was sent.
+template <class Message>
+asio::awaitable<void> exchange(impl::TlsStream& stream, Message& message, beast::flat_buffer& buffer,
+                               http::response_parser<http::string_body>& parser, std::uint64_t body_limit,
+                               const std::string& what) {
+  boost::system::error_code ec;
+  co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, ec));
+  const auto write_error = ec;
+  parser.body_limit(body_limit);
+  co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec && write_error) throw TransportError("sending the " + what + " failed: " + write_error.message());
+  if (ec) throw TransportError("reading the gateway's answer to the " + what + " failed: " + ec.message());
+}
+
 http::request<http::string_body> to_message(const HttpRequest& request, const Url& gateway) {
   http::request<http::string_body> message;
   message.method_string(request.method);
@@ -66,18 +83,11 @@ asio::awaitable<ClientResponse> request_coroutine(const ClientOptions& options, 
   auto tls = impl::make_client_tls(options.trust, options.gateway.host);
   impl::TlsStream stream(co_await asio::this_coro::executor, tls->context);
   co_await open_tls(stream, *tls, options);
-  boost::system::error_code ec;
   auto message = to_message(request, options.gateway);
-  co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, ec));
-  // A gateway may answer (413, say) and close before reading the whole request: its answer
-  // still waits in the receive buffer, so read it before reporting the write failure.
-  const auto write_error = ec;
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxResponseBodyBytes);
-  co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec && write_error) throw TransportError("sending the request failed: " + write_error.message());
-  if (ec) throw TransportError("reading the gateway's answer failed: " + ec.message());
+  const std::string what = "request";
+  co_await exchange(stream, message, buffer, parser, kMaxResponseBodyBytes, what);
   auto response_message = parser.release();
   ClientResponse result;
   result.response.status = response_message.result_int();
@@ -88,7 +98,8 @@ asio::awaitable<ClientResponse> request_coroutine(const ClientOptions& options, 
   result.response.body = std::move(response_message.body());
   result.trusted_ca_pem = tls->state->trusted_ca_pem;
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
-  co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  boost::system::error_code ignored;  // the answer is in; a peer that skips close_notify is fine
+  co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ignored));
   co_return result;
 }
 
@@ -153,15 +164,10 @@ asio::awaitable<WebSocketConnection> connect_link(asio::any_io_executor executor
   request.set(http::field::connection, "Upgrade");
   request.set(http::field::upgrade, impl::kLinkProtocol);
   for (const auto& [name, value] : headers) request.set(name, value);
-  boost::system::error_code ec;
-  co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
-  const auto write_error = ec;
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxRefusalBodyBytes);
-  co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec && write_error) throw TransportError("sending the link request failed: " + write_error.message());
-  if (ec) throw TransportError("reading the gateway's answer to the link request failed: " + ec.message());
+  const std::string what = "link request";
+  co_await exchange(stream, request, buffer, parser, kMaxRefusalBodyBytes, what);
   const auto& response = parser.get();
   if (response.result() != http::status::switching_protocols) {
     throw TransportError("the gateway refused the connection (HTTP " + std::to_string(response.result_int()) +

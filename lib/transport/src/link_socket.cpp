@@ -144,7 +144,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
           co_return message;
         }
         case FrameKind::ping:
-          co_await send_control(FrameKind::pong, std::string(frame.payload));
+          send_control_soon(FrameKind::pong, std::string(frame.payload));
           break;
         case FrameKind::pong:
           break;
@@ -196,6 +196,20 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
     if (!open_) co_return;
     queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::move(payload)});
     if (!writing_) co_await drain();
+  }
+
+  // The same without waiting: a reader answering a ping, or the keep-alive, must not block on
+  // a peer that does not read (the keep-alive is what closes such a link).
+  void send_control_soon(FrameKind kind, std::string payload) {
+    if (!open_) return;
+    queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::move(payload)});
+    if (writing_) return;
+    asio::co_spawn(
+        stream_.get_executor(),
+        [self = shared_from_this()]() -> asio::awaitable<void> {
+          if (!self->writing_) co_await self->drain();  // or the writer that started meanwhile sends it
+        },
+        asio::detached);
   }
 
   // Only one coroutine writes at a time; it drains whatever others queued meanwhile, several
@@ -251,8 +265,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
           self->close();
           co_return;
         }
-        if (silent >= self->idle_ / 2 && !self->closing_) co_await self->send_control(FrameKind::ping, "");
-        if (!self->open_) co_return;
+        if (silent >= self->idle_ / 2 && !self->closing_) self->send_control_soon(FrameKind::ping, "");
         timer = &self->keep_alive_timer_;
         timer->expires_after(std::chrono::duration_cast<Clock::duration>(self->idle_) / 4);
       }
