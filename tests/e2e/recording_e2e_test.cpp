@@ -3,6 +3,7 @@
 // rsyslogd and s3cmd, and the npm package s3rver as the S3-compatible store.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -10,9 +11,22 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
 #include "harness.hpp"
+#include "sallyport/agent/identity.hpp"
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/recording/asciicast.hpp"
+#include "sallyport/util/version.hpp"
+#include "sallyport/wire/control.hpp"
+#include "sallyport/wire/frame.hpp"
 
 namespace sallyport::e2e {
 namespace {
@@ -54,6 +68,90 @@ std::string find_program(const std::vector<std::string>& candidates) {
 std::string s3rver_program() {
   return find_program({std::string(SALLYPORT_E2E_SOURCE_DIR) + "/s3rver/node_modules/.bin/s3rver"});
 }
+
+// An agent written out by hand over its own TLS connection, so a test can put several frames
+// into one write: the real agent cannot be made to. Speaks the link framing (4-byte header:
+// kind, 24-bit length) and the agent handshake; blocking, on the test's thread.
+class ScriptedAgent {
+ public:
+  ScriptedAgent(const TestGateway& gateway, const agent::Identity& identity)
+      : tls_(boost::asio::ssl::context::tls_client), stream_(io_, tls_) {
+    tls_.add_certificate_authority(boost::asio::buffer(identity.ca_pem));
+    tls_.set_verify_mode(boost::asio::ssl::verify_peer);
+    boost::asio::ip::tcp::resolver resolver(io_);
+    boost::asio::connect(stream_.next_layer(), resolver.resolve("127.0.0.1", std::to_string(gateway.port())));
+    stream_.handshake(boost::asio::ssl::stream_base::client);
+    const std::string upgrade = "GET /v1/agent/connect HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                                "Upgrade: sallyport-link/1\r\n\r\n";
+    boost::asio::write(stream_, boost::asio::buffer(upgrade));
+    boost::asio::read_until(stream_, received_, "\r\n\r\n");
+    std::string head(boost::asio::buffers_begin(received_.data()), boost::asio::buffers_end(received_.data()));
+    head = head.substr(0, head.find("\r\n\r\n") + 4);
+    received_.consume(head.size());
+    if (head.find(" 101 ") == std::string::npos) throw E2eError("link upgrade refused: " + head);
+    const json challenge = next_control();
+    const std::string nonce = challenge.value("nonce", "");
+    const std::string signature = identity.key.sign(wire::hello_signing_input(nonce, identity.node_id));
+    send({control(0, {{"type", wire::msg::kHello}, {"protocol", wire::kProtocolVersion}, {"node_id", identity.node_id},
+                      {"signature", crypto::base64url_encode(signature)}, {"agent_version", kVersion}})});
+    if (next_control().value("type", "") != wire::msg::kWelcome) throw E2eError("no welcome");
+  }
+
+  static std::string control(std::uint32_t channel, const json& message) {
+    return wire::encode(wire::FrameType::kControl, channel, message.dump());
+  }
+
+  // Link messages (wire frames), all in one TLS write.
+  void send(const std::vector<std::string>& messages) {
+    std::string bytes;
+    for (const auto& message : messages) {
+      const std::size_t n = message.size();
+      bytes += {'\0', static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
+      bytes += message;
+    }
+    boost::asio::write(stream_, boost::asio::buffer(bytes));
+  }
+
+  // The next wire frame; pings are answered on the way.
+  wire::Frame next_frame() {
+    for (;;) {
+      const std::string header = take(4);
+      const std::size_t length = static_cast<std::size_t>(static_cast<unsigned char>(header[1])) << 16 |
+                                 static_cast<std::size_t>(static_cast<unsigned char>(header[2])) << 8 |
+                                 static_cast<unsigned char>(header[3]);
+      const std::string payload = take(length);
+      if (header[0] == 1) {  // ping
+        std::string pong = {'\2', '\0', '\0', static_cast<char>(payload.size())};
+        boost::asio::write(stream_, boost::asio::buffer(pong + payload));
+        continue;
+      }
+      if (header[0] != 0) throw E2eError("the gateway closed the link");
+      const auto decoded = wire::decode_one(payload);
+      if (!decoded.frame) throw E2eError("undecodable frame from the gateway");
+      return *decoded.frame;
+    }
+  }
+
+  json next_control() {
+    for (;;) {
+      const auto frame = next_frame();
+      if (frame.type == wire::FrameType::kControl) return json::parse(frame.payload);
+    }
+  }
+
+ private:
+  std::string take(std::size_t bytes) {
+    if (received_.size() < bytes) boost::asio::read(stream_, received_, boost::asio::transfer_exactly(bytes - received_.size()));
+    std::string out(boost::asio::buffers_begin(received_.data()), boost::asio::buffers_begin(received_.data()) + static_cast<std::ptrdiff_t>(bytes));
+    received_.consume(bytes);
+    return out;
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ssl::context tls_;
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
+  boost::asio::streambuf received_;
+};
 
 class Recording : public ::testing::Test {
  protected:
@@ -149,6 +247,41 @@ TEST_F(Recording, ShellSessionRecordingMatchesTheTranscriptAndAsciinemaPlaysIt) 
   const auto replay = gw.cli({"sessions", "play", id, "--speed", "100", "--max-idle", "0.1"});
   EXPECT_EQ(replay.exit_code, 0) << replay.describe();
   EXPECT_EQ(replay.out, output);
+}
+
+// The agent's session_opened and the session's first output in one read: the gateway must
+// have begun the session (recording included) before it handles the output.
+TEST_F(Recording, OutputArrivingWithTheAgentsSessionOpenedIsRecorded) {
+  auto& gw = start();
+  const fs::path state = sandbox_.dir("agent-scripted");
+  const auto registered = register_agent(gw, gw.create_activation(), state, "scripted");
+  ASSERT_EQ(registered.exit_code, 0) << registered.describe();
+  ScriptedAgent agent(gw, agent::load_identity(state));
+  ASSERT_TRUE(wait_for_status(gw, "scripted", "Online", 15s));
+  std::atomic<bool> answered{false};
+  std::thread script([&] {
+    try {
+      for (;;) {
+        const auto frame = agent.next_frame();
+        if (frame.type != wire::FrameType::kControl) continue;
+        if (json::parse(frame.payload).value("type", "") != wire::msg::kSessionOpen) continue;
+        agent.send({ScriptedAgent::control(frame.channel, {{"type", wire::msg::kSessionOpened}}),
+                    wire::encode(wire::FrameType::kData, frame.channel, "first-output\n"),
+                    ScriptedAgent::control(frame.channel, {{"type", wire::msg::kExit}, {"exit_code", 0}})});
+        answered = true;
+        return;
+      }
+    } catch (const std::exception& error) {
+      std::cerr << "scripted agent: " << error.what() << "\n";
+    }
+  });
+  const auto run = gw.cli({"start-session", "--target", "scripted", "--", "anything"});
+  if (!answered) gw.stop(SIGTERM, 5s);  // ends the link, and the script's read with it
+  script.join();
+  ASSERT_TRUE(answered) << run.describe();
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_EQ(run.out, "first-output\n") << run.describe();
+  EXPECT_EQ(cast_stream(download(session_id_in(run.err)), "o"), "first-output\n");
 }
 
 TEST_F(Recording, RecordingSurvivesSigkillOfTheGatewayAndIsFinishedOnRestart) {
