@@ -24,6 +24,9 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kInitialReadBytes = 16 * 1024;
 constexpr std::size_t kKeptReadBytes = 64 * 1024 + kFrameHeaderBytes;  // a data frame; larger is given back
 constexpr std::size_t kFramesPerWrite = 8;  // queued frames joined in one gathered write
+// Pongs and pings beyond this many unsent are dropped: a peer that pings without reading must
+// not grow the queue (a later pong answers as well as a dropped one).
+constexpr std::size_t kMaxQueuedControlFrames = 4;
 constexpr auto kCloseWait = std::chrono::seconds(2);  // for the peer's answer to a close
 
 struct Outgoing {
@@ -119,6 +122,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
   void drop_queue() {
     queue_.clear();
     queued_bytes_ = 0;
+    queued_controls_ = 0;
   }
 
   std::string_view buffered() const { return {buffer_.data() + begin_, end_ - begin_}; }
@@ -144,7 +148,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
           co_return message;
         }
         case FrameKind::ping:
-          send_control_soon(FrameKind::pong, std::string(frame.payload));
+          send_control_soon(FrameKind::pong, frame.payload);
           break;
         case FrameKind::pong:
           break;
@@ -194,15 +198,17 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
   // Control frames skip the queue's bound: they are small and answer the peer.
   asio::awaitable<void> send_control(FrameKind kind, std::string payload) {
     if (!open_) co_return;
+    ++queued_controls_;
     queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::move(payload)});
     if (!writing_) co_await drain();
   }
 
   // The same without waiting: a reader answering a ping, or the keep-alive, must not block on
   // a peer that does not read (the keep-alive is what closes such a link).
-  void send_control_soon(FrameKind kind, std::string payload) {
-    if (!open_) return;
-    queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::move(payload)});
+  void send_control_soon(FrameKind kind, std::string_view payload) {
+    if (!open_ || queued_controls_ >= kMaxQueuedControlFrames) return;  // before allocating
+    ++queued_controls_;
+    queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::string(payload)});
     if (writing_) return;
     asio::co_spawn(
         stream_.get_executor(),
@@ -234,6 +240,8 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
       for (std::size_t i = 0; i < count; ++i) {
         if (queue_.front().header[0] == static_cast<unsigned char>(FrameKind::message)) {
           queued_bytes_ -= queue_.front().payload.size();
+        } else {
+          --queued_controls_;
         }
         queue_.pop_front();
       }
@@ -288,6 +296,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
   std::size_t end_ = 0;
   std::deque<Outgoing> queue_;
   std::size_t queued_bytes_ = 0;  // message payloads only
+  std::size_t queued_controls_ = 0;  // control frames not yet written
   bool reading_ = false;
   bool writing_ = false;
   bool closing_ = false;  // a close frame was sent

@@ -11,7 +11,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <fstream>
 #include <thread>
+
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();  // libasan's; no header in Debian's GCC
+#endif
 
 #include "link_frame.hpp"
 #include "sallyport/crypto/pki.hpp"
@@ -197,6 +204,39 @@ TEST_F(LinkTest, APeerThatNeverAnswersIsPingedThenClosedAfterTheIdleTime) {
   EXPECT_TRUE(end) << "the server closed the link";
   EXPECT_GE(took, kServerIdle - 100ms);
   EXPECT_LE(took, 2 * kServerIdle);
+}
+
+// Memory this process (the server runs in it) holds, in bytes: resident pages, or under
+// AddressSanitizer the live heap, since its quarantine keeps freed memory resident.
+std::size_t resident_bytes() {
+#if defined(__SANITIZE_ADDRESS__)
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+#endif
+}
+
+TEST_F(LinkTest, PingsFromAPeerThatNeverReadsDoNotQueueWithoutBound) {
+  std::string answer;
+  error_code ec;
+  const std::size_t before = resident_bytes();
+  run_client([&]() -> asio::awaitable<void> {
+    auto tls = impl::make_client_tls(TrustConfig{ca_.certificate_pem, {}}, "127.0.0.1");
+    impl::TlsStream stream(co_await asio::this_coro::executor, tls->context);
+    co_await raw_upgrade(stream, answer);
+    // 64 MiB of pings with the largest payload, never reading the pongs.
+    std::string pings;
+    for (int i = 0; i < 4096; ++i) pings += std::string("\x01\x00\x00\x7d", 4) + std::string(125, 'p');
+    for (int i = 0; i < 128 && !ec; ++i) {
+      co_await asio::async_write(stream, asio::buffer(pings), asio::redirect_error(asio::use_awaitable, ec));
+    }
+  });
+  EXPECT_FALSE(ec) << ec.message();
+  // Each queued pong would cost about 200 bytes: 128 Ki of them, over 25 MiB.
+  EXPECT_LT(resident_bytes(), before + (8 << 20)) << "grew by " << (resident_bytes() - before) / 1024 << " KiB";
 }
 
 TEST_F(LinkTest, AMalformedFrameClosesTheLink) {
