@@ -792,7 +792,7 @@ ProbeResult probe_agent_link(TestGateway& gateway, const std::function<std::stri
   options.gateway.port = gateway.port();
   options.trust.ca_pem = read_text(gateway.ca_file());
   options.timeout = 10s;
-  transport::WebSocketTimeouts timeouts;
+  transport::LinkTimeouts timeouts;
   timeouts.idle = 60s;  // longer than the deadline: a close must come from the gateway
   asio::co_spawn(
       io,
@@ -911,7 +911,7 @@ TEST_F(E2e, MalformedAgentLinksAreClosedAndTheGatewayStaysUp) {
     options_ws.trust.ca_pem = read_text(gw.ca_file());
     std::string failure;
     asio::co_spawn(io, connect(io.get_executor(), options_ws, "/v1/agent/elsewhere", {}, {}),
-                   [&](std::exception_ptr error, transport::WebSocketConnection) {
+                   [&](std::exception_ptr error, transport::LinkConnection) {
                      try {
                        if (error) std::rethrow_exception(error);
                      } catch (const std::exception& e) {

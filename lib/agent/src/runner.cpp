@@ -105,7 +105,7 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
   }
 
   asio::awaitable<void> run_link(const transport::ClientOptions& client) {
-    transport::WebSocketTimeouts timeouts;
+    transport::LinkTimeouts timeouts;
     timeouts.idle = options.link_idle_timeout;
     auto connection = co_await transport::connect_link(executor, client, kAgentLinkPath, {}, timeouts);
     socket = connection.socket;

@@ -330,7 +330,7 @@ int run_session(const SessionRequest& request) {
 
   auto session = [&]() -> asio::awaitable<void> {
     transport::Headers headers = {{"Authorization", "Bearer " + request.token}};
-    transport::WebSocketConnection connection;
+    transport::LinkConnection connection;
     try {
       connection = co_await transport::connect_link(io.get_executor(), request.gateway, "/v1/sessions/connect",
                                                          headers, {});

@@ -85,16 +85,16 @@ struct Gateway::Impl {
     options.port = listen->port;
     options.certificate_chain_pem = tls.chain_pem;
     options.private_key_pem = tls.key_pem;
-    options.websocket_timeouts.idle = std::chrono::seconds(config.agent_timeout_seconds);
+    options.link_timeouts.idle = std::chrono::seconds(config.agent_timeout_seconds);
     transport::ServerHandlers handlers;
     handlers.http = [this](transport::HttpRequest request) -> asio::awaitable<transport::HttpResponse> {
       if (auto page = serve_console(request)) co_return std::move(*page);  // the web console, outside /v1/
       co_return api.handle(request);
     };
-    handlers.websocket_route = [](const transport::HttpRequest& request) {
+    handlers.link_route = [](const transport::HttpRequest& request) {
       return request.path() == kAgentLinkPath || request.path() == kSessionPath || request.path() == kForwardPath;
     };
-    handlers.websocket = [this](transport::HttpRequest request,
+    handlers.link = [this](transport::HttpRequest request,
                                 std::shared_ptr<transport::MessageSocket> socket) -> asio::awaitable<void> {
       if (request.path() == kSessionPath) {
         co_await sessions.serve_client(std::move(request), std::move(socket));

@@ -118,9 +118,9 @@ ClientResponse https_request(const ClientOptions& options, const HttpRequest& re
   return result;
 }
 
-asio::awaitable<WebSocketConnection> connect_websocket(asio::any_io_executor executor, const ClientOptions& options,
+asio::awaitable<LinkConnection> connect_websocket(asio::any_io_executor executor, const ClientOptions& options,
                                                        std::string target, Headers headers,
-                                                       WebSocketTimeouts timeouts) {
+                                                       LinkTimeouts timeouts) {
   std::shared_ptr<impl::ClientTls> tls = impl::make_client_tls(options.trust, options.gateway.host);
   impl::TlsStream stream(executor, tls->context);
   co_await open_tls(stream, *tls, options);
@@ -144,15 +144,15 @@ asio::awaitable<WebSocketConnection> connect_websocket(asio::any_io_executor exe
     }
     throw TransportError("WebSocket handshake failed: " + ec.message());
   }
-  WebSocketConnection connection;
+  LinkConnection connection;
   connection.trusted_ca_pem = tls->state->trusted_ca_pem;
   connection.socket = impl::make_message_socket(std::move(ws), options.gateway.host, beast::role_type::client, timeouts,
                                                   tls);
   co_return connection;
 }
 
-asio::awaitable<WebSocketConnection> connect_link(asio::any_io_executor executor, const ClientOptions& options,
-                                                  std::string target, Headers headers, WebSocketTimeouts timeouts) {
+asio::awaitable<LinkConnection> connect_link(asio::any_io_executor executor, const ClientOptions& options,
+                                                  std::string target, Headers headers, LinkTimeouts timeouts) {
   std::shared_ptr<impl::ClientTls> tls = impl::make_client_tls(options.trust, options.gateway.host);
   impl::TlsStream stream(executor, tls->context);
   co_await open_tls(stream, *tls, options);
@@ -178,7 +178,7 @@ asio::awaitable<WebSocketConnection> connect_link(asio::any_io_executor executor
   }
   tcp_stream.expires_never();
   std::string received(static_cast<const char*>(buffer.data().data()), buffer.size());
-  WebSocketConnection connection;
+  LinkConnection connection;
   connection.trusted_ca_pem = tls->state->trusted_ca_pem;
   connection.socket = impl::make_link_socket(std::move(stream), std::move(received), options.gateway.host, timeouts, tls);
   co_return connection;

@@ -36,7 +36,7 @@ struct Outgoing {
 
 class LinkSocket final : public MessageSocket, public std::enable_shared_from_this<LinkSocket> {
  public:
-  LinkSocket(TlsStream stream, std::string received, std::string remote_address, WebSocketTimeouts timeouts,
+  LinkSocket(TlsStream stream, std::string received, std::string remote_address, LinkTimeouts timeouts,
              std::shared_ptr<void> keep_alive)
       : keep_alive_(std::move(keep_alive)),
         stream_(std::move(stream)),
@@ -306,7 +306,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
 }  // namespace
 
 std::shared_ptr<MessageSocket> make_link_socket(TlsStream stream, std::string received, std::string remote_address,
-                                                WebSocketTimeouts timeouts, std::shared_ptr<void> keep_alive) {
+                                                LinkTimeouts timeouts, std::shared_ptr<void> keep_alive) {
   auto socket = std::make_shared<LinkSocket>(std::move(stream), std::move(received), std::move(remote_address),
                                              timeouts, std::move(keep_alive));
   socket->start_keep_alive();

@@ -14,6 +14,6 @@ inline constexpr const char* kLinkProtocol = "sallyport-link/1";
 // past the upgrade's HTTP message (frames the peer sent at once). keep_alive holds whatever
 // the stream needs to outlive it (the client's TLS context).
 std::shared_ptr<MessageSocket> make_link_socket(TlsStream stream, std::string received, std::string remote_address,
-                                                WebSocketTimeouts timeouts, std::shared_ptr<void> keep_alive = nullptr);
+                                                LinkTimeouts timeouts, std::shared_ptr<void> keep_alive = nullptr);
 
 }  // namespace sallyport::transport::impl

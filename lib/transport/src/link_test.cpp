@@ -44,11 +44,11 @@ class LinkTest : public ::testing::Test {
     options.port = 0;
     options.certificate_chain_pem = server_.certificate_pem + ca_.certificate_pem;
     options.private_key_pem = server_.key_pem;
-    options.websocket_timeouts.idle = kServerIdle;
+    options.link_timeouts.idle = kServerIdle;
     ServerHandlers handlers;
     handlers.http = [](HttpRequest) -> asio::awaitable<HttpResponse> { co_return HttpResponse{}; };
-    handlers.websocket_route = [](const HttpRequest& request) { return request.path() == "/echo"; };
-    handlers.websocket = [this](HttpRequest request, std::shared_ptr<MessageSocket> socket) -> asio::awaitable<void> {
+    handlers.link_route = [](const HttpRequest& request) { return request.path() == "/echo"; };
+    handlers.link = [this](HttpRequest request, std::shared_ptr<MessageSocket> socket) -> asio::awaitable<void> {
       seen_header_ = request.header("x-test");
       while (auto message = co_await socket->read()) {
         if (!co_await socket->write(*message)) break;

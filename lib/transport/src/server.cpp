@@ -153,7 +153,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       HttpRequest request = to_request(message, remote);
 
       if (websocket::is_upgrade(message)) {
-        if (!handlers.websocket_route || !handlers.websocket_route(request)) {
+        if (!handlers.link_route || !handlers.link_route(request)) {
           auto response = to_message(error_response(404, "no such WebSocket endpoint"), message.version(), false);
           co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
           break;
@@ -163,7 +163,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         ws.set_option(websocket::stream_base::decorator(
             [](websocket::response_type& response) { response.set(http::field::server, "sallyport"); }));
         auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
-        timeouts.handshake_timeout = options.websocket_timeouts.handshake;
+        timeouts.handshake_timeout = options.link_timeouts.handshake;
         ws.set_option(timeouts);
         co_await ws.async_accept(message, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
@@ -171,14 +171,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
           co_return;
         }
         auto socket_ptr = impl::make_message_socket(std::move(ws), remote, beast::role_type::server,
-                                                    options.websocket_timeouts);
-        co_await handlers.websocket(std::move(request), socket_ptr);
+                                                    options.link_timeouts);
+        co_await handlers.link(std::move(request), socket_ptr);
         socket_ptr->close();
         co_return;
       }
 
       if (is_link_upgrade(message)) {
-        if (!handlers.websocket_route || !handlers.websocket_route(request)) {
+        if (!handlers.link_route || !handlers.link_route(request)) {
           auto response = to_message(error_response(404, "no such link endpoint"), message.version(), false);
           co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
           break;
@@ -192,8 +192,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         beast::get_lowest_layer(stream).expires_never();
         std::string received(static_cast<const char*>(buffer.data().data()), buffer.size());
         auto socket_ptr = impl::make_link_socket(std::move(stream), std::move(received), remote,
-                                                 options.websocket_timeouts);
-        co_await handlers.websocket(std::move(request), socket_ptr);
+                                                 options.link_timeouts);
+        co_await handlers.link(std::move(request), socket_ptr);
         socket_ptr->close();
         co_return;
       }

@@ -43,8 +43,8 @@ class TransportTest : public ::testing::Test {
       response.body = request.method + " " + request.target + " " + request.body + " " + request.header("x-test");
       co_return response;
     };
-    handlers.websocket_route = [](const HttpRequest& request) { return request.path() == "/echo"; };
-    handlers.websocket = [](HttpRequest, std::shared_ptr<MessageSocket> socket) -> asio::awaitable<void> {
+    handlers.link_route = [](const HttpRequest& request) { return request.path() == "/echo"; };
+    handlers.link = [](HttpRequest, std::shared_ptr<MessageSocket> socket) -> asio::awaitable<void> {
       while (auto message = co_await socket->read()) {
         if (!co_await socket->write(*message)) break;
       }

@@ -118,7 +118,7 @@ class WebSocketMessageSocket final : public MessageSocket {
 }  // namespace
 
 std::shared_ptr<MessageSocket> make_message_socket(WebSocketStream stream, std::string remote_address,
-                                                   beast::role_type role, WebSocketTimeouts timeouts,
+                                                   beast::role_type role, LinkTimeouts timeouts,
                                                    std::shared_ptr<void> keep_alive) {
   websocket::stream_base::timeout options = websocket::stream_base::timeout::suggested(role);
   options.handshake_timeout = timeouts.handshake;

@@ -28,21 +28,21 @@ struct ClientResponse {
 
 ClientResponse https_request(const ClientOptions& options, const HttpRequest& request);
 
-struct WebSocketConnection {
+struct LinkConnection {
   std::shared_ptr<MessageSocket> socket;
   std::string trusted_ca_pem;
 };
 
-boost::asio::awaitable<WebSocketConnection> connect_websocket(boost::asio::any_io_executor executor,
+boost::asio::awaitable<LinkConnection> connect_websocket(boost::asio::any_io_executor executor,
                                                               const ClientOptions& options,
                                                               std::string target,
                                                               Headers headers,
-                                                              WebSocketTimeouts timeouts);
+                                                              LinkTimeouts timeouts);
 
 // The agent's and the CLI's link: the same authorisation and routes as a WebSocket, but after
 // an upgrade to the unmasked binary framing of link_frame.hpp.
-boost::asio::awaitable<WebSocketConnection> connect_link(boost::asio::any_io_executor executor,
+boost::asio::awaitable<LinkConnection> connect_link(boost::asio::any_io_executor executor,
                                                          const ClientOptions& options, std::string target,
-                                                         Headers headers, WebSocketTimeouts timeouts);
+                                                         Headers headers, LinkTimeouts timeouts);
 
 }  // namespace sallyport::transport

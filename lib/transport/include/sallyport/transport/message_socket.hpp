@@ -33,7 +33,7 @@ class MessageSocket {
   virtual std::string remote_address() const = 0;
 };
 
-struct WebSocketTimeouts {
+struct LinkTimeouts {
   std::chrono::seconds handshake{10};
   // No traffic for this long (pings included, sent every half of it) closes the link.
   std::chrono::seconds idle{30};

@@ -19,10 +19,11 @@ class io_context;
 namespace sallyport::transport {
 
 using HttpHandler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest)>;
-using WebSocketHandler =
+// Serves an upgraded connection: a link (the agent, the CLI) or a WebSocket (the console).
+using LinkHandler =
     std::function<boost::asio::awaitable<void>(HttpRequest, std::shared_ptr<MessageSocket>)>;
 // Decides, before an upgrade (link or WebSocket) is accepted, whether its target exists.
-using WebSocketRoute = std::function<bool(const HttpRequest&)>;
+using LinkRoute = std::function<bool(const HttpRequest&)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -34,13 +35,13 @@ struct ServerOptions {
   std::size_t max_request_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 10'000;
-  WebSocketTimeouts websocket_timeouts{};
+  LinkTimeouts link_timeouts{};
 };
 
 struct ServerHandlers {
   HttpHandler http;
-  WebSocketRoute websocket_route;
-  WebSocketHandler websocket;
+  LinkRoute link_route;
+  LinkHandler link;
 };
 
 class Server {
