@@ -11,6 +11,8 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <deque>
+#include <span>
+#include <array>
 #include <vector>
 
 #include "link_frame.hpp"
@@ -155,7 +157,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
         case FrameKind::close:
           if (!closing_) {
             closing_ = true;
-            co_await send_control(FrameKind::close, std::string(frame.payload));
+            co_await send_control(FrameKind::close, frame.payload);
           }
           close();
           co_return std::nullopt;
@@ -196,10 +198,14 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
   }
 
   // Control frames skip the queue's bound: they are small and answer the peer.
-  asio::awaitable<void> send_control(FrameKind kind, std::string payload) {
-    if (!open_) co_return;
+  void queue_control(FrameKind kind, std::string_view payload) {
     ++queued_controls_;
-    queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::move(payload)});
+    queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::string(payload)});
+  }
+
+  asio::awaitable<void> send_control(FrameKind kind, std::string_view payload) {
+    if (!open_) co_return;
+    queue_control(kind, payload);
     if (!writing_) co_await drain();
   }
 
@@ -207,8 +213,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
   // a peer that does not read (the keep-alive is what closes such a link).
   void send_control_soon(FrameKind kind, std::string_view payload) {
     if (!open_ || queued_controls_ >= kMaxQueuedControlFrames) return;  // before allocating
-    ++queued_controls_;
-    queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::string(payload)});
+    queue_control(kind, payload);
     if (writing_) return;
     asio::co_spawn(
         stream_.get_executor(),
@@ -222,17 +227,18 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
   // frames per write so small messages share TLS records.
   asio::awaitable<void> drain() {
     writing_ = true;
-    std::vector<asio::const_buffer> buffers;
+    std::array<asio::const_buffer, 2 * kFramesPerWrite> buffers;  // no allocation per write
     bool failed = false;
     while (open_ && !queue_.empty()) {
-      buffers.clear();
       const std::size_t count = std::min(queue_.size(), kFramesPerWrite);
+      std::size_t used = 0;
       for (std::size_t i = 0; i < count; ++i) {
-        buffers.push_back(asio::buffer(queue_[i].header));
-        if (!queue_[i].payload.empty()) buffers.push_back(asio::buffer(queue_[i].payload));
+        buffers[used++] = asio::buffer(queue_[i].header);
+        if (!queue_[i].payload.empty()) buffers[used++] = asio::buffer(queue_[i].payload);
       }
       boost::system::error_code ec;
-      co_await asio::async_write(stream_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(stream_, std::span<const asio::const_buffer>(buffers.data(), used),
+                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         failed = true;
         break;

@@ -68,8 +68,8 @@ class WebSocketMessageSocket final : public MessageSocket {
     boost::system::error_code ignored;
     beast::get_lowest_layer(stream_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(stream_).close();
-    queue_.clear();
-    queued_bytes_ = 0;
+    // A write in flight still points into the queue; the writer empties it when it ends.
+    if (!writing_) drop_queue();
     queue_changed_.cancel();
   }
 
@@ -86,6 +86,7 @@ class WebSocketMessageSocket final : public MessageSocket {
       if (ec) {
         writing_ = false;
         close();
+        drop_queue();
         co_return;
       }
       queued_bytes_ -= queue_.front().size();
@@ -93,7 +94,13 @@ class WebSocketMessageSocket final : public MessageSocket {
       queue_changed_.cancel();
     }
     writing_ = false;
+    if (!open_) drop_queue();
     queue_changed_.cancel();
+  }
+
+  void drop_queue() {
+    queue_.clear();
+    queued_bytes_ = 0;
   }
 
   asio::awaitable<void> wait_for_queue_change() {
