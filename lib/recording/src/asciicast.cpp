@@ -8,6 +8,9 @@
 #include <cstring>
 #include <openssl/evp.h>
 #include <nlohmann/json.hpp>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace sallyport::recording {
 namespace {
@@ -64,22 +67,21 @@ std::string encode_header(const Header& header) {
 
 namespace {
 
-// True when one of the eight bytes needs more than a copy: a control character, '"', '\\' or
-// a byte of a multi-byte sequence. Terminal output is mostly long runs without any.
-bool needs_care(std::uint64_t word) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
-  const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-  const std::uint64_t below_space = (word - kOnes * 0x20) & ~word & kHigh;
-  return (below_space | (word & kHigh) | has_zero(word ^ (kOnes * '"')) | has_zero(word ^ (kOnes * '\\'))) != 0;
-}
-
+// Index of the first byte at or after i that needs more than a copy: a control character,
+// '"', '\\' or a byte of a multi-byte sequence. Terminal output is mostly long runs without
+// any, so they are found sixteen bytes at a time.
 std::size_t plain_run(std::string_view bytes, std::size_t i) {
-  while (i + 8 <= bytes.size()) {
-    std::uint64_t word;
-    std::memcpy(&word, bytes.data() + i, sizeof word);
-    if (needs_care(word)) break;
-    i += 8;
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+  while (i + 16 <= bytes.size()) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes.data() + i));
+    // Signed compare: bytes >= 0x80 are negative, so "below space" also finds them.
+    const __m128i care = _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(care));
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    i += 16;
   }
+#endif
   while (i < bytes.size()) {
     const auto c = static_cast<unsigned char>(bytes[i]);
     if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
@@ -91,6 +93,7 @@ std::size_t plain_run(std::string_view bytes, std::size_t i) {
 std::optional<std::size_t> append_json_bytes_bounded(std::string& out, std::string_view bytes, bool final_chunk,
                                                      bool compact) {
   const std::size_t start = out.size();
+  out.reserve(start + bytes.size() + bytes.size() / 16 + 16);  // text grows little: one allocation
   std::size_t i = 0;
   const auto over = [&] { return compact && out.size() - start > i + i / 3 + 64; };
   while (i < bytes.size()) {
@@ -103,18 +106,18 @@ std::optional<std::size_t> append_json_bytes_bounded(std::string& out, std::stri
       continue;
     }
     const auto b = static_cast<unsigned char>(bytes[i]);
+    // push_back, not append of a literal: a newline every line of output made the call show.
     if (b == '"' || b == '\\') {
-      out += '\\';
-      out += static_cast<char>(b);
+      out.push_back('\\');
+      out.push_back(static_cast<char>(b));
       ++i;
     } else if (b < 0x20) {
-      switch (b) {
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default: append_escape(out, b);
+      const char short_form = b == '\n' ? 'n' : b == '\r' ? 'r' : b == '\t' ? 't' : b == '\b' ? 'b' : b == '\f' ? 'f' : 0;
+      if (short_form != 0) {
+        out.push_back('\\');
+        out.push_back(short_form);
+      } else {
+        append_escape(out, b);
       }
       ++i;
     } else {
@@ -149,12 +152,44 @@ std::size_t append_json_bytes(std::string& out, std::string_view bytes, bool fin
 
 std::size_t base64_size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
 
+namespace {
+
+// Two base64 characters for every 12-bit value: one lookup per 12 bits instead of per 6, which
+// makes binary output (base64 in recordings and the event log) about three times cheaper than
+// OpenSSL's byte-at-a-time EVP_EncodeBlock.
+constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+struct Base64Pairs {
+  char pair[4096][2];
+  constexpr Base64Pairs() : pair() {
+    for (int v = 0; v < 4096; ++v) {
+      pair[v][0] = kBase64Alphabet[v >> 6];
+      pair[v][1] = kBase64Alphabet[v & 63];
+    }
+  }
+};
+constexpr Base64Pairs kBase64Pairs;
+
+}  // namespace
+
 void append_base64(std::string& out, std::string_view bytes) {
   const std::size_t start = out.size();
-  out.resize(start + base64_size(bytes.size()) + 1);  // EVP_EncodeBlock adds a NUL
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + start),
-                                      reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(start + static_cast<std::size_t>(written));
+  out.resize(start + base64_size(bytes.size()));
+  char* o = out.data() + start;
+  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t n = bytes.size();
+  for (; n >= 3; n -= 3, in += 3, o += 4) {
+    const unsigned v = (unsigned{in[0]} << 16) | (unsigned{in[1]} << 8) | in[2];
+    std::memcpy(o, kBase64Pairs.pair[v >> 12], 2);
+    std::memcpy(o + 2, kBase64Pairs.pair[v & 0xFFF], 2);
+  }
+  if (n > 0) {
+    const unsigned v = (unsigned{in[0]} << 16) | (n == 2 ? unsigned{in[1]} << 8 : 0u);
+    o[0] = kBase64Alphabet[v >> 18];
+    o[1] = kBase64Alphabet[(v >> 12) & 63];
+    o[2] = n == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
+    o[3] = '=';
+  }
 }
 
 std::string encode_event(double seconds, std::string_view code, std::string_view escaped) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 #include <vector>
 
 namespace sallyport::recording {
@@ -89,10 +90,11 @@ TEST(Asciicast, ParserRefusesMalformedLines) {
 }
 
 TEST(Asciicast, EverySpecialByteIsFoundWhereverItSitsInALongRun) {
-  // The plain-run scan reads eight bytes at a time: each special byte at each offset.
-  for (const std::string& special : std::vector<std::string>{"\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\xc3\xa9", "\xff", "\x7f"}) {
-    for (std::size_t at = 0; at < 20; ++at) {
-      const std::string text = std::string(at, 'a') + special + std::string(19 - at, 'b');
+  // The plain-run scan reads sixteen bytes at a time: each special byte at each offset of two
+  // blocks and a tail.
+  for (const std::string& special : std::vector<std::string>{"\"", "\\", "\n", std::string(1, '\0'), "\x1f", " ", "\xc3\xa9", "\xff", "\x80", "\x7f"}) {
+    for (std::size_t at = 0; at < 40; ++at) {
+      const std::string text = std::string(at, 'a') + special + std::string(39 - at, 'b');
       EXPECT_EQ(round_trip(text), text) << at;
     }
   }
@@ -108,6 +110,27 @@ TEST(Asciicast, CompactGivesUpOnBinaryAndLeavesTheOutputAsItWas) {
   ASSERT_TRUE(held);
   EXPECT_EQ(*held, 0u);
   EXPECT_EQ(round_trip(text + text + text), text + text + text);
+}
+
+TEST(Asciicast, Base64IsTheStandardEncodingAtEveryLength) {
+  std::string bytes;
+  unsigned state = 12345;
+  for (int i = 0; i < 300; ++i) {
+    state = state * 1103515245u + 12345u;
+    bytes += static_cast<char>(state >> 16);
+  }
+  for (std::size_t size = 0; size <= bytes.size(); ++size) {
+    std::string ours = "prefix";
+    append_base64(ours, std::string_view(bytes).substr(0, size));
+    std::string openssl(base64_size(size) + 1, '\0');
+    const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(openssl.data()),
+                                        reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(size));
+    openssl.resize(static_cast<std::size_t>(written));
+    EXPECT_EQ(ours, "prefix" + openssl) << size;
+  }
+  std::string man;
+  append_base64(man, "Man is");
+  EXPECT_EQ(man, "TWFuIGlz");
 }
 
 TEST(Asciicast, Base64EventsComeBackUnderThePlainCode) {

@@ -198,8 +198,7 @@ void EventStream::flush_file() {
     file_alerted_ = true;
     spdlog::error("ALERT cannot append to the event log {}", options_.file.string());
   }
-  std::string full;
-  full.reserve(kFileBufferBytes + kFileBufferBytes / 4);
+  std::string full = file_writer().spare_buffer(kFileBufferBytes + kFileBufferBytes / 4);
   full.swap(file_buffer_);
   file_writer().write(file_, std::move(full));
 }

@@ -41,6 +41,20 @@ void FileWriter::write(const std::shared_ptr<WriteTarget>& target, std::string d
   queued_.notify_one();
 }
 
+std::string FileWriter::spare_buffer(std::size_t capacity) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!spares_.empty()) {
+      std::string spare = std::move(spares_.back());
+      spares_.pop_back();
+      return spare;
+    }
+  }
+  std::string fresh;
+  fresh.reserve(capacity);
+  return fresh;
+}
+
 bool FileWriter::drain(const std::shared_ptr<WriteTarget>& target) {
   std::unique_lock lock(mutex_);
   const std::uint64_t mine = submitted_;
@@ -61,6 +75,10 @@ void FileWriter::run() {
     if (!ok) job.target->failed = true;
     queued_bytes_ -= job.data.size();
     ++completed_;
+    if (spares_.size() < kMaxSpareBuffers && job.data.capacity() <= kMaxSpareBytes) {
+      job.data.clear();
+      spares_.push_back(std::move(job.data));
+    }
     written_.notify_all();
   }
 }

@@ -120,8 +120,7 @@ void RecordingFile::flush_if_due() {
 void RecordingFile::flush() {
   last_flush_ = std::chrono::steady_clock::now();
   if (buffer_.empty()) return;
-  std::string full;
-  full.reserve(kFlushBytes + kFlushBytes / 4);
+  std::string full = file_writer().spare_buffer(kFlushBytes + kFlushBytes / 4);
   full.swap(buffer_);
   file_writer().write(target_, std::move(full));
 }

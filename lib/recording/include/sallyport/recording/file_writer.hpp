@@ -12,10 +12,15 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace sallyport::recording {
 
 inline constexpr std::size_t kMaxQueuedWriteBytes = 8 << 20;
+// Written buffers kept for reuse, so a busy session's flushes do not allocate (and fault in)
+// fresh memory each time: at most this many, each of at most kMaxSpareBytes of capacity.
+inline constexpr std::size_t kMaxSpareBuffers = 8;
+inline constexpr std::size_t kMaxSpareBytes = 1 << 20;
 
 // An open file the writer appends to; the owner closes it after drain().
 struct WriteTarget {
@@ -32,6 +37,9 @@ class FileWriter {
   FileWriter& operator=(const FileWriter&) = delete;
 
   void write(const std::shared_ptr<WriteTarget>& target, std::string data);
+  // An empty buffer for the next flush: one already written, when one is kept, with its
+  // capacity; else a new one with `capacity` reserved.
+  std::string spare_buffer(std::size_t capacity);
   // Returns when everything queued before the call has been written; true when no write to
   // `target` has failed.
   bool drain(const std::shared_ptr<WriteTarget>& target);
@@ -46,6 +54,7 @@ class FileWriter {
   std::mutex mutex_;
   std::condition_variable queued_, written_;
   std::deque<Job> jobs_;
+  std::vector<std::string> spares_;
   std::size_t queued_bytes_ = 0;
   std::uint64_t submitted_ = 0, completed_ = 0;
   bool stopping_ = false;
