@@ -7,7 +7,8 @@
 #     4. a direct loopback copy (for reference);
 #   the set-up time of a new forwarded connection (connect, one byte echoed) against
 #   opening an `ssh -J` session (`ssh -J … true`); and the round trip of one byte on an open
-#   forwarded connection against the same through `ssh -J -L`.
+#   forwarded connection against the same through `ssh -J -L`; and scp of up to 256 MiB to the
+#   target through `sallyport proxy`, through `ssh -J`, and straight to the target's sshd.
 # Usage: bench/port_forward.sh [BUILD_DIR] [MIB]   (BUILD_DIR default build-rel, else build)
 # Build a release first, e.g. cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 #   && cmake --build build-rel --target sallyport sallyport-gateway sallyport-agent sallyport-tcp-bench
@@ -76,6 +77,7 @@ UsePAM no
 PasswordAuthentication no
 PermitRootLogin prohibit-password
 LogLevel ERROR
+Subsystem sftp internal-sftp
 CONF
 [ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd
 /usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.err" &
@@ -173,10 +175,36 @@ for _ in 1 2 3 4 5; do
   proxy_total=$((proxy_total + $(date +%s%N) - began))
 done
 proxy_open_ms=$(awk -v t="$proxy_total" 'BEGIN{printf "%.1f", t/5/1e6}')
+# --- scp: through `sallyport proxy`, through `ssh -J`, and straight to the target -----------
+scp_mib=$(( mib < 256 ? mib : 256 ))
+head -c $((scp_mib << 20)) /dev/urandom >"$work/scp-payload"
+scp_rate() {  # scp_rate SCP_ARGS... -> best MB/s of two copies of the payload to the target
+  local best=0 began elapsed
+  for _ in 1 2; do
+    rm -f "$work/scp-copy"
+    began=$(date +%s%N)
+    scp -q -F "$work/ssh_config" "$@" "$work/scp-payload" "$user@127.0.0.2:$work/scp-copy" 2>>"$work/scp.err" || { cat "$work/scp.err" >&2; exit 1; }
+    elapsed=$(( $(date +%s%N) - began ))
+    cmp -s "$work/scp-payload" "$work/scp-copy" || { echo "scp copy differs" >&2; exit 1; }
+    best=$(awk -v a="$best" -v n="$((scp_mib << 20))" -v t="$elapsed" 'BEGIN{r=n/t*1e3; print (r>a)?r:a}')
+  done
+  rm -f "$work/scp-copy"
+  echo "$best"
+}
+scp_proxy=$(scp_rate -o ProxyCommand="$apps/sallyport proxy --target bench-node --port $ssh_port" -P "$ssh_port")
+scp_jump=$(scp_rate -J "$user@127.0.0.1:$ssh_port" -P "$ssh_port")
+scp_direct=$(scp_rate -P "$ssh_port")
+rm -f "$work/scp-payload"
+
 echo "Connection set-up (ms):"
 printf '  %-36s %8.2f (median %.2f, 50 connections)\n' "new connection on a port-forward" "$new_conn_mean" "$new_conn_median"
 printf '  %-36s %8.1f (mean of 5)\n' "ssh -J … true (new session)" "$ssh_open_ms"
 printf '  %-36s %8.1f (mean of 5)\n' "ssh via sallyport proxy … true" "$proxy_open_ms"
+
+echo "scp of $scp_mib MiB to the target, best of 2 (MB/s):"
+printf '  %-36s %8.1f\n' "scp via sallyport proxy" "$scp_proxy"
+printf '  %-36s %8.1f\n' "scp -J bastion" "$scp_jump"
+printf '  %-36s %8.1f\n' "scp straight to the target" "$scp_direct"
 
 echo "One-byte round trip on an open connection (ms, 2000 round trips):"
 printf '  %-36s p50 %6.3f  p99 %6.3f\n' "sallyport port-forward" "$pf_rtt_p50" "$pf_rtt_p99"
@@ -190,3 +218,6 @@ awk -v s="$sallyport_rate" -v j="$ssh_rate" -v r="$socat_rate" -v d="$direct_rat
   printf "  set-up vs ssh -J session:    %.3fx (target <= 0.1)\n", c/o }'
 awk -v a="$pf_rtt_p50" -v b="$ssh_rtt_p50" -v c="$pf_rtt_p99" -v d="$ssh_rtt_p99" 'BEGIN{
   printf "  round trip vs ssh -J -L:     p50 %.2fx, p99 %.2fx (lower is better)\n", a/b, c/d }'
+awk -v p="$scp_proxy" -v j="$scp_jump" -v d="$scp_direct" 'BEGIN{
+  printf "  scp via proxy vs scp -J:     %.2fx\n", p/j
+  printf "  scp via proxy vs straight:   %.2fx\n", p/d }'
