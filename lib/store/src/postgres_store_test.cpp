@@ -117,10 +117,17 @@ Activation activation_with_limit(const std::string& id, int limit) {
   return activation;
 }
 
-TEST(PostgresStore, TwoGatewaysSeeEachOthersWrites) {
-  Scratch schema;
-  auto first = open_postgres(schema.conninfo());
-  auto second = open_postgres(schema.conninfo());
+// Two stores on one schema stand in for two gateways sharing a database.
+class TwoGateways : public ::testing::Test {
+ protected:
+  Scratch schema_;
+  std::unique_ptr<Store> first_ = open_postgres(schema_.conninfo());
+  std::unique_ptr<Store> second_ = open_postgres(schema_.conninfo());
+  Store* first = first_.get();
+  Store* second = second_.get();
+};
+
+TEST_F(TwoGateways, SeeEachOthersWrites) {
 
   User alice;
   alice.name = "alice";
@@ -146,10 +153,7 @@ TEST(PostgresStore, TwoGatewaysSeeEachOthersWrites) {
   EXPECT_EQ(first->get_preference("session.idle_timeout"), std::optional<std::string>("600"));
 }
 
-TEST(PostgresStore, ConsumptionLimitIsExactAcrossTwoGateways) {
-  Scratch schema;
-  auto first = open_postgres(schema.conninfo());
-  auto second = open_postgres(schema.conninfo());
+TEST_F(TwoGateways, ConsumptionLimitIsExact) {
   ASSERT_TRUE(first->create_activation(activation_with_limit("act-1", 50)));
 
   std::atomic<int> consumed{0};
@@ -170,10 +174,7 @@ TEST(PostgresStore, ConsumptionLimitIsExactAcrossTwoGateways) {
   EXPECT_EQ(second->get_activation("act-1")->registrations, 50);
 }
 
-TEST(PostgresStore, ASessionEndsOnceAcrossTwoGateways) {
-  Scratch schema;
-  auto first = open_postgres(schema.conninfo());
-  auto second = open_postgres(schema.conninfo());
+TEST_F(TwoGateways, ASessionEndsOnce) {
   SessionRecord session;
   session.id = "alice-1";
   session.status = "Connected";
