@@ -171,7 +171,15 @@ Result Connection::exec(const char* sql, std::initializer_list<Param> params) {
   ensure_connected();
   std::vector<const char*> values;
   values.reserve(params.size());
-  for (const Param& param : params) values.push_back(param.value ? param.value->c_str() : nullptr);
+  for (const Param& param : params) {
+    // Text parameters travel as C strings, and PostgreSQL text cannot hold NUL at all: refuse
+    // rather than store a silently shortened value.
+    if (param.value && param.value->find('\0') != std::string::npos) {
+      throw Error("postgres: a text value holds a NUL byte, which PostgreSQL cannot store (in: " +
+                  describe_sql(sql) + ")");
+    }
+    values.push_back(param.value ? param.value->c_str() : nullptr);
+  }
   Result result(PQexecParams(conn_, sql, static_cast<int>(values.size()), nullptr, values.data(),
                              nullptr, nullptr, 0));
   check(result, sql);

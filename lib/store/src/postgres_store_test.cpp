@@ -289,6 +289,17 @@ TEST(PostgresStore, ErrorsCarryTheServersMessageButNoValues) {
   EXPECT_TRUE(store->list_users().empty()) << "the connection is still usable";
 }
 
+// SQLite keeps a NUL inside text; PostgreSQL cannot, so it is an error, never a shortened value.
+TEST(PostgresStore, TextWithANulByteIsRefused) {
+  Scratch schema;
+  auto store = open_postgres(schema.conninfo());
+  User user;
+  user.name = std::string("ali\0ce", 6);
+  EXPECT_THROW(store->create_user(user), Error);
+  EXPECT_FALSE(store->get_user("ali").has_value());
+  EXPECT_TRUE(store->list_users().empty());
+}
+
 TEST(PostgresStore, ReconnectsAfterTheServerDropsTheConnection) {
   Scratch schema;
   auto store = open_postgres(schema.conninfo() + " application_name=sallyport-reconnect-test");
