@@ -10,13 +10,16 @@ int main(int argc, char** argv) {
   using sallyport::gateway::GatewayConfig;
   CLI::App app{"Sallyport gateway: the guarded door to your private machines"};
   app.set_version_flag("--version", "sallyport-gateway 0.1.0");
-  std::string config_file, data_dir, listen, tls_cert, tls_key, log_level, log_file;
+  std::string config_file, data_dir, store, listen, tls_cert, tls_key, log_level, log_file;
   std::vector<std::string> extra_names;
   int heartbeat = 0, agent_timeout = 0, token_ttl = 0, s3_retry = 0;
   std::string recording_dir, s3_endpoint, s3_bucket, s3_prefix, s3_region, s3_key_file, event_log, syslog;
   bool compress = false, no_recording = false;
   app.add_option("--config", config_file, "TOML configuration file ([gateway] table)")->check(CLI::ExistingFile);
   app.add_option("--data-dir", data_dir, "state, keys, certificates and logs (default ./gw)");
+  app.add_option("--store", store,
+                 "PostgreSQL connection string (postgresql://USER@HOST/DB or \"host=H dbname=D\") to share state "
+                 "between gateways; default SQLite in DATA_DIR. Give the password in PGPASSWORD or ~/.pgpass");
   app.add_option("--listen", listen, "HOST:PORT to serve TLS on (default 127.0.0.1:8443)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain to use instead of the built-in CA");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
     GatewayConfig config;
     if (!config_file.empty()) config = sallyport::gateway::load_config_file(config_file);
     if (!data_dir.empty()) config.data_dir = data_dir;
+    if (!store.empty()) config.store = store;
     if (!listen.empty()) config.listen = listen;
     if (!tls_cert.empty()) config.tls_cert_file = tls_cert;
     if (!tls_key.empty()) config.tls_key_file = tls_key;

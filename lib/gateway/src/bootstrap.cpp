@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 
 #include "authorizer.hpp"
 #include "sallyport/crypto/crypto.hpp"
@@ -87,16 +88,23 @@ std::string ensure_admin(store::Store& store, const GatewayConfig& config, const
   if (!store.list_users().empty()) return "";
   std::string password;
   std::string where;
-  if (const char* from_env = std::getenv("SALLYPORT_ADMIN_PASSWORD"); from_env && *from_env) {
+  const auto password_file = config.data_dir / "initial-admin-password";
+  const char* from_env = std::getenv("SALLYPORT_ADMIN_PASSWORD");
+  const bool random = !from_env || !*from_env;
+  if (!random) {
     password = from_env;
     where = "from SALLYPORT_ADMIN_PASSWORD";
   } else {
     password = crypto::base64url_encode(crypto::random_bytes(18));
-    const auto path = config.data_dir / "initial-admin-password";
-    util::write_file_atomic(path, password + "\n", 0600);
-    where = "in " + path.string();
+    util::write_file_atomic(password_file, password + "\n", 0600);
+    where = "in " + password_file.string();
   }
-  store.create_user({"admin", crypto::hash_password(password), {}, true, clock.now_ms()});
+  if (!store.create_user({"admin", crypto::hash_password(password), {}, true, clock.now_ms()})) {
+    // Another gateway sharing the store created it a moment ago; its password is the one.
+    std::error_code ignored;
+    if (random) std::filesystem::remove(password_file, ignored);
+    return "";
+  }
   // Policies decide everything; the is_admin flag alone grants nothing.
   store.attach_policy(store::PolicyPrincipal::kUser, "admin", "AdministratorAccess");
   return "Created user admin; its password is " + where;

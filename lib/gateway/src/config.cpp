@@ -1,6 +1,7 @@
 #include "sallyport/gateway/config.hpp"
 
 #include <set>
+#include <string_view>
 #include <toml++/toml.h>
 
 #include "sallyport/recording/event_stream.hpp"
@@ -31,7 +32,7 @@ GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig 
                                                "token_ttl_minutes", "log_level", "log_file", "recording_dir",
                                                "recording_compress", "s3_endpoint", "s3_bucket", "s3_prefix",
                                                "s3_region", "s3_key_file", "s3_retry_seconds", "event_log_file",
-                                               "syslog", "recording"};
+                                               "syslog", "recording", "store"};
   const toml::table* gateway = table["gateway"].as_table();
   if (!gateway) {
     if (table.empty()) return config;
@@ -62,6 +63,7 @@ GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig 
     if (name == "s3_retry_seconds") config.s3_retry_seconds = static_cast<int>(required_value<std::int64_t>(node, name, path));
     if (name == "event_log_file") config.event_log_file = required_value<std::string>(node, name, path);
     if (name == "syslog") config.syslog = required_value<std::string>(node, name, path);
+    if (name == "store") config.store = required_value<std::string>(node, name, path);
     if (name == "tls_extra_names") {
       const toml::array* names = node.as_array();
       if (!names) throw ConfigError(path.string() + ": 'tls_extra_names' must be a list of strings");
@@ -98,8 +100,26 @@ void validate(const GatewayConfig& config) {
   if (!config.syslog.empty() && !recording::parse_syslog_target(config.syslog)) {
     throw ConfigError("syslog must be udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH");
   }
+  // The value itself stays out of the message: it may hold a password.
+  if (!config.store.empty() && !is_postgres_store(config.store)) {
+    throw ConfigError("store must be empty (SQLite in the data dir) or a PostgreSQL connection string "
+                      "(postgresql://HOST/DB or \"host=HOST dbname=DB\")");
+  }
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (!kLevels.count(config.log_level)) throw ConfigError("log level must be one of trace, debug, info, warn, error");
+}
+
+bool is_postgres_store(const std::string& store) {
+  const auto starts_with = [&](std::string_view prefix) { return store.rfind(prefix, 0) == 0; };
+  if (starts_with("postgresql://") || starts_with("postgres://")) return true;
+  // key=value pairs: a key at the start or after a space.
+  const auto has_key = [&](std::string_view key) {
+    for (auto at = store.find(key); at != std::string::npos; at = store.find(key, at + 1)) {
+      if (at == 0 || store[at - 1] == ' ') return true;
+    }
+    return false;
+  };
+  return has_key("host=") || has_key("dbname=");
 }
 
 }  // namespace sallyport::gateway

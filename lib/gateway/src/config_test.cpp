@@ -77,3 +77,28 @@ TEST(Config, RecordingDestinations) {
   EXPECT_THROW(validate(config), ConfigError);
   std::filesystem::remove(path);
 }
+
+TEST(Config, StoreIsSqliteByDefaultOrAPostgresConnectionString) {
+  GatewayConfig config;
+  EXPECT_TRUE(config.store.empty());
+  const auto path = write_config("[gateway]\nstore = \"postgresql://sallyport@db.internal/sallyport\"\n");
+  config = load_config_file(path);
+  EXPECT_EQ(config.store, "postgresql://sallyport@db.internal/sallyport");
+  EXPECT_NO_THROW(validate(config));
+  for (const std::string good : {"postgres://db/sp", "host=db.internal dbname=sp", "dbname=sp",
+                                 "user=gw host=/run/postgresql"}) {
+    config.store = good;
+    EXPECT_NO_THROW(validate(config)) << good;
+  }
+  for (const std::string bad : {"state.db", "mysql://db/sp", "port=5432 password=hunter2", "myhost=db"}) {
+    config.store = bad;
+    try {
+      validate(config);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const ConfigError& error) {
+      // The value may hold a password: the message never repeats it.
+      EXPECT_EQ(std::string(error.what()).find(bad), std::string::npos) << error.what();
+    }
+  }
+  std::filesystem::remove(path);
+}

@@ -29,6 +29,19 @@ namespace sallyport::gateway {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// SQLite in the data dir unless the configuration names a PostgreSQL database. The connection
+// string stays out of the log: it may hold a password.
+std::unique_ptr<store::Store> open_store(const GatewayConfig& config) {
+  if (config.store.empty()) return store::open_sqlite((config.data_dir / "state.db").string());
+  auto opened = store::open_postgres(config.store);
+  spdlog::info("state is kept in PostgreSQL");
+  return opened;
+}
+
+}  // namespace
+
 struct Gateway::Impl {
   explicit Impl(GatewayConfig gateway_config)
       : config(std::move(gateway_config)),
@@ -36,7 +49,7 @@ struct Gateway::Impl {
         data_dir_ready((util::ensure_directory(config.data_dir, 0700), true)),
         tls(prepare_tls(config)),
         gateway_id(load_gateway_id(config)),
-        store(store::open_sqlite((config.data_dir / "state.db").string())),
+        store(open_store(config)),
         auditor(*store, clock, config.data_dir / "audit.log"),
         auth(*store, clock, static_cast<util::Millis>(config.token_ttl_minutes) * 60'000),
         recordings(recording_options(config)),

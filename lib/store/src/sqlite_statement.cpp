@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sallyport/store/store.hpp"
+#include "sql_excerpt.hpp"
 #include "sqlite_schema.hpp"
 
 namespace sallyport::store::sqlite {
@@ -17,18 +18,6 @@ namespace {
 // caller's buffer (often a temporary) may go away right after binding.
 const sqlite3_destructor_type kTransient =
     reinterpret_cast<sqlite3_destructor_type>(static_cast<std::intptr_t>(-1));
-
-// Error messages name the statement by its SQL (which never holds values), shortened.
-constexpr std::size_t kSqlInMessage = 80;
-
-std::string describe_sql(const char* sql) {
-  std::string text(sql);
-  for (char& c : text) {
-    if (c == '\n') c = ' ';
-  }
-  if (text.size() > kSqlInMessage) text = text.substr(0, kSqlInMessage) + "...";
-  return text;
-}
 
 }  // namespace
 

@@ -34,6 +34,9 @@ struct GatewayConfig {
   int s3_retry_seconds = 30;                 // between upload attempts while the store is down
   std::filesystem::path event_log_file;      // empty: DATA_DIR/events.log
   std::string syslog;                        // "udp://HOST:PORT", "tcp://HOST:PORT", "unix:///PATH" or ""
+  // Where the state lives: empty for SQLite in DATA_DIR/state.db, else a PostgreSQL connection
+  // string (postgresql://... or "host=... dbname=..."). May hold a password: never logged.
+  std::string store;
 };
 
 // Reads the [gateway] table of a TOML file over the given defaults. Unknown keys are errors
@@ -41,5 +44,9 @@ struct GatewayConfig {
 GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig defaults = {});
 // Checks ranges and combinations; throws ConfigError.
 void validate(const GatewayConfig& config);
+
+// Whether a store setting names a PostgreSQL database (a postgresql:// or postgres:// URI, or
+// libpq key=value pairs with host= or dbname=).
+bool is_postgres_store(const std::string& store);
 
 }  // namespace sallyport::gateway

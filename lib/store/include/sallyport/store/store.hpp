@@ -112,4 +112,10 @@ class Store {
 // Opens (creating if needed) an SQLite database file and migrates its schema. WAL mode.
 std::unique_ptr<Store> open_sqlite(const std::string& path);
 
+// Connects to PostgreSQL (a libpq connection string: "host=... dbname=..." or a
+// postgresql:// URI; libpq also reads PGPASSWORD, PGPASSFILE and the other PG* variables) and
+// migrates the schema, safely when several gateways start at once. A lost connection is
+// re-established on the next call. Errors name host, port and database, never the string.
+std::unique_ptr<Store> open_postgres(const std::string& conninfo);
+
 }  // namespace sallyport::store
