@@ -95,6 +95,24 @@ TEST_F(PostgresE2e, TwoGatewaysServeTheSameUsersAndActivations) {
   }
 }
 
+TEST_F(PostgresE2e, ASessionThroughTheOtherGatewayNamesTheGatewayThatHoldsTheAgent) {
+  auto& a = start(first_box_, first_);
+  auto& b = start(second_box_, second_);
+  const TestAgent agent = add_agent(a, "web-1");
+  ASSERT_TRUE(wait_for_status(a, "web-1", "Online", 30s)) << first_box_.tails();
+  // B lists the node from the shared store...
+  EXPECT_EQ(node_status(b, "web-1"), "Online");
+  // ... but the agent's link is on A: B refuses with a message that says so.
+  const auto through_b = b.cli({"start-session", "--target", "web-1", "--", "true"});
+  EXPECT_EQ(through_b.exit_code, 11) << through_b.describe();
+  EXPECT_TRUE(contains(through_b.err, "node " + agent.node_id + " (web-1) is connected to gateway ")) << through_b.describe();
+  EXPECT_TRUE(contains(through_b.err, "not routed between gateways")) << through_b.describe();
+  const auto forward = b.cli({"port-forward", "--target", "web-1", "--remote-port", "22"});
+  EXPECT_NE(forward.exit_code, 0) << forward.describe();
+  EXPECT_TRUE(contains(forward.err, "is connected to gateway ")) << forward.describe();
+  EXPECT_EQ(node_status(a, "web-1"), "Online");
+}
+
 TEST_F(PostgresE2e, AnUnreachableStoreIsOneErrorLineAtStartUp) {
   const std::string unreachable =
       "host=127.0.0.1 port=" + std::to_string(free_port()) + " dbname=sallyport password=" + kDatabasePassword;

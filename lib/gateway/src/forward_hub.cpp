@@ -361,7 +361,7 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     }
     if (!agents.is_connected(node->id)) {
       audit.record(user->name, source, "session:PortForward", resource, "failure", "node offline");
-      std::string code = "node_offline", message = "node " + node->id + " (" + node->name + ") is not connected (ConnectionLost)";
+      std::string code = "node_offline", message = unreachable_node_message(*node, gateway_id);
       co_await refuse_client(*socket, code, message);
       co_return;
     }

@@ -198,7 +198,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     }
     if (!agents.is_connected(node->id)) {
       audit.record(user->name, source, "session:Start", resource, "failure", "node offline");
-      co_await refuse_client(*socket, "node_offline", "node " + node->id + " (" + node->name + ") is not connected (ConnectionLost)");
+      co_await refuse_client(*socket, "node_offline", unreachable_node_message(*node, gateway_id));
       co_return;
     }
 

@@ -16,4 +16,13 @@ std::optional<store::Node> resolve_target(store::Store& store, const std::string
   return std::nullopt;
 }
 
+std::string unreachable_node_message(const store::Node& node, const std::string& this_gateway_id) {
+  const std::string named = "node " + node.id + " (" + node.name + ")";
+  if (node.connected && !node.connected_gateway.empty() && node.connected_gateway != this_gateway_id) {
+    return named + " is connected to gateway " + node.connected_gateway +
+           ", not this one; sessions are not routed between gateways: use that gateway";
+  }
+  return named + " is not connected (ConnectionLost)";
+}
+
 }  // namespace sallyport::gateway
