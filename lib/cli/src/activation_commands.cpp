@@ -12,6 +12,8 @@
 #include "table.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace activation_commands {
 namespace {
 
 // The gateway's limits, checked here too so mistakes fail before anything is sent.
@@ -93,8 +95,10 @@ void remove(Context& context, const std::string& id) {
 }
 
 }  // namespace
+}  // namespace activation_commands
 
 void add_activation_commands(CLI::App& app, Context& context) {
+  using namespace activation_commands;
   auto* group = app.add_subcommand("activations", "one-time codes that let new machines register");
   group->require_subcommand(1);
 

@@ -9,6 +9,8 @@
 #include "table.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace audit_commands {
 namespace {
 
 constexpr int kMaxAuditLimit = 10'000;
@@ -48,8 +50,10 @@ void list(Context& context, const ListOptions& options) {
 }
 
 }  // namespace
+}  // namespace audit_commands
 
 void add_audit_commands(CLI::App& app, Context& context) {
+  using namespace audit_commands;
   auto* group = app.add_subcommand("audit", "the gateway's record of every action and security event");
   group->require_subcommand(1);
   auto options = std::make_shared<ListOptions>();

@@ -10,6 +10,8 @@
 #include "sallyport/util/files.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace auth_commands {
 namespace {
 
 constexpr std::size_t kMaxCaFileBytes = 1 << 20;
@@ -137,8 +139,10 @@ void whoami(Context& context, bool as_json) {
 }
 
 }  // namespace
+}  // namespace auth_commands
 
 void add_auth_commands(CLI::App& app, Context& context) {
+  using namespace auth_commands;
   auto options = std::make_shared<LoginOptions>();
   auto* login_command = app.add_subcommand("login", "log in to a gateway and save a short-lived token");
   login_command->add_option("--gateway", options->gateway, "https://HOST:PORT of the gateway")->required();

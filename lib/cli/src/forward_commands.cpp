@@ -11,6 +11,8 @@
 #include "sallyport/cli/forward_client.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace forward_commands {
 namespace {
 
 ForwardRequest forward_request(Context& context, const std::string& target, const std::string& host, int port) {
@@ -41,8 +43,10 @@ std::string quoted(const std::string& text) {
 }
 
 }  // namespace
+}  // namespace forward_commands
 
 void add_forward_commands(CLI::App& app, Context& context) {
+  using namespace forward_commands;
   struct Options {
     std::string target;
     std::string remote_host = "localhost";

@@ -8,6 +8,8 @@
 #include "table.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace group_commands {
 namespace {
 
 std::string group_target(const std::string& name) {
@@ -60,6 +62,7 @@ struct MemberOptions {
 };
 
 void add_user(Context& context, const MemberOptions& options) {
+  using namespace group_commands;
   const std::string target = group_target(options.group) + "/members";
   if (options.user.empty()) throw usage_error("the user name must not be empty");
   context.api().post(target, {{"user", options.user}});
@@ -74,8 +77,10 @@ void remove_user(Context& context, const MemberOptions& options) {
 }
 
 }  // namespace
+}  // namespace group_commands
 
 void add_group_commands(CLI::App& app, Context& context) {
+  using namespace group_commands;
   auto* group = app.add_subcommand("groups", "groups of users; policies attached to a group apply to its members");
   group->require_subcommand(1);
 

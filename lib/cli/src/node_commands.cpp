@@ -9,6 +9,8 @@
 #include "table.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace node_commands {
 namespace {
 
 // The first address, with a count of the others: machines often have many (bridges, VPNs).
@@ -89,8 +91,10 @@ void deregister(Context& context, const std::string& id_or_name) {
 }
 
 }  // namespace
+}  // namespace node_commands
 
 void add_node_commands(CLI::App& app, Context& context) {
+  using namespace node_commands;
   auto* group = app.add_subcommand("nodes", "the machines whose agents registered with the gateway");
   group->require_subcommand(1);
 

@@ -10,6 +10,8 @@
 #include "table.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace policy_commands {
 namespace {
 
 // The gateway refuses larger policies, and its request limit is the same.
@@ -165,8 +167,10 @@ void simulate(Context& context, const SimulateOptions& options) {
 }
 
 }  // namespace
+}  // namespace policy_commands
 
 void add_policy_commands(CLI::App& app, Context& context) {
+  using namespace policy_commands;
   auto* group = app.add_subcommand("policies", "IAM-style policies that decide what users may do");
   group->require_subcommand(1);
   group->footer(

@@ -9,6 +9,8 @@
 #include "table.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace preference_commands {
 namespace {
 
 // The keys the gateway knows, so a typo fails before anything is sent; the gateway checks the
@@ -98,8 +100,10 @@ void set(Context& context, const SetOptions& options) {
 }
 
 }  // namespace
+}  // namespace preference_commands
 
 void add_preference_commands(CLI::App& app, Context& context) {
+  using namespace preference_commands;
   auto* group = app.add_subcommand("preferences", "gateway-wide session settings");
   group->require_subcommand(1);
   group->footer(

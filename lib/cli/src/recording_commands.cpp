@@ -20,6 +20,8 @@
 #include "sallyport/recording/asciicast.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace recording_commands {
 namespace {
 
 std::string fetch(Context& context, const std::string& id) {
@@ -110,8 +112,10 @@ void play(Context& context, const PlayOptions& options) {
 }
 
 }  // namespace
+}  // namespace recording_commands
 
 void add_recording_commands(CLI::App& sessions, Context& context) {
+  using namespace recording_commands;
   auto save_options = std::make_shared<SaveOptions>();
   auto* save_command = sessions.add_subcommand("recording", "download a session's recording (asciicast v2)");
   save_command->add_option("id", save_options->id, "session ID")->required();

@@ -8,6 +8,8 @@
 #include "table.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace session_list_commands {
 namespace {
 
 std::string session_target(const std::string& id) {
@@ -86,8 +88,10 @@ void terminate(Context& context, const TerminateOptions& options) {
 }
 
 }  // namespace
+}  // namespace session_list_commands
 
 void add_session_list_commands(CLI::App& app, Context& context) {
+  using namespace session_list_commands;
   auto* group = app.add_subcommand("sessions", "live and past sessions (open one with start-session)");
   group->require_subcommand(1);
 

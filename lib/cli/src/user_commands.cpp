@@ -11,6 +11,8 @@
 #include "table.hpp"
 
 namespace sallyport::cli {
+// Named, so that the command files can share one unity translation unit.
+namespace user_commands {
 namespace {
 
 constexpr std::size_t kGeneratedPasswordBytes = 18;  // 24 base64url characters, 144 bits
@@ -111,8 +113,10 @@ void passwd(Context& context, const std::string& name, bool from_stdin) {
 }
 
 }  // namespace
+}  // namespace user_commands
 
 void add_user_commands(CLI::App& app, Context& context) {
+  using namespace user_commands;
   auto* group = app.add_subcommand("users", "people who may log in to the gateway");
   group->require_subcommand(1);
   group->footer(
