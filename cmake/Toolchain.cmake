@@ -8,6 +8,12 @@ if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
   set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "" FORCE)
 endif()
 
+# After the build type's -g on the command line, so it wins. Full debug info of Asio/Beast
+# templates was a third of the compile time of their translation units.
+if(SALLYPORT_LINE_TABLES)
+  add_compile_options(-g1)
+endif()
+
 set(SALLYPORT_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
     -Wcast-align -Wunused -Woverloaded-virtual -Wdouble-promotion -Wformat=2
     -Wimplicit-fallthrough)
