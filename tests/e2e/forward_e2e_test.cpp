@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "postgres_server.hpp"
 #include "sallyport/crypto/crypto.hpp"
 
 namespace sallyport::e2e {
@@ -106,7 +107,7 @@ class ForwardE2e : public ::testing::Test {
     if (gateway_) gateway_->stop(SIGTERM, 5s);
     if (HasFailure()) std::cerr << sandbox_.tails(40) << std::flush;
     gateway_.reset();
-    if (!pg_dir_.empty()) fs::remove_all(pg_dir_);
+    postgres_.reset();
   }
 
   // A gateway with one online agent named web-1; the CLI is logged in as admin.
@@ -167,7 +168,7 @@ class ForwardE2e : public ::testing::Test {
   Sandbox sandbox_;
   std::unique_ptr<TestGateway> gateway_;
   TestAgent agent_;
-  fs::path pg_dir_;
+  std::unique_ptr<store::testing::PostgresServer> postgres_;  // the node's database, when a test needs one
 };
 
 // --------------------------------------------------------------------------------------------
@@ -580,34 +581,10 @@ TEST_F(ForwardE2e, SshScpSftpAndRsyncWorkThroughTheProxyCommandForNamesAndIds) {
 // PostgreSQL behind the node
 
 TEST_F(ForwardE2e, PsqlQueriesARealPostgresThroughAPortForward) {
-  const std::string bin = "/usr/lib/postgresql/15/bin/";
-  require_program(bin + "initdb", "postgresql");
   const auto psql = require_program("/usr/bin/psql", "postgresql-client");
   start();
-  // PostgreSQL refuses to run as root: as root it runs as the postgres user.
-  const bool root = ::geteuid() == 0;
-  char pattern[] = "/tmp/sallyport-pg-XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  pg_dir_ = pattern;
-  std::vector<std::string> as_user;
-  if (root) {
-    const passwd* postgres = ::getpwnam("postgres");
-    ASSERT_NE(postgres, nullptr) << "the postgres user is missing";
-    ASSERT_EQ(::chown(pg_dir_.c_str(), postgres->pw_uid, postgres->pw_gid), 0);
-    as_user = {"/usr/sbin/runuser", "-u", "postgres", "--"};
-  }
-  auto command = [&](std::vector<std::string> argv) {
-    argv.insert(argv.begin(), as_user.begin(), as_user.end());
-    return argv;
-  };
-  const fs::path data = pg_dir_ / "data";
-  const auto init = sandbox_.run("initdb", command({bin + "initdb", "-D", data.string(), "-A", "trust", "-U", "postgres",
-                                                    "--no-sync", "-E", "UTF8"}));
-  ASSERT_EQ(init.exit_code, 0) << init.describe();
-  const std::uint16_t pg_port = free_port();
-  sandbox_.spawn("postgres", command({bin + "postgres", "-D", data.string(), "-p", std::to_string(pg_port), "-k",
-                                      pg_dir_.string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"}));
-  ASSERT_TRUE(wait_until([&] { return port_accepts(pg_port); }, 20s, 50ms));
+  postgres_ = std::make_unique<store::testing::PostgresServer>();
+  const std::uint16_t pg_port = postgres_->port();
 
   auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(pg_port)});
   ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
