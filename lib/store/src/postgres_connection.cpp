@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "postgres_schema.hpp"
+#include "sallyport/crypto/crypto.hpp"
 #include "sallyport/store/store.hpp"
 #include "sql_excerpt.hpp"
 
@@ -57,17 +58,7 @@ std::optional<std::string> password_in(const std::string& conninfo) {
 
 }  // namespace
 
-Param Param::bytes(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string text = "\\x";
-  text.reserve(2 + 2 * bytes.size());
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    text += kHex[byte >> 4];
-    text += kHex[byte & 0x0f];
-  }
-  return {std::move(text)};
-}
+Param Param::bytes(std::string_view bytes) { return {"\\x" + crypto::hex_encode(bytes)}; }  // BYTEA's hex form
 
 Result::~Result() { PQclear(result_); }
 
