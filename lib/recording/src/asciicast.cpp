@@ -150,48 +150,6 @@ std::size_t append_json_bytes(std::string& out, std::string_view bytes, bool fin
   return *append_json_bytes_bounded(out, bytes, final_chunk, false);
 }
 
-std::size_t base64_size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
-
-namespace {
-
-// Two base64 characters for every 12-bit value: one lookup per 12 bits instead of per 6, which
-// makes binary output (base64 in recordings and the event log) about three times cheaper than
-// OpenSSL's byte-at-a-time EVP_EncodeBlock.
-constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-struct Base64Pairs {
-  char pair[4096][2];
-  constexpr Base64Pairs() : pair() {
-    for (int v = 0; v < 4096; ++v) {
-      pair[v][0] = kBase64Alphabet[v >> 6];
-      pair[v][1] = kBase64Alphabet[v & 63];
-    }
-  }
-};
-constexpr Base64Pairs kBase64Pairs;
-
-}  // namespace
-
-void append_base64(std::string& out, std::string_view bytes) {
-  const std::size_t start = out.size();
-  out.resize(start + base64_size(bytes.size()));
-  char* o = out.data() + start;
-  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
-  std::size_t n = bytes.size();
-  for (; n >= 3; n -= 3, in += 3, o += 4) {
-    const unsigned v = (unsigned{in[0]} << 16) | (unsigned{in[1]} << 8) | in[2];
-    std::memcpy(o, kBase64Pairs.pair[v >> 12], 2);
-    std::memcpy(o + 2, kBase64Pairs.pair[v & 0xFFF], 2);
-  }
-  if (n > 0) {
-    const unsigned v = (unsigned{in[0]} << 16) | (n == 2 ? unsigned{in[1]} << 8 : 0u);
-    o[0] = kBase64Alphabet[v >> 18];
-    o[1] = kBase64Alphabet[(v >> 12) & 63];
-    o[2] = n == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
-    o[3] = '=';
-  }
-}
-
 std::string encode_event(double seconds, std::string_view code, std::string_view escaped) {
   char time[32];
   std::snprintf(time, sizeof time, "%.6f", seconds < 0 ? 0.0 : seconds);

@@ -112,22 +112,41 @@ TEST(Asciicast, CompactGivesUpOnBinaryAndLeavesTheOutputAsItWas) {
   EXPECT_EQ(round_trip(text + text + text), text + text + text);
 }
 
-TEST(Asciicast, Base64IsTheStandardEncodingAtEveryLength) {
+TEST(Asciicast, Base64IsTheStandardEncodingAtEveryLengthWithEveryEncoder) {
+  // Pseudo-random bytes, then every byte value in order, so that every 6-bit value and every
+  // alignment of the vector encoders' 12- and 24-byte steps against the tail is met.
   std::string bytes;
   unsigned state = 12345;
   for (int i = 0; i < 300; ++i) {
     state = state * 1103515245u + 12345u;
     bytes += static_cast<char>(state >> 16);
   }
-  for (std::size_t size = 0; size <= bytes.size(); ++size) {
-    std::string ours = "prefix";
-    append_base64(ours, std::string_view(bytes).substr(0, size));
-    std::string openssl(base64_size(size) + 1, '\0');
-    const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(openssl.data()),
-                                        reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(size));
-    openssl.resize(static_cast<std::size_t>(written));
-    EXPECT_EQ(ours, "prefix" + openssl) << size;
+  for (int i = 0; i < 256; ++i) bytes += static_cast<char>(i);
+  const auto openssl = [](std::string_view in) {
+    std::string text(base64_size(in.size()) + 1, '\0');
+    const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
+                                        reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+    text.resize(static_cast<std::size_t>(written));
+    return text;
+  };
+  int kernels = 0;
+  for (const auto kernel : {Base64Kernel::kScalar, Base64Kernel::kSsse3, Base64Kernel::kAvx2}) {
+    std::string probe;
+    if (!append_base64_with(kernel, probe, "")) continue;  // this CPU lacks it
+    ++kernels;
+    for (std::size_t offset = 0; offset < 4; ++offset) {
+      for (std::size_t size = 0; offset + size <= bytes.size(); ++size) {
+        const auto in = std::string_view(bytes).substr(offset, size);
+        std::string ours = "prefix";
+        ASSERT_TRUE(append_base64_with(kernel, ours, in));
+        ASSERT_EQ(ours, "prefix" + openssl(in)) << "encoder " << static_cast<int>(kernel) << " size " << size;
+      }
+    }
   }
+  EXPECT_GE(kernels, 1);
+  std::string ours;
+  append_base64(ours, bytes);
+  EXPECT_EQ(ours, openssl(bytes));
   std::string man;
   append_base64(man, "Man is");
   EXPECT_EQ(man, "TWFuIGlz");

@@ -56,6 +56,11 @@ inline constexpr std::string_view kBase64Suffix = "64";
 void append_base64(std::string& out, std::string_view bytes);
 std::size_t base64_size(std::size_t bytes);  // what append_base64 adds
 
+// The encoders append_base64 chooses from by what the CPU supports, each callable for tests:
+// false when this CPU lacks it.
+enum class Base64Kernel { kScalar, kSsse3, kAvx2 };
+bool append_base64_with(Base64Kernel kernel, std::string& out, std::string_view bytes);
+
 // One event line: [seconds, "code", "escaped data"] with '\n'. `escaped` comes from
 // append_json_bytes.
 std::string encode_event(double seconds, std::string_view code, std::string_view escaped);
