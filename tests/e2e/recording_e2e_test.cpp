@@ -503,5 +503,34 @@ TEST_F(Recording, SessionOutputAndAuditEventsReachRsyslogAndTheEventLog) {
   EXPECT_TRUE(contains(events, "\"type\":\"session_end\""));
 }
 
+TEST_F(Recording, SighupReopensTheEventLogAndTheGatewayLogAfterARename) {
+  const fs::path log = sandbox_.dir("logs") / "gateway.log";
+  auto& gw = start({"--log-file", log.string()});
+  const fs::path events = gw.data_dir() / "events.log";
+  const auto before = gw.cli({"start-session", "--target", "box", "--", "echo", "before-rotation"});
+  ASSERT_EQ(before.exit_code, 0) << before.describe();
+  ASSERT_TRUE(wait_until([&] { return contains(read_text(events), "before-rotation"); }, 10s));
+  // What logrotate does: rename, then signal.
+  fs::rename(events, events.string() + ".1");
+  fs::rename(log, log.string() + ".1");
+  gw.process().signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return fs::exists(log) && contains(read_text(log), "log files reopened"); }, 10s))
+      << (fs::exists(log) ? read_text(log) : "(no new gateway log)");
+  EXPECT_TRUE(gw.process().running());
+  EXPECT_TRUE(gw.healthy());
+  const auto after = gw.cli({"start-session", "--target", "box", "--", "echo", "after-rotation"});
+  ASSERT_EQ(after.exit_code, 0) << after.describe();
+  const std::string id = session_id_in(after.err);
+  ASSERT_TRUE(wait_until([&] {
+    const auto text = fs::exists(events) ? read_text(events) : "";
+    return contains(text, "after-rotation") && contains(text, "\"type\":\"session_end\"");
+  }, 10s)) << (fs::exists(events) ? read_text(events) : "(no new event log)");
+  EXPECT_TRUE(contains(read_text(events), id));
+  const auto rotated = read_text(events.string() + ".1");
+  EXPECT_TRUE(contains(rotated, "before-rotation"));
+  EXPECT_FALSE(contains(rotated, "after-rotation"));
+  EXPECT_FALSE(contains(read_text(log.string() + ".1"), "log files reopened"));
+}
+
 }  // namespace
 }  // namespace sallyport::e2e

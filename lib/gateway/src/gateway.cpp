@@ -17,6 +17,7 @@
 #include "sallyport/transport/server.hpp"
 #include "sallyport/transport/url.hpp"
 #include "sallyport/util/files.hpp"
+#include "sallyport/util/logging.hpp"
 #include "authorizer.hpp"
 #include "web_console.hpp"
 #include "session_recorder.hpp"
@@ -63,7 +64,8 @@ struct Gateway::Impl {
         any_session(sessions, forwards),
         api(*store, auth, auditor, clock, hub, any_session,
             ApiSettings{static_cast<util::Millis>(config.agent_timeout_seconds) * 1000, "0.1.0"}),
-        signals(io, SIGINT, SIGTERM) {
+        signals(io, SIGINT, SIGTERM),
+        hangups(io, SIGHUP) {
     notice = ensure_admin(*store, config, clock);
     api.set_ca_fingerprint(tls.ca_fingerprint);
     // Links and sessions this gateway held before a crash are gone; agents reconnect by
@@ -167,6 +169,19 @@ struct Gateway::Impl {
     return options;
   }
 
+  // After logrotate renamed them: the gateway's own log and the event log start new files.
+  void wait_for_hangup() {
+    hangups.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      std::string why = util::reopen_log_file();
+      if (!why.empty()) spdlog::error("SIGHUP: the log file stays as it was: {}", why);
+      why = events.reopen();
+      if (!why.empty()) spdlog::error("SIGHUP: the event log stays as it was: {}", why);
+      spdlog::info("SIGHUP: log files reopened");
+      wait_for_hangup();
+    });
+  }
+
   GatewayConfig config;
   const util::Clock& clock;
   bool data_dir_ready;
@@ -198,6 +213,7 @@ struct Gateway::Impl {
   } any_session;
   Api api;
   asio::signal_set signals;
+  asio::signal_set hangups;  // SIGHUP: reopen the log files (logrotate)
   std::unique_ptr<transport::Server> server;
   std::string notice;
 };
@@ -218,8 +234,10 @@ void Gateway::run() {
     impl_->sessions.close_all("gateway shutting down");
     impl_->forwards.close_all("gateway shutting down");
     impl_->hub.close_all();
+    impl_->hangups.cancel();
     impl_->io.stop();
   });
+  impl_->wait_for_hangup();
   impl_->io.run();
   for (const auto& node : impl_->store->list_nodes()) {
     if (node.connected && node.connected_gateway == impl_->gateway_id) {

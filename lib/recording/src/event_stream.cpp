@@ -13,6 +13,7 @@
 #include <ctime>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
+#include <utility>
 
 namespace sallyport::recording {
 namespace {
@@ -87,11 +88,26 @@ std::string format_rfc5424(int priority, const std::string& timestamp, const std
          " " + msgid + " - " + message;
 }
 
+namespace {
+
+// The event log, appended to; nullopt with errno set when it cannot be opened.
+std::optional<int> open_event_log(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return std::nullopt;
+  return fd;
+}
+
+std::string cannot_open(const std::filesystem::path& path) {
+  return "cannot open the event log " + path.string() + ": " + std::strerror(errno);
+}
+
+}  // namespace
+
 EventStream::EventStream(EventStreamOptions options) : options_(std::move(options)) {
   if (!options_.file.empty()) {
-    const int fd = ::open(options_.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) throw std::runtime_error("cannot open the event log " + options_.file.string() + ": " + std::strerror(errno));
-    file_ = std::make_shared<WriteTarget>(fd);
+    const auto fd = open_event_log(options_.file);
+    if (!fd) throw std::runtime_error(cannot_open(options_.file));
+    file_ = std::make_shared<WriteTarget>(*fd);
   }
   if (options_.syslog) {
     syslog_ok_ = connect_syslog();
@@ -184,6 +200,23 @@ void EventStream::write_line(const nlohmann::json& line, int severity, const std
     enqueue(format_rfc5424(kFacilityLocal0 * 8 + severity, now_rfc3339(), options_.hostname, "sallyport-gateway",
                            static_cast<int>(::getpid()), msgid, text));
   }
+}
+
+std::string EventStream::reopen() {
+  if (!file_) return "";
+  std::shared_ptr<WriteTarget> old;
+  {
+    std::lock_guard lock(file_mutex_);
+    const auto fd = open_event_log(options_.file);
+    if (!fd) return cannot_open(options_.file);
+    flush_file();  // what is buffered belongs to the old file
+    old = std::exchange(file_, std::make_shared<WriteTarget>(*fd));
+    file_alerted_ = false;
+  }
+  // The old file is closed once the writer has appended everything queued for it.
+  file_writer().drain(old);
+  ::close(old->fd);
+  return "";
 }
 
 void EventStream::flush_if_due() {

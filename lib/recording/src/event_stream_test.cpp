@@ -12,6 +12,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <vector>
 
 namespace sallyport::recording {
 namespace {
@@ -93,6 +94,66 @@ TEST(EventStream, WritesJsonLinesAndSendsDatagrams) {
   const auto written = std::chrono::system_clock::from_time_t(::timegm(&parsed));
   EXPECT_LT(std::chrono::abs(std::chrono::system_clock::now() - written), std::chrono::seconds(30));
   std::filesystem::remove(file);
+}
+
+std::vector<nlohmann::json> read_lines(const std::filesystem::path& file) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+TEST(EventStream, ReopenAfterARenameStartsANewFileAndLosesNothing) {
+  const auto folder = std::filesystem::temp_directory_path() / ("events-rotate-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  const auto file = folder / "events.log";
+  const auto rotated = folder / "events.log.1";
+  {
+    EventStreamOptions options;
+    options.file = file;
+    EventStream stream(options);
+    stream.session_output("alice-1", "alice", "mi-1", "o", "before");  // buffered, not yet written
+    std::filesystem::rename(file, rotated);                                // what logrotate does
+    stream.session_output("alice-1", "alice", "mi-1", "o", "still-before");
+    EXPECT_EQ(stream.reopen(), "");
+    stream.session_output("alice-1", "alice", "mi-1", "o", "after");
+    stream.audit({{"actor", "alice"}, {"action", "session:Start"}});
+  }
+  const auto old_lines = read_lines(rotated);
+  ASSERT_EQ(old_lines.size(), 2u);
+  EXPECT_EQ(old_lines[0]["data"], "before");
+  EXPECT_EQ(old_lines[1]["data"], "still-before");
+  const auto new_lines = read_lines(file);
+  ASSERT_EQ(new_lines.size(), 2u);
+  EXPECT_EQ(new_lines[0]["data"], "after");
+  EXPECT_EQ(new_lines[1]["type"], "audit");
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::remove_all(folder);
+}
+
+TEST(EventStream, AReopenThatCannotOpenKeepsWritingTheOldFile) {
+  const auto folder = std::filesystem::temp_directory_path() / ("events-gone-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder / "logs");
+  const auto file = folder / "logs" / "events.log";
+  {
+    EventStreamOptions options;
+    options.file = file;
+    EventStream stream(options);
+    stream.session_output("alice-1", "alice", "mi-1", "o", "one");
+    std::filesystem::rename(folder / "logs", folder / "moved");  // the folder itself is gone
+    const std::string why = stream.reopen();
+    EXPECT_NE(why.find("cannot open the event log"), std::string::npos) << why;
+    EXPECT_NE(why.find(file.string()), std::string::npos) << why;
+    stream.session_output("alice-1", "alice", "mi-1", "o", "two");
+  }
+  const auto lines = read_lines(folder / "moved" / "events.log");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["data"], "one");
+  EXPECT_EQ(lines[1]["data"], "two");
+  std::filesystem::remove_all(folder);
 }
 
 TEST(EventStream, RequiredTcpSyslogThatIsDownRefusesSessions) {

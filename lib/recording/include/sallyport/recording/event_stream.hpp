@@ -67,6 +67,11 @@ class EventStream {
   // audit lines are handed over at once.
   void flush_if_due();
 
+  // Closes the file and opens it again at the same path (after logrotate renamed it). What
+  // was written before goes to the old file, what follows to the new one; when the new one
+  // cannot be opened, lines go on to the old one. Returns "" or why it could not be opened.
+  std::string reopen();
+
   // Why new sessions must be refused ("" when they may start): a required syslog that is down.
   std::string refusal(bool syslog_required) const;
   bool has_syslog() const { return options_.syslog.has_value(); }
