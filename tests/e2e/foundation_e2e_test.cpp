@@ -902,15 +902,22 @@ TEST_F(E2e, MalformedAgentLinksAreClosedAndTheGatewayStaysUp) {
   expect_refused(impostor, "unauthorized", "hello signed with the wrong key");
   EXPECT_EQ(node_status(gw, node_id), "ConnectionLost");
 
-  // A link or a WebSocket to a path that is no agent link is refused at the upgrade.
-  for (const auto connect : {&transport::connect_link, &transport::connect_websocket}) {
+  // A link or a WebSocket to a path that is no agent link is refused at the upgrade, and so
+  // is a WebSocket to the agents' and the port forwards' paths, which take only links (a
+  // browser has no business there).
+  const std::vector<std::pair<decltype(&transport::connect_link), std::string>> refused = {
+      {&transport::connect_link, "/v1/agent/elsewhere"},
+      {&transport::connect_websocket, "/v1/agent/elsewhere"},
+      {&transport::connect_websocket, "/v1/agent/connect"},
+      {&transport::connect_websocket, "/v1/forwards/connect"}};
+  for (const auto& [connect, path] : refused) {
     asio::io_context io;
     transport::ClientOptions options_ws;
     options_ws.gateway.host = "127.0.0.1";
     options_ws.gateway.port = gw.port();
     options_ws.trust.ca_pem = read_text(gw.ca_file());
     std::string failure;
-    asio::co_spawn(io, connect(io.get_executor(), options_ws, "/v1/agent/elsewhere", {}, {}),
+    asio::co_spawn(io, connect(io.get_executor(), options_ws, path, {}, {}),
                    [&](std::exception_ptr error, transport::LinkConnection) {
                      try {
                        if (error) std::rethrow_exception(error);
@@ -919,7 +926,7 @@ TEST_F(E2e, MalformedAgentLinksAreClosedAndTheGatewayStaysUp) {
                      }
                    });
     io.run_for(15s);
-    EXPECT_TRUE(contains(failure, "404")) << failure;
+    EXPECT_TRUE(contains(failure, "404")) << path << ": " << failure;
   }
 
   EXPECT_TRUE(gw.healthy());

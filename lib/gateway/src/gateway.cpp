@@ -107,7 +107,10 @@ struct Gateway::Impl {
       co_return api.handle(request);
     };
     handlers.link_route = [](const transport::HttpRequest& request) {
-      return request.path() == kAgentLinkPath || request.path() == kSessionPath || request.path() == kForwardPath;
+      using transport::Upgrades;
+      if (request.path() == kSessionPath) return Upgrades::kLinkOrWebSocket;  // the console's terminal
+      if (request.path() == kAgentLinkPath || request.path() == kForwardPath) return Upgrades::kLink;
+      return Upgrades::kNone;
     };
     handlers.link = [this](transport::HttpRequest request,
                                 std::shared_ptr<transport::MessageSocket> socket) -> asio::awaitable<void> {

@@ -47,7 +47,11 @@ class LinkTest : public ::testing::Test {
     options.link_timeouts.idle = kServerIdle;
     ServerHandlers handlers;
     handlers.http = [](HttpRequest) -> asio::awaitable<HttpResponse> { co_return HttpResponse{}; };
-    handlers.link_route = [](const HttpRequest& request) { return request.path() == "/echo"; };
+    handlers.link_route = [](const HttpRequest& request) {
+      if (request.path() == "/echo") return Upgrades::kLinkOrWebSocket;
+      if (request.path() == "/link-only") return Upgrades::kLink;
+      return Upgrades::kNone;
+    };
     handlers.link = [this](HttpRequest request, std::shared_ptr<MessageSocket> socket) -> asio::awaitable<void> {
       seen_header_ = request.header("x-test");
       while (auto message = co_await socket->read()) {
@@ -149,6 +153,24 @@ TEST_F(LinkTest, UnknownRouteIsRefusedWithTheGatewaysAnswer) {
   });
   EXPECT_NE(error.find("HTTP 404"), std::string::npos) << error;
   EXPECT_NE(error.find("no such link endpoint"), std::string::npos) << error;
+}
+
+TEST_F(LinkTest, ALinkOnlyRouteTakesALinkButRefusesAWebSocket) {
+  std::optional<std::string> echoed;
+  std::string websocket_error;
+  run_client([&]() -> asio::awaitable<void> {
+    auto link = co_await connect_link(co_await asio::this_coro::executor, options(), "/link-only", {}, {});
+    co_await link.socket->write("over the link");
+    echoed = co_await link.socket->read();
+    co_await link.socket->close_gracefully("done");
+    try {
+      co_await connect_websocket(co_await asio::this_coro::executor, options(), "/link-only", {}, {});
+    } catch (const TransportError& e) {
+      websocket_error = e.what();
+    }
+  });
+  EXPECT_EQ(echoed, "over the link");
+  EXPECT_NE(websocket_error.find("404"), std::string::npos) << websocket_error;
 }
 
 TEST_F(LinkTest, AMessageOverTheLimitIsNotSentAndClosesTheLink) {

@@ -152,8 +152,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       http::request<http::string_body> message = parser.release();
       HttpRequest request = to_request(message, remote);
 
+      const Upgrades upgrades = handlers.link_route ? handlers.link_route(request) : Upgrades::kNone;
       if (websocket::is_upgrade(message)) {
-        if (!handlers.link_route || !handlers.link_route(request)) {
+        if (upgrades != Upgrades::kLinkOrWebSocket) {
           auto response = to_message(error_response(404, "no such WebSocket endpoint"), message.version(), false);
           co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
           break;
@@ -178,7 +179,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
 
       if (is_link_upgrade(message)) {
-        if (!handlers.link_route || !handlers.link_route(request)) {
+        if (upgrades == Upgrades::kNone) {
           auto response = to_message(error_response(404, "no such link endpoint"), message.version(), false);
           co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
           break;

@@ -43,7 +43,11 @@ class TransportTest : public ::testing::Test {
       response.body = request.method + " " + request.target + " " + request.body + " " + request.header("x-test");
       co_return response;
     };
-    handlers.link_route = [](const HttpRequest& request) { return request.path() == "/echo"; };
+    handlers.link_route = [](const HttpRequest& request) {
+      if (request.path() == "/echo") return Upgrades::kLinkOrWebSocket;
+      if (request.path() == "/link-only") return Upgrades::kLink;
+      return Upgrades::kNone;
+    };
     handlers.link = [](HttpRequest, std::shared_ptr<MessageSocket> socket) -> asio::awaitable<void> {
       while (auto message = co_await socket->read()) {
         if (!co_await socket->write(*message)) break;

@@ -22,8 +22,11 @@ using HttpHandler = std::function<boost::asio::awaitable<HttpResponse>(HttpReque
 // Serves an upgraded connection: a link (the agent, the CLI) or a WebSocket (the console).
 using LinkHandler =
     std::function<boost::asio::awaitable<void>(HttpRequest, std::shared_ptr<MessageSocket>)>;
-// Decides, before an upgrade (link or WebSocket) is accepted, whether its target exists.
-using LinkRoute = std::function<bool(const HttpRequest&)>;
+// Which upgrades a path takes. Agents and the CLI speak the link protocol; a browser can only
+// speak WebSocket, so only the paths the web console uses take it too.
+enum class Upgrades { kNone, kLink, kLinkOrWebSocket };
+// Decides, before an upgrade is accepted, whether its target exists and in which protocols.
+using LinkRoute = std::function<Upgrades(const HttpRequest&)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
