@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -162,6 +163,39 @@ TEST_F(Sessions, CommandPipesBytesExactlyAndReturnsTheExitStatus) {
     }
   }
   EXPECT_TRUE(found) << history.out;
+}
+
+// As a user pipes: stdin and stdout are pipes (the CLI reads and writes them on its loop, and
+// hands large chunks to its writer thread), with small lines among the bulk.
+TEST_F(Sessions, ShellPipelinesThroughACommandSessionKeepEveryByte) {
+  const fs::path dir = sandbox_.dir("pipeline");
+  std::mt19937 random(7);
+  std::string input(8 << 20, '\0');
+  for (auto& c : input) c = static_cast<char>(random());
+  std::ofstream(dir / "in.bin", std::ios::binary) << input;
+  const std::string script =
+      "cat \"$1/in.bin\" | \"$0\" start-session --target web -- "
+      "'cat; for i in $(seq 1 500); do echo line $i; done; echo to-stderr >&2' 2>\"$1/err.txt\" | cat > \"$1/out.bin\"";
+  const auto run = sandbox_.run("pipeline", {"/bin/sh", "-c", script, Binaries::cli(), dir.string()},
+                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}}, "", 300s);
+  ASSERT_EQ(run.exit_code, 0) << run.describe() << read_text(dir / "err.txt");
+  std::string expected = input;
+  for (int i = 1; i <= 500; ++i) expected += "line " + std::to_string(i) + "\n";
+  const std::string out = read_text(dir / "out.bin");
+  EXPECT_EQ(out.size(), expected.size());
+  EXPECT_TRUE(out == expected) << "the pipeline's output differs";
+  EXPECT_NE(read_text(dir / "err.txt").find("to-stderr\n"), std::string::npos) << read_text(dir / "err.txt");
+
+  // The example: a tar stream in, unpacked on the node.
+  fs::create_directories(dir / "tree" / "sub");
+  std::ofstream(dir / "tree" / "sub" / "file.txt") << "unpacked on the node\n";
+  const std::string tar_script =
+      "tar c -C \"$1/tree\" . | \"$0\" start-session --target web -- "
+      "'rm -rf /tmp/e2e-tar && mkdir /tmp/e2e-tar && tar x -C /tmp/e2e-tar && cat /tmp/e2e-tar/sub/file.txt'";
+  const auto tar = sandbox_.run("tar", {"/bin/sh", "-c", tar_script, Binaries::cli(), dir.string()},
+                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}}, "", 120s);
+  EXPECT_EQ(tar.exit_code, 0) << tar.describe();
+  EXPECT_EQ(tar.out, "unpacked on the node\n");
 }
 
 TEST_F(Sessions, RefusalsHaveDistinctExitStatuses) {

@@ -1,8 +1,11 @@
 #include "sallyport/cli/session_client.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -83,6 +86,15 @@ void write_all(int fd, const std::string& bytes) {
   }
 }
 
+// True when `bytes` can be written to `fd` now without waiting: a pipe with a free buffer
+// takes up to PIPE_BUF bytes at once. Small chunks (an echo, a line) are then written on the
+// session's loop instead of waking the writer thread; larger ones, or a full pipe, go to it.
+bool writable_now(int fd, std::size_t bytes) {
+  if (bytes > PIPE_BUF) return false;
+  pollfd probe{fd, POLLOUT, 0};
+  return ::poll(&probe, 1, 0) == 1 && (probe.revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL)) == POLLOUT;
+}
+
 // Writes output on its own thread; reports each written chunk so credit can be returned.
 class OutputWriter {
  public:
@@ -140,8 +152,8 @@ class OutputWriter {
   std::thread thread_;
 };
 
-// Reads stdin on its own thread (it may be a terminal, a pipe or a file), never more than the
-// agent has granted.
+// Reads stdin on its own thread when epoll cannot wait on it (a file, /dev/null), never more
+// than the agent has granted.
 // Its thread may still be blocked in read() when the session is over, so the reader is
 // shared with that thread and delivery is switched off (detach()) before the caller's state
 // goes away.
@@ -199,22 +211,26 @@ class InputReader : public std::enable_shared_from_this<InputReader> {
   std::size_t credit_ = wire::kInitialWindowBytes;
 };
 
-// Reads an interactive terminal on the session's own loop, so a keystroke goes out without a
-// hop between threads (the reader thread is for pipes and files, which epoll cannot wait on).
-// Asio makes the descriptor non-blocking; the terminal's flags are put back when it closes.
-class TerminalInput {
+// Reads stdin on the session's own loop when epoll can wait on it (a terminal, a pipe, a
+// socket), so a keystroke or a piped chunk goes out without a hop between threads. Asio makes
+// the descriptor non-blocking; stdin's flags are put back when it closes.
+class LoopInput {
  public:
   using Deliver = std::function<asio::awaitable<void>(std::string bytes)>;  // empty: end of input
-  TerminalInput(asio::io_context& io, Deliver deliver)
+  LoopInput(asio::io_context& io, Deliver deliver)
       : flags_(::fcntl(STDIN_FILENO, F_GETFL)), input_(io, ::dup(STDIN_FILENO)), credit_changed_(io),
         deliver_(std::move(deliver)) {
     credit_changed_.expires_at(asio::steady_timer::time_point::max());
   }
-  ~TerminalInput() { close(); }
-  TerminalInput(const TerminalInput&) = delete;
-  TerminalInput& operator=(const TerminalInput&) = delete;
+  ~LoopInput() { close(); }
+  LoopInput(const LoopInput&) = delete;
+  LoopInput& operator=(const LoopInput&) = delete;
 
-  static bool usable() { return ::isatty(STDIN_FILENO) == 1; }
+  static bool usable() {
+    struct stat status {};
+    if (::fstat(STDIN_FILENO, &status) != 0) return false;
+    return ::isatty(STDIN_FILENO) == 1 || S_ISFIFO(status.st_mode) || S_ISSOCK(status.st_mode);
+  }
 
   void grant(std::size_t bytes) {
     credit_ += bytes;
@@ -314,9 +330,9 @@ int run_session(const SessionRequest& request) {
       }, asio::detached);
     });
   });
-  std::unique_ptr<TerminalInput> terminal_input;
-  if (interactive && TerminalInput::usable()) {
-    terminal_input = std::make_unique<TerminalInput>(io, [&](std::string bytes) -> asio::awaitable<void> {
+  std::unique_ptr<LoopInput> loop_input;
+  if (LoopInput::usable()) {
+    loop_input = std::make_unique<LoopInput>(io, [&](std::string bytes) -> asio::awaitable<void> {
       if (!socket || !socket->is_open()) co_return;
       auto link = socket;
       std::string frame = input_frame(bytes);
@@ -357,24 +373,22 @@ int run_session(const SessionRequest& request) {
         break;
       }
       auto& frame = *decoded.frame;
-      if (frame.type == wire::FrameType::kData) {
-        // A terminal takes a keystroke's echo at once; writing it here saves a thread hop.
-        if (interactive && writer.idle()) {
-          write_all(STDOUT_FILENO, frame.payload);
+      if (frame.type == wire::FrameType::kData || frame.type == wire::FrameType::kStderr) {
+        // A terminal takes a keystroke's echo at once, and a pipe with room a small chunk:
+        // writing it here saves a thread hop. In order: only when the writer has nothing queued.
+        const int fd = frame.type == wire::FrameType::kData ? STDOUT_FILENO : STDERR_FILENO;
+        if (writer.idle() && ((interactive && fd == STDOUT_FILENO) || writable_now(fd, frame.payload.size()))) {
+          write_all(fd, frame.payload);
           return_credit(frame.payload.size());
         } else {
-          writer.push(STDOUT_FILENO, std::move(frame.payload));
+          writer.push(fd, std::move(frame.payload));
         }
-        continue;
-      }
-      if (frame.type == wire::FrameType::kStderr) {
-        writer.push(STDERR_FILENO, std::move(frame.payload));
         continue;
       }
       if (frame.type == wire::FrameType::kCredit) {
         if (auto credit = wire::decode_credit(frame.payload)) {
-          if (terminal_input) {
-            terminal_input->grant(*credit);
+          if (loop_input) {
+            loop_input->grant(*credit);
           } else {
             reader->grant(*credit);
           }
@@ -395,8 +409,8 @@ int run_session(const SessionRequest& request) {
         } else {
           std::fputs(banner.c_str() + 1, stderr);
         }
-        if (terminal_input) {
-          asio::co_spawn(io, terminal_input->run(), asio::detached);
+        if (loop_input) {
+          asio::co_spawn(io, loop_input->run(), asio::detached);
         } else {
           reader->start();
         }
@@ -422,7 +436,7 @@ int run_session(const SessionRequest& request) {
     }
     stop_signals.cancel();
     resize_signal.cancel();
-    if (terminal_input) terminal_input->close();
+    if (loop_input) loop_input->close();
     socket->close();
     // The WebSocket's keep-alive timer would hold the loop until its next tick.
     io.stop();
@@ -453,7 +467,7 @@ int run_session(const SessionRequest& request) {
   io.run();
   reader->detach();
   writer.finish();
-  if (terminal_input) terminal_input->close();
+  if (loop_input) loop_input->close();
   if (raw) raw->restore();
   if (!outcome.message.empty()) std::cerr << (interactive ? "\n" : "") << "sallyport: " << outcome.message << "\n";
   if (!outcome.session_id.empty()) {
