@@ -8,9 +8,11 @@
 #include "sallyport/util/duration.hpp"
 #include "sallyport/util/files.hpp"
 #include "sallyport/util/logging.hpp"
+#include "sallyport/util/memory.hpp"
 #include "sallyport/util/version.hpp"
 
 int main(int argc, char** argv) {
+  sallyport::util::keep_freed_message_memory();
   using namespace sallyport;
   CLI::App app{"Sallyport agent: dials out to a gateway so people can reach this machine through it"};
   app.set_version_flag("--version", std::string("sallyport-agent ") + kVersion);

@@ -5,8 +5,10 @@
 
 #include "sallyport/gateway/gateway.hpp"
 #include "sallyport/util/logging.hpp"
+#include "sallyport/util/memory.hpp"
 
 int main(int argc, char** argv) {
+  sallyport::util::keep_freed_message_memory();
   using sallyport::gateway::GatewayConfig;
   CLI::App app{"Sallyport gateway: the guarded door to your private machines"};
   app.set_version_flag("--version", "sallyport-gateway 0.1.0");
