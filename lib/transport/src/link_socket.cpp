@@ -25,6 +25,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kInitialReadBytes = 16 * 1024;
 constexpr std::size_t kKeptReadBytes = 64 * 1024 + kFrameHeaderBytes;  // a data frame; larger is given back
+// ...once this many frames in a row fitted in it: a bulk transfer's frames keep the grown
+// buffer instead of shrinking and zero-filling it again for every one.
+constexpr int kSmallFramesBeforeShrink = 8;
 constexpr std::size_t kFramesPerWrite = 8;  // queued frames joined in one gathered write
 // Pongs and pings beyond this many unsent are dropped: a peer that pings without reading must
 // not grow the queue (a later pong answers as well as a dropped one).
@@ -143,6 +146,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
         continue;
       }
       begin_ += frame.frame_bytes;
+      small_frames_ = frame.frame_bytes <= kKeptReadBytes ? small_frames_ + 1 : 0;
       switch (frame.kind) {
         case FrameKind::message: {
           std::string message(frame.payload);
@@ -151,8 +155,10 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
         }
         case FrameKind::ping:
           send_control_soon(FrameKind::pong, frame.payload);
+          release_space();
           break;
         case FrameKind::pong:
+          release_space();
           break;
         case FrameKind::close:
           if (!closing_) {
@@ -189,9 +195,10 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
     co_return true;
   }
 
-  // After a large message, gives the space back once nothing is buffered.
+  // After large messages, gives the space back once nothing is buffered and small frames
+  // (keystrokes, credit, keep-alive pings) have followed for a while.
   void release_space() {
-    if (begin_ != end_ || buffer_.size() <= kKeptReadBytes) return;
+    if (begin_ != end_ || buffer_.size() <= kKeptReadBytes || small_frames_ < kSmallFramesBeforeShrink) return;
     begin_ = end_ = 0;
     buffer_.resize(kKeptReadBytes);
     buffer_.shrink_to_fit();
@@ -300,6 +307,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
   std::vector<char> buffer_;  // received bytes [begin_, end_) not yet decoded
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
+  int small_frames_ = 0;  // frames in a row that fitted in kKeptReadBytes
   std::deque<Outgoing> queue_;
   std::size_t queued_bytes_ = 0;  // message payloads only
   std::size_t queued_controls_ = 0;  // control frames not yet written
