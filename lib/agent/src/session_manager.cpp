@@ -25,7 +25,7 @@ using asio::posix::stream_descriptor;
 namespace {
 constexpr auto kHangupGrace = std::chrono::seconds(5);      // SIGHUP, then SIGKILL after this
 constexpr auto kOutputGrace = std::chrono::milliseconds(500);  // output drained after exit
-constexpr std::size_t kInputCreditBatchBytes = 16 * 1024;
+constexpr std::size_t kInputCreditBatchBytes = 128 * 1024;  // an eighth of the window
 static_assert(kInputCreditBatchBytes <= wire::kInitialWindowBytes / 4, "a client must never wait for a batch");
 
 std::string control_frame(std::uint32_t channel, const json& message) { return wire::encode_control(message, channel); }

@@ -36,7 +36,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kCreditBatchBytes = 16 * 1024;
+constexpr std::size_t kCreditBatchBytes = 128 * 1024;  // an eighth of the window
 
 // Raw mode for the local terminal; the destructor (and restore()) put it back.
 class RawTerminal {
@@ -301,20 +301,27 @@ int run_session(const SessionRequest& request) {
   std::unique_ptr<RawTerminal> raw;
   std::shared_ptr<transport::MessageSocket> socket;
 
-  // Credit for output goes back once the writer thread has written it.
+  // Credit for output goes back once it is written, in batches of kCreditBatchBytes.
   std::size_t unreturned = 0;
+  auto credit_written = [&](std::size_t bytes) {  // on the loop
+    unreturned += bytes;
+    if (unreturned >= kCreditBatchBytes && socket && socket->is_open()) {
+      const auto credit = static_cast<std::uint32_t>(unreturned);
+      unreturned = 0;
+      auto link = socket;
+      asio::co_spawn(io, [link, credit]() -> asio::awaitable<void> {
+        co_await link->write(wire::encode_credit(wire::kClientChannel, credit));
+      }, asio::detached);
+    }
+  };
+  // From the writer thread: handed to the loop a batch at a time, not after every chunk,
+  // each hand-over being a wake-up of the loop.
+  std::size_t written_off_loop = 0;  // the writer thread's own
   auto return_credit = [&](std::size_t bytes) {
-    asio::post(io, [&, bytes] {
-      unreturned += bytes;
-      if (unreturned >= kCreditBatchBytes && socket && socket->is_open()) {
-        const auto credit = static_cast<std::uint32_t>(unreturned);
-        unreturned = 0;
-        auto link = socket;
-        asio::co_spawn(io, [link, credit]() -> asio::awaitable<void> {
-          co_await link->write(wire::encode_credit(wire::kClientChannel, credit));
-        }, asio::detached);
-      }
-    });
+    written_off_loop += bytes;
+    if (written_off_loop < kCreditBatchBytes) return;
+    asio::post(io, [&, batch = written_off_loop] { credit_written(batch); });
+    written_off_loop = 0;
   };
   OutputWriter writer(return_credit);
   auto input_frame = [](const std::string& bytes) {
@@ -379,7 +386,7 @@ int run_session(const SessionRequest& request) {
         const int fd = frame.type == wire::FrameType::kData ? STDOUT_FILENO : STDERR_FILENO;
         if (writer.idle() && ((interactive && fd == STDOUT_FILENO) || writable_now(fd, frame.payload.size()))) {
           write_all(fd, frame.payload);
-          return_credit(frame.payload.size());
+          credit_written(frame.payload.size());
         } else {
           writer.push(fd, std::move(frame.payload));
         }
