@@ -43,44 +43,20 @@ void encode_scalar(const unsigned char* in, std::size_t n, char* o) {
 }
 
 #if defined(__x86_64__)
-// The vector encoders follow Wojciech Muła's method: a shuffle puts each group of three bytes
+// The vector encoder follows Wojciech Muła's method: a shuffle puts each group of three bytes
 // b0 b1 b2 into a 32-bit lane as b1 b0 b2 b1, two 16-bit multiplies move the four 6-bit values
 // into the lane's four bytes, and a 16-entry table of offsets (chosen by which of the
-// alphabet's five ranges a value falls in) turns values into characters.
-// Each returns how many input bytes it encoded, a multiple of 3; the rest is left to the scalar
-// encoder. A 16-byte load encodes 12, so the loops stop while 4 spare bytes remain readable.
-
-__attribute__((target("ssse3"))) __m128i sextets_to_ascii(__m128i sextets) {
-  const __m128i offsets = _mm_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
-                                        '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
-  // 0-25 -> 13 ('A'), 26-51 -> 0 ('a'), 52-61 -> 1-10 ('0'), 62 -> 11 ('+'), 63 -> 12 ('/').
-  __m128i range = _mm_subs_epu8(sextets, _mm_set1_epi8(51));
-  const __m128i capital = _mm_cmpgt_epi8(_mm_set1_epi8(26), sextets);
-  range = _mm_or_si128(range, _mm_and_si128(capital, _mm_set1_epi8(13)));
-  return _mm_add_epi8(sextets, _mm_shuffle_epi8(offsets, range));
-}
-
-__attribute__((target("ssse3"))) std::size_t encode_ssse3(const unsigned char* in, std::size_t n, char* out) {
-  const __m128i spread = _mm_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
-  std::size_t done = 0;
-  for (; n - done >= 16; done += 12, out += 16) {
-    const __m128i v = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + done)), spread);
-    const __m128i first_third = _mm_mulhi_epu16(_mm_and_si128(v, _mm_set1_epi32(0x0fc0fc00)), _mm_set1_epi32(0x04000040));
-    const __m128i second_fourth = _mm_mullo_epi16(_mm_and_si128(v, _mm_set1_epi32(0x003f03f0)), _mm_set1_epi32(0x01000010));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), sextets_to_ascii(_mm_or_si128(first_third, second_fourth)));
-  }
-  return done;
-}
-
+// alphabet's five ranges a value falls in) turns values into characters. Two 12-byte groups
+// per step, one in each 128-bit half (the shuffles work within halves). It returns how many
+// input bytes it encoded, a multiple of 3, and stops while 4 spare bytes remain readable (a
+// 16-byte load encodes 12); the scalar encoder does the rest.
 __attribute__((target("avx2"))) std::size_t encode_avx2(const unsigned char* in, std::size_t n, char* out) {
-  const __m256i spread = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,  //
-                                          1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
-  const __m256i offsets = _mm256_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
-                                           '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0,  //
-                                           'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
-                                           '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+  const __m256i spread = _mm256_broadcastsi128_si256(_mm_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10));
+  // 0-25 -> 13 ('A'), 26-51 -> 0 ('a'), 52-61 -> 1-10 ('0'), 62 -> 11 ('+'), 63 -> 12 ('/').
+  const __m256i offsets = _mm256_broadcastsi128_si256(_mm_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                                                    '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                                                    '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0));
   std::size_t done = 0;
-  // Two 12-byte groups per step, one in each 128-bit half (the shuffles work within halves).
   for (; n - done >= 28; done += 24, out += 32) {
     const __m128i low = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + done));
     const __m128i high = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + done + 12));
@@ -100,16 +76,8 @@ __attribute__((target("avx2"))) std::size_t encode_avx2(const unsigned char* in,
 bool supported(Base64Kernel kernel) {
 #if defined(__x86_64__)
   if (kernel == Base64Kernel::kAvx2) return __builtin_cpu_supports("avx2");
-  if (kernel == Base64Kernel::kSsse3) return __builtin_cpu_supports("ssse3");
 #endif
   return kernel == Base64Kernel::kScalar;
-}
-
-Base64Kernel best_kernel() {
-  for (const auto kernel : {Base64Kernel::kAvx2, Base64Kernel::kSsse3}) {
-    if (supported(kernel)) return kernel;
-  }
-  return Base64Kernel::kScalar;
 }
 
 void encode(Base64Kernel kernel, std::string& out, std::string_view bytes) {
@@ -120,7 +88,6 @@ void encode(Base64Kernel kernel, std::string& out, std::string_view bytes) {
   std::size_t done = 0;
 #if defined(__x86_64__)
   if (kernel == Base64Kernel::kAvx2) done = encode_avx2(in, bytes.size(), o);
-  if (kernel == Base64Kernel::kSsse3) done = encode_ssse3(in, bytes.size(), o);
 #endif
   encode_scalar(in + done, bytes.size() - done, o + done / 3 * 4);
 }
@@ -130,7 +97,7 @@ void encode(Base64Kernel kernel, std::string& out, std::string_view bytes) {
 std::size_t base64_size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
 
 void append_base64(std::string& out, std::string_view bytes) {
-  static const Base64Kernel kernel = best_kernel();
+  static const Base64Kernel kernel = supported(Base64Kernel::kAvx2) ? Base64Kernel::kAvx2 : Base64Kernel::kScalar;
   encode(kernel, out, bytes);
 }
 

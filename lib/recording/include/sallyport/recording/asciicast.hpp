@@ -56,9 +56,9 @@ inline constexpr std::string_view kBase64Suffix = "64";
 void append_base64(std::string& out, std::string_view bytes);
 std::size_t base64_size(std::size_t bytes);  // what append_base64 adds
 
-// The encoders append_base64 chooses from by what the CPU supports, each callable for tests:
-// false when this CPU lacks it.
-enum class Base64Kernel { kScalar, kSsse3, kAvx2 };
+// The encoders append_base64 chooses from by what the CPU supports (AVX2 where it has it),
+// each callable for tests: false when this CPU lacks it.
+enum class Base64Kernel { kScalar, kAvx2 };
 bool append_base64_with(Base64Kernel kernel, std::string& out, std::string_view bytes);
 
 // One event line: [seconds, "code", "escaped data"] with '\n'. `escaped` comes from
