@@ -49,11 +49,6 @@ class ReopenableFileSink final : public spdlog::sinks::base_sink<std::mutex> {
   std::unique_ptr<spdlog::details::file_helper> file_;
 };
 
-std::shared_ptr<ReopenableFileSink>& file_sink() {
-  static std::shared_ptr<ReopenableFileSink> sink;
-  return sink;
-}
-
 }  // namespace
 
 void setup_logging(const std::string& program, const std::string& level, const std::filesystem::path& file) {
@@ -65,8 +60,7 @@ void setup_logging(const std::string& program, const std::string& level, const s
   if (file.empty()) {
     logger = spdlog::stderr_logger_mt(program);
   } else {
-    file_sink() = std::make_shared<ReopenableFileSink>(file.string());
-    logger = std::make_shared<spdlog::logger>(program, file_sink());
+    logger = std::make_shared<spdlog::logger>(program, std::make_shared<ReopenableFileSink>(file.string()));
     spdlog::register_logger(logger);
   }
   spdlog::set_default_logger(logger);
@@ -75,8 +69,11 @@ void setup_logging(const std::string& program, const std::string& level, const s
 }
 
 std::string reopen_log_file() {
-  const auto sink = file_sink();
-  return sink ? sink->reopen() : "";
+  // The default logger's own sink: nothing to reopen when it logs to standard error.
+  for (const auto& sink : spdlog::default_logger()->sinks()) {
+    if (const auto file = std::dynamic_pointer_cast<ReopenableFileSink>(sink)) return file->reopen();
+  }
+  return "";
 }
 
 }  // namespace sallyport::util

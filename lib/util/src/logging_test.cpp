@@ -48,7 +48,13 @@ TEST(Logging, ReopenAfterARenameWritesANewFile) {
   EXPECT_NE(contents(folder.string() + "-moved/gateway.log").find("line-kept"), std::string::npos);
   std::filesystem::remove_all(folder.string() + "-moved");
   std::filesystem::remove(folder);
+
+  // Logging to standard error afterwards: nothing is reopened or created.
+  setup_logging("rotate-test-stderr", "info");
+  EXPECT_EQ(reopen_log_file(), "");
+  EXPECT_FALSE(std::filesystem::exists(folder.string() + "-moved"));
   spdlog::drop("rotate-test");
+  spdlog::drop("rotate-test-stderr");
 }
 
 }  // namespace
