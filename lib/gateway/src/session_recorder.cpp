@@ -53,7 +53,8 @@ bool SessionRecorder::started(const store::SessionRecord& session, int cols, int
   header.run_as = session.run_as;
   header.kind = session.kind;
   header.command = session.command;
-  Live live{nullptr, session.owner, session.node_id};
+  Live live{nullptr, session.owner, session.node_id,
+            recording::EventStream::output_source(session.id, session.owner, session.node_id)};
   try {
     live.file = storage_.create(header);
   } catch (const recording::RecordingError& error) {
@@ -76,11 +77,11 @@ void SessionRecorder::data(const std::string& session_id, TapStream stream, std:
   const char* code = recording::stream_code(to_stream(stream));
   if (it->second.file) {
     const auto chunk = it->second.file->data(to_stream(stream), bytes);
-    events_.session_output(session_id, it->second.owner, it->second.node_id, code, chunk.text, chunk.base64);
+    events_.session_output(it->second.source, code, chunk.text, chunk.base64);
   } else {
     std::string escaped;
     recording::append_json_bytes(escaped, bytes, true);
-    events_.session_output(session_id, it->second.owner, it->second.node_id, code, escaped);
+    events_.session_output(it->second.source, code, escaped);
   }
 }
 

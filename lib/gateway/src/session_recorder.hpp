@@ -29,6 +29,7 @@ class SessionRecorder final : public SessionTap {
   struct Live {
     std::unique_ptr<recording::RecordingFile> file;  // null when recording failed (optional)
     std::string owner, node_id;
+    recording::EventStream::OutputSource source;  // for the event log's output lines
   };
   recording::RecordingStorage& storage_;
   recording::EventStream& events_;

@@ -131,14 +131,18 @@ EventStream::~EventStream() {
   }
 }
 
-void EventStream::session_output(const std::string& session_id, const std::string& user, const std::string& node_id,
-                                 std::string_view stream, std::string_view escaped, bool base64) {
+EventStream::OutputSource EventStream::output_source(const std::string& session_id, const std::string& user,
+                                                     const std::string& node_id) {
+  return {"\"session_id\":" + dump(session_id) + ",\"user\":" + dump(user) + ",\"node_id\":" + dump(node_id)};
+}
+
+void EventStream::session_output(const OutputSource& source, std::string_view stream, std::string_view escaped,
+                                 bool base64) {
   const bool to_syslog = options_.syslog.has_value();
   if ((!file_ && !to_syslog) || escaped.empty()) return;
   // Built by hand: the data is already JSON string text, and this runs for every chunk.
   const std::string time = now_rfc3339();
-  const std::string prefix = "{\"time\":\"" + time + "\",\"type\":\"session_output\",\"session_id\":" +
-                             dump(session_id) + ",\"user\":" + dump(user) + ",\"node_id\":" + dump(node_id) +
+  const std::string prefix = "{\"time\":\"" + time + "\",\"type\":\"session_output\"," + source.members +
                              ",\"stream\":\"" + std::string(stream) + (base64 ? "\",\"encoding\":\"base64" : "") +
                              "\",\"data\":\"";
   if (file_) {

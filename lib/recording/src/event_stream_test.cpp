@@ -65,8 +65,8 @@ TEST(EventStream, WritesJsonLinesAndSendsDatagrams) {
     options.file = file;
     options.syslog = parse_syslog_target("udp://127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
     EventStream stream(options);
-    stream.session_output("alice-1", "alice", "mi-1", "o", "hello\\n");
-    stream.session_output("alice-1", "alice", "mi-1", "e", "AAE=", true);
+    stream.session_output(EventStream::output_source("alice-1", "alice", "mi-1"), "o", "hello\\n");
+    stream.session_output(EventStream::output_source("alice-1", "alice", "mi-1"), "e", "AAE=", true);
     stream.audit({{"actor", "alice"}, {"action", "session:Start"}});
     char buffer[65536];
     const auto n = ::recv(receiver, buffer, sizeof buffer, 0);
@@ -113,11 +113,11 @@ TEST(EventStream, ReopenAfterARenameStartsANewFileAndLosesNothing) {
     EventStreamOptions options;
     options.file = file;
     EventStream stream(options);
-    stream.session_output("alice-1", "alice", "mi-1", "o", "before");  // buffered, not yet written
+    stream.session_output(EventStream::output_source("alice-1", "alice", "mi-1"), "o", "before");  // buffered, not yet written
     std::filesystem::rename(file, rotated);                                // what logrotate does
-    stream.session_output("alice-1", "alice", "mi-1", "o", "still-before");
+    stream.session_output(EventStream::output_source("alice-1", "alice", "mi-1"), "o", "still-before");
     EXPECT_EQ(stream.reopen(), "");
-    stream.session_output("alice-1", "alice", "mi-1", "o", "after");
+    stream.session_output(EventStream::output_source("alice-1", "alice", "mi-1"), "o", "after");
     stream.audit({{"actor", "alice"}, {"action", "session:Start"}});
   }
   const auto old_lines = read_lines(rotated);
@@ -142,12 +142,12 @@ TEST(EventStream, AReopenThatCannotOpenKeepsWritingTheOldFile) {
     EventStreamOptions options;
     options.file = file;
     EventStream stream(options);
-    stream.session_output("alice-1", "alice", "mi-1", "o", "one");
+    stream.session_output(EventStream::output_source("alice-1", "alice", "mi-1"), "o", "one");
     std::filesystem::rename(folder / "logs", folder / "moved");  // the folder itself is gone
     const std::string why = stream.reopen();
     EXPECT_NE(why.find("cannot open the event log"), std::string::npos) << why;
     EXPECT_NE(why.find(file.string()), std::string::npos) << why;
-    stream.session_output("alice-1", "alice", "mi-1", "o", "two");
+    stream.session_output(EventStream::output_source("alice-1", "alice", "mi-1"), "o", "two");
   }
   const auto lines = read_lines(folder / "moved" / "events.log");
   ASSERT_EQ(lines.size(), 2u);
@@ -176,7 +176,7 @@ TEST(EventStream, LongOutputIsCutIntoWholeJsonMessages) {
   EventStreamOptions options;
   options.syslog = parse_syslog_target("udp://127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
   EventStream stream(options);
-  stream.session_output("s", "u", "n", "o", escaped);
+  stream.session_output(EventStream::output_source("s", "u", "n"), "o", escaped);
   std::string joined;
   while (joined.size() < bytes.size()) {
     char buffer[65536];

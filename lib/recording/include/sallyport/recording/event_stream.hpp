@@ -54,11 +54,17 @@ class EventStream {
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
 
+  // Whose output a line holds: the session's ID, user and node as JSON members, escaped once
+  // per session rather than for every chunk.
+  struct OutputSource {
+    std::string members;  // "session_id":…,"user":…,"node_id":…
+  };
+  static OutputSource output_source(const std::string& session_id, const std::string& user, const std::string& node_id);
+
   // `text` is the chunk as JSON string text (recording::append_json_bytes): valid UTF-8 as is,
   // other bytes as \udcXX escapes; or, when `base64`, the bytes in base64 (the line then says
   // "encoding":"base64"). Encoded once, shared with the recording.
-  void session_output(const std::string& session_id, const std::string& user, const std::string& node_id,
-                      std::string_view stream, std::string_view text, bool base64 = false);
+  void session_output(const OutputSource& source, std::string_view stream, std::string_view text, bool base64 = false);
   void session_event(const std::string& session_id, const std::string& event, const nlohmann::json& fields);
   void audit(const nlohmann::json& event);
 
