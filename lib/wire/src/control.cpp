@@ -9,6 +9,8 @@ namespace {
 
 enum class Kind { kString, kInteger, kStringList, kBool };
 
+constexpr std::size_t kMaxFrameCount = std::size_t{1} << 53;  // what a JSON number holds exactly
+
 struct Field {
   const char* name;
   Kind kind;
@@ -44,9 +46,20 @@ const std::map<std::string, std::vector<Field>, std::less<>>& schema() {
         {"command", Kind::kStringList, 256, false},
         {"cols", Kind::kInteger, 10000, false},
         {"rows", Kind::kInteger, 10000, false},
-        {"term", Kind::kString, 64, false}}},
+        {"term", Kind::kString, 64, false},
+        {"resumable", Kind::kBool, 0, false}}},
       {msg::kSessionStarted,
-       {{"session_id", Kind::kString, 128, true}, {"node_id", Kind::kString, 64, true}, {"run_as", Kind::kString, 64, true}}},
+       {{"session_id", Kind::kString, 128, true},
+        {"node_id", Kind::kString, 64, true},
+        {"run_as", Kind::kString, 64, true},
+        {"resume_token", Kind::kString, 128, false},
+        {"resume_grace_seconds", Kind::kInteger, 3600, false}}},
+      {msg::kSessionResume,
+       {{"protocol", Kind::kInteger, 1000, true},
+        {"session_id", Kind::kString, 128, true},
+        {"resume_token", Kind::kString, 128, true},
+        {"output_frames", Kind::kInteger, kMaxFrameCount, true}}},
+      {msg::kSessionResumed, {{"session_id", Kind::kString, 128, true}, {"input_frames", Kind::kInteger, kMaxFrameCount, true}}},
       {msg::kSessionOpen,
        {{"session_id", Kind::kString, 128, true},
         {"mode", Kind::kString, 16, true},

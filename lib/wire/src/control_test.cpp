@@ -77,3 +77,24 @@ TEST(Control, ForwardMessagesFollowTheSchema) {
   EXPECT_NE(parse_control(R"({"type":"forward_credit","bytes":5})").error.find("missing field 'session_id'"), std::string::npos);
   EXPECT_TRUE(parse_control(R"({"type":"forward_end","session_id":"s"})").error.empty());
 }
+
+namespace sallyport::wire {
+namespace {
+
+TEST(Control, ResumeMessagesFollowTheSchema) {
+  const json resume = {{"type", "session_resume"}, {"protocol", kProtocolVersion}, {"session_id", "alice-1"},
+                       {"resume_token", "t"}, {"output_frames", 12}};
+  EXPECT_TRUE(parse_control(resume.dump()).error.empty());
+  json negative = resume;
+  negative["output_frames"] = -1;
+  EXPECT_NE(parse_control(negative.dump()).error.find("out of range"), std::string::npos);
+  json no_token = resume;
+  no_token.erase("resume_token");
+  EXPECT_NE(parse_control(no_token.dump()).error.find("missing field 'resume_token'"), std::string::npos);
+  EXPECT_TRUE(parse_control(R"({"type":"session_resumed","session_id":"s","input_frames":0})").error.empty());
+  EXPECT_NE(parse_control(R"({"type":"session_start","protocol":2,"target":"t","mode":"shell","resumable":1})").error.find("true or false"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace sallyport::wire

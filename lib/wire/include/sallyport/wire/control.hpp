@@ -39,6 +39,12 @@ inline constexpr const char* kExit = "exit";                       // agent -> g
 inline constexpr const char* kSessionClose = "session_close";      // gateway -> agent: end it (SIGHUP)
 inline constexpr const char* kSessionEnded = "session_ended";      // gateway -> client: ended by someone
 inline constexpr const char* kNotice = "notice";                   // gateway -> client: a warning to show
+// Resuming a session over a new client link after the old one broke (a reset or a silent
+// network, not a closed connection). session_started gives a resumable client a token and how
+// long the gateway waits; each side then tells the other how many frames it received (output:
+// data and stderr; input: data and eof) and sends again what came after (wire::ReplayQueue).
+inline constexpr const char* kSessionResume = "session_resume";    // client -> gateway: session_id, resume_token, output_frames
+inline constexpr const char* kSessionResumed = "session_resumed";  // gateway -> client: input_frames
 
 // Port forwarding. A forwarding session is started on channel 1 of a client WebSocket on
 // /v1/forwards/connect; each forwarded TCP connection is then a stream on its own channel

@@ -1,0 +1,34 @@
+#include "sallyport/wire/replay_queue.hpp"
+
+namespace sallyport::wire {
+
+void ReplayQueue::sent(Frame frame, std::uint64_t counted) {
+  counted_sent_ += counted;
+  bytes_ += frame->size();
+  entries_.push_back({std::move(frame), counted, counted_sent_});
+}
+
+void ReplayQueue::credited(std::uint64_t bytes) {
+  credited_ += bytes;
+  while (!entries_.empty()) {
+    const Entry& front = entries_.front();
+    // Equal ends: a frame with counted bytes is covered; one without may not have arrived.
+    const bool covered = front.end < credited_ || (front.end == credited_ && front.counted > 0);
+    if (!covered) break;
+    drop_front();
+  }
+}
+
+bool ReplayQueue::received(std::uint64_t frames) {
+  if (frames < first_number_ || frames > next_number()) return false;
+  while (first_number_ < frames) drop_front();
+  return true;
+}
+
+void ReplayQueue::drop_front() {
+  bytes_ -= entries_.front().frame->size();
+  entries_.pop_front();
+  ++first_number_;
+}
+
+}  // namespace sallyport::wire

@@ -1,0 +1,64 @@
+#include "sallyport/wire/replay_queue.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sallyport::wire {
+namespace {
+
+ReplayQueue::Frame frame(std::string bytes) { return std::make_shared<const std::string>(std::move(bytes)); }
+
+TEST(ReplayQueue, CreditDropsTheFramesItCovers) {
+  ReplayQueue queue;
+  queue.sent(frame("aaaa"), 4);
+  queue.sent(frame("bb"), 2);
+  queue.sent(frame("cccccc"), 6);
+  EXPECT_EQ(queue.count(), 3u);
+  EXPECT_EQ(queue.bytes(), 12u);
+  queue.credited(5);  // covers the first frame, part of the second
+  ASSERT_EQ(queue.count(), 2u);
+  EXPECT_EQ(*queue.frame(0), "bb");
+  queue.credited(1);  // exactly the end of the second
+  ASSERT_EQ(queue.count(), 1u);
+  EXPECT_EQ(*queue.frame(0), "cccccc");
+  EXPECT_EQ(queue.next_number(), 3u);
+  queue.credited(6);
+  EXPECT_EQ(queue.count(), 0u);
+  EXPECT_EQ(queue.bytes(), 0u);
+}
+
+TEST(ReplayQueue, AnEndOfInputStaysUntilCreditPassesIt) {
+  ReplayQueue queue;
+  queue.sent(frame("data"), 4);
+  queue.sent(frame("eof"), 0);
+  queue.credited(4);
+  ASSERT_EQ(queue.count(), 1u);  // credit for the data says nothing of the end that followed it
+  EXPECT_EQ(*queue.frame(0), "eof");
+  queue.sent(frame("more"), 4);
+  queue.credited(1);  // credit past the end's position: it arrived before
+  ASSERT_EQ(queue.count(), 1u);
+  EXPECT_EQ(*queue.frame(0), "more");
+}
+
+TEST(ReplayQueue, ReceivedCountDropsWhatArrivedAndRefusesTheImpossible) {
+  ReplayQueue queue;
+  for (int i = 0; i < 5; ++i) queue.sent(frame(std::string(1, static_cast<char>('a' + i))), 1);
+  queue.credited(2);  // frames 0 and 1 dropped
+  EXPECT_FALSE(queue.received(1));  // below what was dropped: the peer lost frames it credited
+  EXPECT_FALSE(queue.received(6));  // more than was ever sent
+  EXPECT_EQ(queue.count(), 3u);
+  EXPECT_TRUE(queue.received(4));
+  ASSERT_EQ(queue.count(), 1u);
+  EXPECT_EQ(*queue.frame(0), "e");
+  EXPECT_TRUE(queue.received(5));
+  EXPECT_EQ(queue.count(), 0u);
+  EXPECT_EQ(queue.next_number(), 5u);
+  // Credit for the frames dropped by count still arrives later; it does not cover the next.
+  queue.sent(frame("f"), 1);
+  queue.credited(3);
+  EXPECT_EQ(queue.count(), 1u);
+  queue.credited(1);
+  EXPECT_EQ(queue.count(), 0u);
+}
+
+}  // namespace
+}  // namespace sallyport::wire
