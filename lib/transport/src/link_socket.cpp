@@ -6,10 +6,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <deque>
 #include <span>
 #include <array>
@@ -37,6 +41,8 @@ constexpr auto kCloseWait = std::chrono::seconds(2);  // for the peer's answer t
 struct Outgoing {
   FrameHeader header;
   std::string payload;
+  std::shared_ptr<const std::string> shared;  // instead of payload, for a kept message
+  std::string_view bytes() const { return shared ? std::string_view(*shared) : std::string_view(payload); }
 };
 
 class LinkSocket final : public MessageSocket, public std::enable_shared_from_this<LinkSocket> {
@@ -67,19 +73,15 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
     co_return message;
   }
 
+  // Named, not braced in the co_await: GCC 12 destroys such a temporary twice.
   asio::awaitable<bool> write(std::string message) override {
-    while (open_ && queued_bytes_ >= kMaxQueuedBytes) co_await wait_for_queue_change();
-    if (!open_ || closing_) co_return false;
-    if (message.size() > kMaxMessageBytes) {  // the peer would refuse it; fail here, where the bug is
-      spdlog::error("link to {}: a message of {} bytes is over the limit; closing", remote_address_, message.size());
-      close();
-      co_return false;
-    }
-    const auto header = encode_frame_header(FrameKind::message, message.size());
-    queued_bytes_ += message.size();
-    queue_.push_back(Outgoing{header, std::move(message)});
-    if (!writing_) co_await drain();
-    co_return open_;
+    Outgoing outgoing{{}, std::move(message), nullptr};
+    co_return co_await enqueue(std::move(outgoing));
+  }
+
+  asio::awaitable<bool> write_shared(std::shared_ptr<const std::string> message) override {
+    Outgoing outgoing{{}, std::string(), std::move(message)};
+    co_return co_await enqueue(std::move(outgoing));
   }
 
   asio::awaitable<void> close_gracefully(std::string reason) override {
@@ -122,12 +124,44 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
 
   bool is_open() const override { return open_; }
   std::string remote_address() const override { return remote_address_; }
+  bool lost() const override { return lost_; }
 
  private:
+  void fail() {
+    if (open_) lost_ = true;
+    close();
+  }
+
+  // Whether the end of stream just read is the peer's FIN. After a reset the socket reads as
+  // ended too, once a send has taken the error; TCP's state tells them apart.
+  bool peer_closed_in_order() {
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    const int fd = stream_.next_layer().socket().native_handle();
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return true;
+    return info.tcpi_state == TCP_CLOSE_WAIT;
+  }
+
   void drop_queue() {
     queue_.clear();
     queued_bytes_ = 0;
     queued_controls_ = 0;
+  }
+
+  asio::awaitable<bool> enqueue(Outgoing message) {
+    const std::size_t size = message.bytes().size();
+    while (open_ && queued_bytes_ >= kMaxQueuedBytes) co_await wait_for_queue_change();
+    if (!open_ || closing_) co_return false;
+    if (size > kMaxMessageBytes) {  // the peer would refuse it; fail here, where the bug is
+      spdlog::error("link to {}: a message of {} bytes is over the limit; closing", remote_address_, size);
+      close();
+      co_return false;
+    }
+    message.header = encode_frame_header(FrameKind::message, size);
+    queued_bytes_ += size;
+    queue_.push_back(std::move(message));
+    if (!writing_) co_await drain();
+    co_return open_;
   }
 
   std::string_view buffered() const { return {buffer_.data() + begin_, end_ - begin_}; }
@@ -187,7 +221,13 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
                                                            asio::redirect_error(asio::use_awaitable, ec));
     if (deadline != Clock::time_point::max()) stream_.next_layer().expires_never();
     if (ec) {
-      close();
+      // The peer's kernel closing its socket in order (its process exited or was killed) is
+      // an end; anything else is the network.
+      const bool end_of_stream = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+      const bool ended = (end_of_stream && peer_closed_in_order()) || ec == asio::error::operation_aborted ||
+                         deadline != Clock::time_point::max();
+      if (ended) close();
+      else fail();
       co_return false;
     }
     end_ += n;
@@ -207,7 +247,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
   // Control frames skip the queue's bound: they are small and answer the peer.
   void queue_control(FrameKind kind, std::string_view payload) {
     ++queued_controls_;
-    queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::string(payload)});
+    queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::string(payload), nullptr});
   }
 
   asio::awaitable<void> send_control(FrameKind kind, std::string_view payload) {
@@ -241,7 +281,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
       std::size_t used = 0;
       for (std::size_t i = 0; i < count; ++i) {
         buffers[used++] = asio::buffer(queue_[i].header);
-        if (!queue_[i].payload.empty()) buffers[used++] = asio::buffer(queue_[i].payload);
+        if (const auto bytes = queue_[i].bytes(); !bytes.empty()) buffers[used++] = asio::buffer(bytes.data(), bytes.size());
       }
       boost::system::error_code ec;
       co_await asio::async_write(stream_, std::span<const asio::const_buffer>(buffers.data(), used),
@@ -252,7 +292,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
       }
       for (std::size_t i = 0; i < count; ++i) {
         if (queue_.front().header[0] == static_cast<unsigned char>(FrameKind::message)) {
-          queued_bytes_ -= queue_.front().payload.size();
+          queued_bytes_ -= queue_.front().bytes().size();
         } else {
           --queued_controls_;
         }
@@ -261,7 +301,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
       queue_changed_.cancel();
     }
     writing_ = false;
-    if (failed) close();
+    if (failed) fail();
     if (!open_) drop_queue();
     queue_changed_.cancel();
   }
@@ -283,7 +323,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
         const auto silent = Clock::now() - self->last_received_;
         if (silent >= self->idle_) {
           spdlog::debug("link from {} idle for {} s: closing", self->remote_address_, self->idle_.count());
-          self->close();
+          self->fail();
           co_return;
         }
         if (silent >= self->idle_ / 2 && !self->closing_) self->send_control_soon(FrameKind::ping, "");
@@ -315,6 +355,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
   bool writing_ = false;
   bool closing_ = false;  // a close frame was sent
   bool open_ = true;
+  bool lost_ = false;  // see MessageSocket::lost()
 };
 
 }  // namespace

@@ -57,6 +57,7 @@ class LinkTest : public ::testing::Test {
       while (auto message = co_await socket->read()) {
         if (!co_await socket->write(*message)) break;
       }
+      server_lost_ = socket->lost() ? 1 : 0;
       server_read_ended_ = true;
     };
     server = std::make_unique<Server>(io_, options, handlers);
@@ -112,6 +113,7 @@ class LinkTest : public ::testing::Test {
   std::thread thread_;
   std::string seen_header_;
   std::atomic<bool> server_read_ended_{false};
+  std::atomic<int> server_lost_{-1};  // the server's socket->lost() when its read ended
 };
 
 }  // namespace
@@ -276,6 +278,39 @@ TEST_F(LinkTest, AMalformedFrameClosesTheLink) {
     });
     EXPECT_NE(answer.find("HTTP/1.1 101"), std::string::npos) << answer;
     EXPECT_TRUE(end) << "the server closed the link";
+  }
+}
+
+// What a session may outlive: a reset or a silent peer is the network; a close frame or an
+// orderly end of stream (the peer process exited or was killed) is the peer going away.
+TEST_F(LinkTest, ALinkIsLostOnAResetOrSilenceButNotWhenThePeerEndsIt) {
+  enum class End { kCloseFrame, kEndOfStream, kReset, kSilence };
+  for (const End how : {End::kCloseFrame, End::kEndOfStream, End::kReset, End::kSilence}) {
+    server_read_ended_ = false;
+    server_lost_ = -1;
+    std::string answer;
+    run_client([&]() -> asio::awaitable<void> {
+      if (how == End::kCloseFrame) {
+        auto link = co_await connect_link(co_await asio::this_coro::executor, options(), "/echo", {}, {});
+        co_await link.socket->close_gracefully("done");
+        co_return;
+      }
+      auto tls = impl::make_client_tls(TrustConfig{ca_.certificate_pem, {}}, "127.0.0.1");
+      impl::TlsStream stream(co_await asio::this_coro::executor, tls->context);
+      co_await raw_upgrade(stream, answer);
+      auto& socket = stream.next_layer().socket();
+      if (how == End::kReset) socket.set_option(asio::socket_base::linger(true, 0));
+      if (how == End::kSilence) {
+        // Never answers the server's pings; the client's kernel still acknowledges them.
+        asio::steady_timer wait(co_await asio::this_coro::executor, kServerIdle + 1500ms);
+        co_await wait.async_wait(asio::use_awaitable);
+      }
+      error_code ignored;
+      socket.close(ignored);  // end of stream without TLS's close_notify; with linger 0, a reset
+    });
+    for (int i = 0; i < 200 && !server_read_ended_; ++i) std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(server_read_ended_) << static_cast<int>(how);
+    EXPECT_EQ(server_lost_, how == End::kReset || how == End::kSilence ? 1 : 0) << static_cast<int>(how);
   }
 }
 

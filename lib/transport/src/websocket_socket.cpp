@@ -49,6 +49,11 @@ class WebSocketMessageSocket final : public MessageSocket {
     co_return open_;
   }
 
+  // Beast masks a client's frames in place and wants one buffer it owns: a copy.
+  asio::awaitable<bool> write_shared(std::shared_ptr<const std::string> message) override {
+    co_return co_await write(std::string(*message));
+  }
+
   asio::awaitable<void> close_gracefully(std::string reason) override {
     while (open_ && (writing_ || !queue_.empty())) {
       if (!writing_) co_await drain();

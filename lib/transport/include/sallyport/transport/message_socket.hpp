@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -25,12 +26,19 @@ class MessageSocket {
   virtual boost::asio::awaitable<std::optional<std::string>> read() = 0;
   // Queues a message; false when the socket is closed (the message is dropped).
   virtual boost::asio::awaitable<bool> write(std::string message) = 0;
+  // The same for a message something else keeps too (a resend queue), without a copy where
+  // the framing allows.
+  virtual boost::asio::awaitable<bool> write_shared(std::shared_ptr<const std::string> message) = 0;
   // Sends a close frame after the queued messages, waits briefly for the peer's, then closes. Idempotent.
   virtual boost::asio::awaitable<void> close_gracefully(std::string reason) = 0;
   // Closes at once, failing pending reads and writes. Idempotent.
   virtual void close() = 0;
   virtual bool is_open() const = 0;
   virtual std::string remote_address() const = 0;
+  // True once the link broke rather than ended: a reset, a failed write or a peer silent past
+  // the idle limit, what a network blink looks like. False after a close frame, the peer's
+  // orderly end of stream (a process that exited or was killed) or close() here.
+  virtual bool lost() const { return false; }
 };
 
 struct LinkTimeouts {
