@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "cut_proxy.hpp"
 #include "harness.hpp"
 #include "sallyport/wire/frame.hpp"
 
@@ -48,6 +49,17 @@ class Sessions : public ::testing::Test {
   }
 
   // Generous timeout: 50 MiB under ASan on a loaded 2-core machine takes a while.
+  // A CLI login (config dir cli-roaming) whose gateway address is the proxy's.
+  void login_through(const CutProxy& proxy) {
+    const std::string url = "https://127.0.0.1:" + std::to_string(proxy.port());
+    const auto login = gateway_->cli({"login", "--gateway", url, "--user", "admin", "--ca-fingerprint",
+                                      gateway_->fingerprint()},
+                                     "roaming", {{"SALLYPORT_PASSWORD", gateway_->admin_password()}});
+    ASSERT_EQ(login.exit_code, 0) << login.describe();
+  }
+
+  std::function<void()> on_cut_;
+
   RunResult session(const std::vector<std::string>& args, const std::string& user = "admin",
                     const std::string& input = "") {
     std::vector<std::string> full = {"start-session", "--target", "web"};
@@ -61,8 +73,10 @@ class Sessions : public ::testing::Test {
     int exit_code = -1;
   };
   static constexpr const char* kResize = "<resize 42x120>";
-  PtyResult interactive(const std::vector<std::pair<std::string, int>>& inputs, std::chrono::seconds limit) {
-    const std::string config = gateway_->cli_config_dir().string();
+  static constexpr const char* kCut = "<cut the connection>";  // runs on_cut_
+  PtyResult interactive(const std::vector<std::pair<std::string, int>>& inputs, std::chrono::seconds limit,
+                        const std::string& cli_user = "admin") {
+    const std::string config = gateway_->cli_config_dir(cli_user).string();
     winsize size{};
     size.ws_row = 31;
     size.ws_col = 97;
@@ -102,6 +116,8 @@ class Sessions : public ::testing::Test {
         resized.ws_row = 42;
         resized.ws_col = 120;
         ::ioctl(master, TIOCSWINSZ, &resized);  // the kernel sends SIGWINCH to the CLI
+      } else if (text == kCut) {
+        on_cut_();
       } else if (!text.empty()) {
         EXPECT_EQ(::write(master, text.data(), text.size()), static_cast<ssize_t>(text.size()));
       }
@@ -246,8 +262,13 @@ TEST_F(Sessions, TerminationAndVanishedClientsLeaveNoProcesses) {
   EXPECT_NE(first.stderr_text().find("maintenance"), std::string::npos) << first.stderr_text();
   EXPECT_TRUE(wait_until([] { return !process_running("sleep 611"); }, 10s));
 
-  auto& second = sandbox_.spawn("long-2", {Binaries::cli(), "start-session", "--target", "web", "--", "sleep 612"}, env);
+  // Spelled so that the CLI's own command line does not match "sleep 612": the kill must come
+  // once the session runs (a CLI killed while output is still unread in its socket is reset
+  // by its kernel, which the gateway takes for a broken network and gives the grace).
+  auto& second = sandbox_.spawn("long-2", {Binaries::cli(), "start-session", "--target", "web", "--",
+                                           "exec sleep $((600 + 12))"}, env);
   ASSERT_TRUE(wait_until([] { return process_running("sleep 612"); }, 10s));
+  std::this_thread::sleep_for(300ms);
   second.kill_group();
   EXPECT_TRUE(wait_until([] { return !process_running("sleep 612"); }, 10s)) << "orphaned remote process";
 }
@@ -281,7 +302,7 @@ TEST_F(Sessions, OwnersTerminateTheirOwnSessionsOnly) {
     ASSERT_EQ(gateway_->cli_login(user, user + "-Pa55word").exit_code, 0);
   }
   const EnvOverrides env = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("bob").string()}};
-  auto& client = sandbox_.spawn("bob-long", {Binaries::cli(), "start-session", "--target", "web", "--", "sleep 613"}, env);
+  auto& client = sandbox_.spawn("bob-long", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 13))"}, env);
   std::string id;
   ASSERT_TRUE(wait_until([&] {
     const auto items = json::parse(gateway_->cli({"sessions", "ls", "--state", "active", "--json"}).out)["sessions"];
@@ -408,4 +429,111 @@ TEST_F(Sessions, OutputOfAnExitedCommandWaitsForASlowReader) {
   EXPECT_EQ(client.finish(), 4);
   EXPECT_EQ(client.received.size(), size + 1);
   EXPECT_EQ(client.received.find_first_not_of('a'), size);
+}
+
+// A network failure between the CLI and the gateway (every connection reset, twice) in the
+// middle of a command that streams both ways: the CLI reconnects to the same session, and not
+// a byte is lost, repeated or reordered in either direction.
+TEST_F(Sessions, ACommandSessionSurvivesBrokenConnectionsWithEveryByte) {
+  CutProxy proxy(gateway_->port());
+  login_through(proxy);
+  // Input written over about three seconds, 1.2 MB in all; output the same way, then the
+  // input's checksum, so both directions are in flight when the connection breaks.
+  const auto feeder = sandbox_.root() / "feeder.py";
+  {
+    std::ofstream out(feeder);
+    out << "import sys, time\n"
+           "for i in range(30):\n"
+           "    sys.stdout.write(''.join('in-%d-%d\\n' % (i, j) for j in range(4000)))\n"
+           "    sys.stdout.flush()\n"
+           "    time.sleep(0.1)\n";
+  }
+  std::string input;
+  for (int i = 0; i < 30; ++i) {
+    for (int j = 0; j < 4000; ++j) input += "in-" + std::to_string(i) + "-" + std::to_string(j) + "\n";
+  }
+  const auto input_file = sandbox_.root() / "input.txt";
+  std::ofstream(input_file) << input;
+  const auto checksum = sandbox_.run("sha256", {"/usr/bin/sha256sum", input_file.string()});
+  const std::string expected_sum = checksum.out.substr(0, 64);
+  std::string expected;
+  for (int i = 1; i <= 30; ++i) {
+    for (int k = i * 10000; k <= i * 10000 + 9999; ++k) expected += std::to_string(k) + "\n";
+  }
+  const std::string remote =
+      "for i in $(seq 1 30); do seq $((i*10000)) $((i*10000+9999)); sleep 0.1; done; sha256sum";
+  const std::string script = "python3 \"$1\" | \"$0\" start-session --target web -- \"$2\"";
+  auto& client = sandbox_.spawn("roaming", {"/bin/sh", "-c", script, Binaries::cli(), feeder.string(), remote},
+                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("roaming").string()}});
+  std::this_thread::sleep_for(1200ms);
+  proxy.cut();
+  std::this_thread::sleep_for(1000ms);
+  proxy.cut(true);  // and this time the network stays down for a moment
+  std::this_thread::sleep_for(700ms);
+  proxy.up();
+  const auto status = client.wait_for(120s);
+  ASSERT_TRUE(status.has_value()) << sandbox_.tails();
+  EXPECT_EQ(*status, 0) << client.stderr_text();
+  EXPECT_GE(proxy.cuts(), 2);
+  const std::string out = client.stdout_text();
+  ASSERT_EQ(out.size(), expected.size() + 64 + 4) << client.stderr_text();
+  EXPECT_TRUE(out.compare(0, expected.size(), expected) == 0) << "output lost, repeated or reordered";
+  EXPECT_EQ(out.substr(expected.size(), 64), expected_sum) << "input lost, repeated or reordered";
+  const std::string err = client.stderr_text();
+  EXPECT_NE(err.find("reconnecting"), std::string::npos) << err;
+  EXPECT_NE(err.find("reconnected"), std::string::npos) << err;
+  // One session, which ended with the command, and an audit trail of the returns.
+  const auto history = json::parse(gateway_->cli({"sessions", "ls", "--state", "history", "--json"}).out)["sessions"];
+  ASSERT_EQ(history.size(), 1u) << history.dump();
+  EXPECT_EQ(history[0]["status"], "Terminated");
+  EXPECT_EQ(history[0]["reason"], "exited with status 0");
+  int resumes = 0;
+  for (const auto& line : gateway_->audit_log()) {
+    if (line.value("action", "") == "session:Resume" && line.value("outcome", "") == "success") ++resumes;
+  }
+  EXPECT_GE(resumes, 2);
+}
+
+// The same for an interactive shell on a real PTY: the shell and its state outlive the break.
+TEST_F(Sessions, AnInteractiveShellSurvivesABrokenConnection) {
+  CutProxy proxy(gateway_->port());
+  login_through(proxy);
+  on_cut_ = [&] { proxy.cut(); };
+  const auto result = interactive({{"export MARK=kept-$((6*7))\r", 1000}, {kCut, 2500}, {"echo mark=$MARK\r", 1500},
+                                   {"exit 5\r", 1000}},
+                                  30s, "roaming");
+  EXPECT_EQ(result.exit_code, 5) << result.output;
+  EXPECT_NE(result.output.find("reconnected"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("mark=kept-42"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("terminal-mode-restored"), std::string::npos) << result.output;
+}
+
+// A client that does not come back within the grace: the session ends and its processes with
+// it; the client, back later, is told how it ended.
+TEST_F(Sessions, ASessionWhoseClientDoesNotComeBackEndsAfterTheGrace) {
+  ASSERT_EQ(gateway_->cli({"preferences", "set", "reconnect_grace_seconds", "2"}).exit_code, 0);
+  CutProxy proxy(gateway_->port());
+  login_through(proxy);
+  ASSERT_FALSE(process_running("sleep 613")) << "left over from an earlier run";
+  // Spelled so that the CLI's own command line does not match "sleep 613".
+  auto& client = sandbox_.spawn("roaming",
+                                {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 13))"},
+                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("roaming").string()}});
+  ASSERT_TRUE(wait_until([&] {
+    const auto active = json::parse(gateway_->cli({"sessions", "ls", "--state", "active", "--json"}).out)["sessions"];
+    return !active.empty() && process_running("sleep 613");
+  }, 10s)) << sandbox_.tails();
+  proxy.cut(true);
+  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(process_running("sleep 613")) << "the session ended before its grace: " << client.stderr_text();
+  EXPECT_TRUE(wait_until([] { return !process_running("sleep 613"); }, 15s)) << "the session outlived its grace";
+  const auto history = json::parse(gateway_->cli({"sessions", "ls", "--state", "history", "--json"}).out)["sessions"];
+  ASSERT_EQ(history.size(), 1u) << history.dump();
+  EXPECT_NE(history[0]["reason"].get<std::string>().find("did not reconnect within 2 s"), std::string::npos)
+      << history.dump();
+  proxy.up();
+  const auto status = client.wait_for(15s);
+  ASSERT_TRUE(status.has_value()) << client.stderr_text();
+  EXPECT_EQ(*status, 13) << client.stderr_text();
+  EXPECT_NE(client.stderr_text().find("ended while this client was away"), std::string::npos) << client.stderr_text();
 }

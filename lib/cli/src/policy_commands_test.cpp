@@ -281,6 +281,12 @@ TEST(PreferenceCommands, SetSendsTextAndGatewayRangeErrorsPassThrough) {
   EXPECT_EQ(harness.out.str(), "Set idle_timeout_minutes to 5\n");
   EXPECT_EQ(harness.run({"preferences", "set", "idle_timeout_minutes", "99"}), kExitBadRequest);
   EXPECT_EQ(harness.err.str(), "sallyport: idle_timeout_minutes must be an integer from 1 to 60\n");
+  // Every key the gateway knows can be set from here, the session and the storage ones alike.
+  for (const auto& [key, value] : {std::pair{"reconnect_grace_seconds", "0"}, std::pair{"syslog_required", "true"},
+                                   std::pair{"recording_local_required", "false"}}) {
+    ASSERT_EQ(harness.run({"preferences", "set", key, value}), kExitOk) << key << ": " << harness.err.str();
+    EXPECT_EQ(json::parse(harness.requests.back().body), (json{{key, value}}));
+  }
 }
 
 // --- sessions -------------------------------------------------------------------------------

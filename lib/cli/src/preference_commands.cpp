@@ -16,8 +16,11 @@ namespace {
 // The keys the gateway knows, so a typo fails before anything is sent; the gateway checks the
 // values (and stays the authority on the keys too).
 const std::vector<std::string>& known_keys() {
-  static const std::vector<std::string> kKeys = {"idle_timeout_minutes", "idle_timeout_seconds",
-                                                 "max_session_duration_minutes", "default_run_as", "shell_profile"};
+  static const std::vector<std::string> kKeys = {"idle_timeout_minutes",     "idle_timeout_seconds",
+                                                 "max_session_duration_minutes", "reconnect_grace_seconds",
+                                                 "default_run_as",           "shell_profile",
+                                                 "recording_local_required", "recording_s3_required",
+                                                 "syslog_required"};
   return kKeys;
 }
 
@@ -112,8 +115,14 @@ void add_preference_commands(CLI::App& app, Context& context) {
       "  idle_timeout_seconds          0 or 5-3600 (default 0 = unset): overrides the minutes; a\n"
       "                                knob for tests and operations\n"
       "  max_session_duration_minutes  0 (no limit, the default) or 1-1440\n"
+      "  reconnect_grace_seconds       0-3600 (default 60): how long a CLI session whose connection\n"
+      "                                broke waits for the client to reconnect; 0 ends it at once\n"
       "  default_run_as                POSIX user sessions run as (default sallyport-user)\n"
-      "  shell_profile                 commands run at the start of each shell (up to 4096 bytes)");
+      "  shell_profile                 commands run at the start of each shell (up to 4096 bytes)\n"
+      "  recording_local_required      true (default): refuse sessions when recordings cannot be\n"
+      "                                written to local disk; false: go on and log an alert\n"
+      "  recording_s3_required         false (default) or true, the same for the bucket\n"
+      "  syslog_required               false (default) or true, the same for syslog");
 
   auto get_options = std::make_shared<GetOptions>();
   auto* get_command = group->add_subcommand("get", "show every preference, or one");

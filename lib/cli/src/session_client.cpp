@@ -1,278 +1,38 @@
 #include "sallyport/cli/session_client.hpp"
 
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <iostream>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
+#include "local_io.hpp"
 #include "sallyport/wire/control.hpp"
 #include "sallyport/wire/frame.hpp"
+#include "sallyport/wire/replay_queue.hpp"
 
 namespace sallyport::cli {
 
 namespace asio = boost::asio;
 using nlohmann::json;
+using namespace local_io;
 
 namespace {
 
 constexpr std::size_t kCreditBatchBytes = 128 * 1024;  // an eighth of the window
-
-// Raw mode for the local terminal; the destructor (and restore()) put it back.
-class RawTerminal {
- public:
-  RawTerminal() {
-    if (!::isatty(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
-    termios raw = saved_;
-    ::cfmakeraw(&raw);
-    if (::tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) active_ = true;
-  }
-  ~RawTerminal() { restore(); }
-  RawTerminal(const RawTerminal&) = delete;
-  RawTerminal& operator=(const RawTerminal&) = delete;
-  void restore() {
-    if (active_) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
-    active_ = false;
-  }
-
- private:
-  termios saved_{};
-  bool active_ = false;
-};
-
-std::pair<int, int> terminal_size() {
-  winsize size{};
-  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return {size.ws_col, size.ws_row};
-  if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return {size.ws_col, size.ws_row};
-  return {80, 24};
-}
-
-void write_all(int fd, const std::string& bytes) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        fd_set set;
-        FD_ZERO(&set);
-        FD_SET(fd, &set);
-        ::select(fd + 1, nullptr, &set, nullptr, nullptr);
-        continue;
-      }
-      return;  // stdout closed: drop the rest
-    }
-    done += static_cast<std::size_t>(n);
-  }
-}
-
-// True when `bytes` can be written to `fd` now without waiting: a pipe with a free buffer
-// takes up to PIPE_BUF bytes at once. Small chunks (an echo, a line) are then written on the
-// session's loop instead of waking the writer thread; larger ones, or a full pipe, go to it.
-bool writable_now(int fd, std::size_t bytes) {
-  if (bytes > PIPE_BUF) return false;
-  pollfd probe{fd, POLLOUT, 0};
-  return ::poll(&probe, 1, 0) == 1 && (probe.revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL)) == POLLOUT;
-}
-
-// Writes output on its own thread; reports each written chunk so credit can be returned.
-class OutputWriter {
- public:
-  explicit OutputWriter(std::function<void(std::size_t)> written) : written_(std::move(written)) {
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~OutputWriter() { finish(); }
-  void push(int fd, std::string bytes) {
-    {
-      std::lock_guard lock(mutex_);
-      queue_.push_back({fd, std::move(bytes)});
-    }
-    changed_.notify_one();
-  }
-  // True when nothing is queued or being written: a caller may write itself, in order.
-  bool idle() {
-    std::lock_guard lock(mutex_);
-    return queue_.empty() && !writing_;
-  }
-  // Writes everything queued, then stops the thread.
-  void finish() {
-    {
-      std::lock_guard lock(mutex_);
-      if (done_) return;
-      done_ = true;
-    }
-    changed_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void loop() {
-    for (;;) {
-      std::pair<int, std::string> item;
-      {
-        std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] { return done_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        item = std::move(queue_.front());
-        queue_.pop_front();
-        writing_ = true;
-      }
-      write_all(item.first, item.second);
-      written_(item.second.size());
-      std::lock_guard lock(mutex_);
-      writing_ = false;
-    }
-  }
-  std::function<void(std::size_t)> written_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<std::pair<int, std::string>> queue_;
-  bool writing_ = false;
-  bool done_ = false;
-  std::thread thread_;
-};
-
-// Reads stdin on its own thread when epoll cannot wait on it (a file, /dev/null), never more
-// than the agent has granted.
-// Its thread may still be blocked in read() when the session is over, so the reader is
-// shared with that thread and delivery is switched off (detach()) before the caller's state
-// goes away.
-class InputReader : public std::enable_shared_from_this<InputReader> {
- public:
-  using Deliver = std::function<void(std::string bytes)>;  // empty string: end of input
-  explicit InputReader(Deliver deliver) : deliver_(std::move(deliver)) {}
-  void start() {
-    auto self = shared_from_this();
-    std::thread([self] { self->loop(); }).detach();
-  }
-  void detach() {
-    std::lock_guard lock(deliver_mutex_);
-    deliver_ = nullptr;
-  }
-  void grant(std::size_t bytes) {
-    {
-      std::lock_guard lock(mutex_);
-      credit_ += bytes;
-    }
-    changed_.notify_one();
-  }
-
- private:
-  void loop() {
-    std::string buffer(wire::kDataChunkBytes, '\0');
-    for (;;) {
-      std::size_t allowed;
-      {
-        std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] { return credit_ > 0; });
-        allowed = std::min(credit_, buffer.size());
-      }
-      const ssize_t n = ::read(STDIN_FILENO, buffer.data(), allowed);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        deliver("");
-        return;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        credit_ -= static_cast<std::size_t>(n);
-      }
-      deliver(std::string(buffer.data(), static_cast<std::size_t>(n)));
-    }
-  }
-  void deliver(std::string bytes) {
-    std::lock_guard lock(deliver_mutex_);
-    if (deliver_) deliver_(std::move(bytes));
-  }
-  std::mutex deliver_mutex_;
-  Deliver deliver_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::size_t credit_ = wire::kInitialWindowBytes;
-};
-
-// Reads stdin on the session's own loop when epoll can wait on it (a terminal, a pipe, a
-// socket), so a keystroke or a piped chunk goes out without a hop between threads. Asio makes
-// the descriptor non-blocking; stdin's flags are put back when it closes.
-class LoopInput {
- public:
-  using Deliver = std::function<asio::awaitable<void>(std::string bytes)>;  // empty: end of input
-  LoopInput(asio::io_context& io, Deliver deliver)
-      : flags_(::fcntl(STDIN_FILENO, F_GETFL)), input_(io, ::dup(STDIN_FILENO)), credit_changed_(io),
-        deliver_(std::move(deliver)) {
-    credit_changed_.expires_at(asio::steady_timer::time_point::max());
-  }
-  ~LoopInput() { close(); }
-  LoopInput(const LoopInput&) = delete;
-  LoopInput& operator=(const LoopInput&) = delete;
-
-  static bool usable() {
-    struct stat status {};
-    if (::fstat(STDIN_FILENO, &status) != 0) return false;
-    return ::isatty(STDIN_FILENO) == 1 || S_ISFIFO(status.st_mode) || S_ISSOCK(status.st_mode);
-  }
-
-  void grant(std::size_t bytes) {
-    credit_ += bytes;
-    credit_changed_.cancel();
-  }
-  void close() {
-    if (!input_.is_open()) return;
-    boost::system::error_code ignored;
-    input_.close(ignored);
-    credit_changed_.cancel();
-    if (flags_ >= 0) ::fcntl(STDIN_FILENO, F_SETFL, flags_);
-  }
-
-  asio::awaitable<void> run() {
-    std::string buffer(wire::kDataChunkBytes, '\0');
-    while (input_.is_open()) {
-      if (credit_ == 0) {
-        boost::system::error_code ec;
-        co_await credit_changed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        credit_changed_.expires_at(asio::steady_timer::time_point::max());
-        continue;
-      }
-      boost::system::error_code ec;
-      const std::size_t n = co_await input_.async_read_some(asio::buffer(buffer.data(), std::min(credit_, buffer.size())),
-                                                             asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == asio::error::operation_aborted || !input_.is_open()) co_return;
-      if (ec || n == 0) {
-        co_await deliver_("");
-        co_return;
-      }
-      credit_ -= n;
-      co_await deliver_(std::string(buffer.data(), n));
-    }
-  }
-
- private:
-  int flags_;
-  asio::posix::stream_descriptor input_;
-  asio::steady_timer credit_changed_;
-  Deliver deliver_;
-  std::size_t credit_ = wire::kInitialWindowBytes;
-};
+// After a broken connection: how long past the gateway's grace to keep trying (the gateway may
+// notice a silent network only after its idle limit), and the longest pause between tries.
+constexpr auto kReconnectSlack = std::chrono::seconds(35);
+constexpr auto kMaxReconnectPause = std::chrono::seconds(2);
 
 struct Outcome {
   int status = kExitSessionLost;
@@ -290,6 +50,7 @@ int exit_status_for_failure(const std::string& code) {
   if (code == "bad_request") return 9;
   if (code == "node_offline") return kExitSessionNodeOffline;
   if (code == "run_as_user") return kExitSessionRunAsUser;
+  if (code == "session_ended") return kExitSessionTerminated;
   return 1;
 }
 
@@ -324,63 +85,61 @@ int run_session(const SessionRequest& request) {
     written_off_loop = 0;
   };
   OutputWriter writer(return_credit);
+
+  // Resuming after a broken connection: the gateway's token, the output frames received, and
+  // the input frames sent that the node has not yet credited. `socket` is null while away.
+  std::string resume_token;
+  std::chrono::seconds resume_grace{0};
+  std::uint64_t output_frames = 0;
+  wire::ReplayQueue input_replay;
+  bool interrupted = false;
   auto input_frame = [](const std::string& bytes) {
     return bytes.empty() ? wire::encode_control({{"type", wire::msg::kEof}}, wire::kClientChannel)
                          : wire::encode(wire::FrameType::kData, wire::kClientChannel, bytes);
   };
+  // Sends an input frame, kept for a resend first when the session can resume; while away it
+  // is only kept.
+  auto send_input = [&](std::string bytes) -> asio::awaitable<void> {
+    auto frame = std::make_shared<const std::string>(input_frame(bytes));
+    if (!resume_token.empty()) input_replay.sent(frame, bytes.size());
+    auto link = socket;
+    if (link && link->is_open()) co_await link->write_shared(std::move(frame));
+  };
   auto reader = std::make_shared<InputReader>([&](std::string bytes) {
     asio::post(io, [&, bytes = std::move(bytes)]() mutable {
-      if (!socket || !socket->is_open()) return;
-      auto link = socket;
-      asio::co_spawn(io, [link, frame = input_frame(bytes)]() mutable -> asio::awaitable<void> {
-        co_await link->write(std::move(frame));
-      }, asio::detached);
+      asio::co_spawn(io, send_input(std::move(bytes)), asio::detached);
     });
   });
   std::unique_ptr<LoopInput> loop_input;
   if (LoopInput::usable()) {
     loop_input = std::make_unique<LoopInput>(io, [&](std::string bytes) -> asio::awaitable<void> {
-      if (!socket || !socket->is_open()) co_return;
-      auto link = socket;
-      std::string frame = input_frame(bytes);
-      co_await link->write(std::move(frame));
+      co_await send_input(std::move(bytes));
     });
   }
+  asio::steady_timer reconnect_pause(io);
 
   asio::signal_set stop_signals(io, SIGTERM, SIGHUP, SIGINT);
   stop_signals.add(SIGQUIT);
   asio::signal_set resize_signal(io, SIGWINCH);
 
-  auto session = [&]() -> asio::awaitable<void> {
-    transport::Headers headers = {{"Authorization", "Bearer " + request.token}};
-    transport::LinkConnection connection;
-    try {
-      connection = co_await transport::connect_link(io.get_executor(), request.gateway, "/v1/sessions/connect",
-                                                         headers, {});
-    } catch (const transport::TransportError& error) {
-      outcome.status = 6;
-      outcome.message = error.what();
-      io.stop();
-      co_return;
-    }
-    socket = connection.socket;
+  const transport::Headers headers = {{"Authorization", "Bearer " + request.token}};
+  auto resize_frame = [] {
     const auto [cols, rows] = terminal_size();
-    const char* term = std::getenv("TERM");
-    json start = {{"type", wire::msg::kSessionStart}, {"protocol", wire::kProtocolVersion}, {"target", request.target},
-                  {"mode", interactive ? "shell" : "command"}, {"cols", cols}, {"rows", rows},
-                  {"term", term && *term ? term : "xterm-256color"}};
-    if (!interactive) start["command"] = request.command;
-    std::string start_frame = wire::encode_control(start, wire::kClientChannel);
-    co_await socket->write(std::move(start_frame));
+    return wire::encode_control({{"type", wire::msg::kResize}, {"cols", cols}, {"rows", rows}}, wire::kClientChannel);
+  };
 
-    while (auto bytes = co_await socket->read()) {
+  // Reads one link until it ends; true when the session is over (outcome set), false when the
+  // link broke first.
+  auto relay = [&](std::shared_ptr<transport::MessageSocket> link) -> asio::awaitable<bool> {
+    while (auto bytes = co_await link->read()) {
       auto decoded = wire::decode_one(*bytes);
       if (!decoded.frame) {
         outcome.message = "protocol error from the gateway";
-        break;
+        co_return true;
       }
       auto& frame = *decoded.frame;
       if (frame.type == wire::FrameType::kData || frame.type == wire::FrameType::kStderr) {
+        ++output_frames;
         // A terminal takes a keystroke's echo at once, and a pipe with room a small chunk:
         // writing it here saves a thread hop. In order: only when the writer has nothing queued.
         const int fd = frame.type == wire::FrameType::kData ? STDOUT_FILENO : STDERR_FILENO;
@@ -394,6 +153,7 @@ int run_session(const SessionRequest& request) {
       }
       if (frame.type == wire::FrameType::kCredit) {
         if (auto credit = wire::decode_credit(frame.payload)) {
+          input_replay.credited(*credit);
           if (loop_input) {
             loop_input->grant(*credit);
           } else {
@@ -408,6 +168,8 @@ int run_session(const SessionRequest& request) {
       const std::string type = message["type"].get<std::string>();
       if (type == wire::msg::kSessionStarted) {
         outcome.session_id = message["session_id"].get<std::string>();
+        resume_token = message.value("resume_token", std::string());
+        resume_grace = std::chrono::seconds(message.value("resume_grace_seconds", 0));
         const std::string banner = "\nStarting session with SessionId: " + outcome.session_id + "\n\n";
         if (interactive) {
           std::fputs(banner.c_str(), stdout);
@@ -424,19 +186,114 @@ int run_session(const SessionRequest& request) {
       } else if (type == wire::msg::kSessionFailed) {
         outcome.status = exit_status_for_failure(message["code"].get<std::string>());
         outcome.message = message["message"].get<std::string>();
-        break;
+        co_return true;
       } else if (type == wire::msg::kNotice) {
         writer.push(STDERR_FILENO, "\r\n[sallyport] " + message["message"].get<std::string>() + "\r\n");
       } else if (type == wire::msg::kSessionEnded) {
         outcome.status = kExitSessionTerminated;
         outcome.message = message["reason"].get<std::string>();
-        break;
+        co_return true;
       } else if (type == wire::msg::kExit) {
         outcome.exited = true;
         outcome.status = message.contains("signal") ? 128 + message["signal"].get<int>()
                                                     : message.value("exit_code", 0);
+        co_return true;
+      }
+    }
+    co_return false;
+  };
+
+  // Back to the session over a new link: the gateway sends the output not received, and the
+  // input it did not receive goes again. Tries until the gateway's grace (and the time it may
+  // take to notice the break) has passed. True when the session goes on.
+  auto reconnect = [&]() -> asio::awaitable<bool> {
+    writer.push(STDERR_FILENO, std::string(interactive ? "\r\n" : "") +
+                                   "[sallyport] the connection to the gateway broke; reconnecting...\r\n");
+    const auto deadline = std::chrono::steady_clock::now() + resume_grace + kReconnectSlack;
+    auto pause = std::chrono::milliseconds(200);
+    std::string why = "no answer";
+    while (!interrupted && std::chrono::steady_clock::now() < deadline) {
+      try {
+        auto connection = co_await transport::connect_link(io.get_executor(), request.gateway, "/v1/sessions/connect",
+                                                           headers, {});
+        auto link = connection.socket;
+        json resume = {{"type", wire::msg::kSessionResume}, {"protocol", wire::kProtocolVersion},
+                       {"session_id", outcome.session_id}, {"resume_token", resume_token},
+                       {"output_frames", output_frames}};
+        std::string resume_frame = wire::encode_control(resume, wire::kClientChannel);
+        co_await link->write(std::move(resume_frame));
+        auto answer = co_await link->read();
+        auto decoded = answer ? wire::decode_one(*answer) : wire::DecodeResult{};
+        const auto parsed = decoded.frame && decoded.frame->type == wire::FrameType::kControl
+                                ? wire::parse_control(decoded.frame->payload)
+                                : wire::ParsedControl{{}, "no answer"};
+        if (parsed.error.empty() && parsed.message["type"] == wire::msg::kSessionResumed) {
+          if (!input_replay.received(parsed.message["input_frames"].get<std::uint64_t>())) {
+            outcome.message = "the gateway's count of input received does not match what was sent";
+            co_await link->close_gracefully("bad resume");
+            co_return false;
+          }
+          // Input not received goes first, in order; input typed meanwhile joins the queue.
+          for (std::size_t i = 0; i < input_replay.count(); ++i) {
+            auto frame = input_replay.frame(i);
+            co_await link->write_shared(std::move(frame));
+          }
+          socket = link;
+          if (interactive) co_await link->write(resize_frame());
+          writer.push(STDERR_FILENO, std::string("[sallyport] reconnected\r\n"));
+          co_return true;
+        }
+        if (parsed.error.empty() && parsed.message["type"] == wire::msg::kSessionFailed) {
+          outcome.status = exit_status_for_failure(parsed.message["code"].get<std::string>());
+          outcome.message = parsed.message["message"].get<std::string>();
+          co_return false;
+        }
+        why = "the gateway did not resume the session";
+      } catch (const transport::TransportError& error) {
+        why = error.what();
+      }
+      reconnect_pause.expires_after(pause);
+      boost::system::error_code ignored;
+      co_await reconnect_pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      pause = std::min<std::chrono::milliseconds>(pause * 2, kMaxReconnectPause);
+    }
+    if (!interrupted) outcome.message = "the connection to the gateway was lost and could not be restored: " + why;
+    co_return false;
+  };
+
+  auto session = [&]() -> asio::awaitable<void> {
+    transport::LinkConnection connection;
+    try {
+      connection = co_await transport::connect_link(io.get_executor(), request.gateway, "/v1/sessions/connect",
+                                                         headers, {});
+    } catch (const transport::TransportError& error) {
+      outcome.status = 6;
+      outcome.message = error.what();
+      io.stop();
+      co_return;
+    }
+    socket = connection.socket;
+    const auto [cols, rows] = terminal_size();
+    const char* term = std::getenv("TERM");
+    json start = {{"type", wire::msg::kSessionStart}, {"protocol", wire::kProtocolVersion}, {"target", request.target},
+                  {"mode", interactive ? "shell" : "command"}, {"cols", cols}, {"rows", rows},
+                  {"term", term && *term ? term : "xterm-256color"}, {"resumable", true}};
+    if (!interactive) start["command"] = request.command;
+    std::string start_frame = wire::encode_control(start, wire::kClientChannel);
+    co_await socket->write(std::move(start_frame));
+
+    for (;;) {
+      auto link = socket;
+      const bool over = co_await relay(link);
+      if (over || interrupted || resume_token.empty()) {
+        // A close frame, not just a closed socket: the gateway then knows this client is done
+        // rather than cut off, and ends the session at once.
+        if (link->is_open()) co_await link->close_gracefully(interrupted ? "interrupted" : "done");
         break;
       }
+      socket = nullptr;
+      link->close();
+      if (!co_await reconnect()) break;
     }
     if (!outcome.exited && outcome.message.empty() && outcome.status == kExitSessionLost) {
       outcome.message = "the connection to the gateway was lost";
@@ -444,7 +301,7 @@ int run_session(const SessionRequest& request) {
     stop_signals.cancel();
     resize_signal.cancel();
     if (loop_input) loop_input->close();
-    socket->close();
+    if (socket) socket->close();
     // The WebSocket's keep-alive timer would hold the loop until its next tick.
     io.stop();
   };
@@ -453,16 +310,18 @@ int run_session(const SessionRequest& request) {
     if (ec) return;
     outcome.status = 128 + signal;
     outcome.message = "interrupted";
-    if (socket) socket->close();
+    interrupted = true;
+    reconnect_pause.cancel();
+    if (auto link = socket) {
+      asio::co_spawn(io, [link]() -> asio::awaitable<void> { co_await link->close_gracefully("interrupted"); },
+                     asio::detached);
+    }
   });
   std::function<void(const boost::system::error_code&, int)> on_resize = [&](const boost::system::error_code& ec, int) {
     if (ec) return;
     if (socket && socket->is_open()) {
-      const auto [cols, rows] = terminal_size();
       auto link = socket;
-      std::string frame = wire::encode_control({{"type", wire::msg::kResize}, {"cols", cols}, {"rows", rows}},
-                                               wire::kClientChannel);
-      asio::co_spawn(io, [link, frame = std::move(frame)]() mutable -> asio::awaitable<void> {
+      asio::co_spawn(io, [link, frame = resize_frame()]() mutable -> asio::awaitable<void> {
         co_await link->write(std::move(frame));
       }, asio::detached);
     }

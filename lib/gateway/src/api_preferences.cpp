@@ -11,6 +11,7 @@ json preferences_json(const Preferences& preferences) {
   return {{"idle_timeout_minutes", preferences.idle_timeout_minutes},
           {"idle_timeout_seconds", preferences.idle_timeout_seconds},
           {"max_session_duration_minutes", preferences.max_session_duration_minutes},
+          {"reconnect_grace_seconds", preferences.reconnect_grace_seconds},
           {"default_run_as", preferences.default_run_as},
           {"shell_profile", preferences.shell_profile},
           {"recording_local_required", preferences.recording_local_required},

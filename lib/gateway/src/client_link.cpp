@@ -17,7 +17,8 @@ boost::asio::awaitable<void> refuse_client(transport::MessageSocket& socket, std
 boost::asio::awaitable<std::optional<ClientHello>> read_client_hello(Authenticator& auth,
                                                                      const transport::HttpRequest& request,
                                                                      transport::MessageSocket& socket,
-                                                                     const char* expected_type) {
+                                                                     const char* expected_type,
+                                                                     const char* also_accepted) {
   const std::string token = websocket_token(request);
   std::optional<store::User> user;
   if (!token.empty()) user = auth.authenticate(token);
@@ -28,7 +29,7 @@ boost::asio::awaitable<std::optional<ClientHello>> read_client_hello(Authenticat
   }
   const std::optional<std::string> first = co_await socket.read();
   if (!first) co_return std::nullopt;
-  ClientHello hello{std::move(*user), read_client_opening(first, expected_type)};
+  ClientHello hello{std::move(*user), read_client_opening(first, expected_type, also_accepted)};
   co_return hello;
 }
 

@@ -27,6 +27,7 @@ struct ClientHello {
 boost::asio::awaitable<std::optional<ClientHello>> read_client_hello(Authenticator& auth,
                                                                      const transport::HttpRequest& request,
                                                                      transport::MessageSocket& socket,
-                                                                     const char* expected_type);
+                                                                     const char* expected_type,
+                                                                     const char* also_accepted = "");
 
 }  // namespace sallyport::gateway

@@ -5,7 +5,8 @@
 
 namespace sallyport::gateway {
 
-ClientOpening read_client_opening(const std::optional<std::string>& first, std::string_view expected_type) {
+ClientOpening read_client_opening(const std::optional<std::string>& first, std::string_view expected_type,
+                                  std::string_view also_accepted) {
   ClientOpening opening;
   const std::string expected = "expected a " + std::string(expected_type) + " message";
   if (!first) {
@@ -20,7 +21,8 @@ ClientOpening read_client_opening(const std::optional<std::string>& first, std::
   auto parsed = wire::parse_control(decoded.frame->payload);
   if (!parsed.error.empty()) {
     opening.problem = parsed.error;
-  } else if (parsed.message["type"] != expected_type) {
+  } else if (parsed.message["type"] != expected_type &&
+             (also_accepted.empty() || parsed.message["type"] != also_accepted)) {
     opening.problem = expected;
   } else if (parsed.message["protocol"] != wire::kProtocolVersion) {
     opening.problem = "unsupported protocol version " + parsed.message["protocol"].dump() + "; this gateway speaks " +

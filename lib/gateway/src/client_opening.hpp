@@ -14,7 +14,9 @@ struct ClientOpening {
   std::string problem;     // why the client is refused (bad_request)
 };
 
-// `first` is the client's first WebSocket message (nullopt: it went away before sending one).
-ClientOpening read_client_opening(const std::optional<std::string>& first, std::string_view expected_type);
+// `first` is the client's first WebSocket message (nullopt: it went away before sending one);
+// its type must be expected_type or, when given, also_accepted.
+ClientOpening read_client_opening(const std::optional<std::string>& first, std::string_view expected_type,
+                                  std::string_view also_accepted = {});
 
 }  // namespace sallyport::gateway

@@ -24,6 +24,15 @@ TEST(ClientOpening, AcceptsTheExpectedMessageInThisProtocolVersion) {
   EXPECT_EQ(opening.message["target"], "web-1");
 }
 
+TEST(ClientOpening, ASecondTypeIsAcceptedOnlyWhereGiven) {
+  const json resume = {{"type", wire::msg::kSessionResume}, {"protocol", wire::kProtocolVersion},
+                       {"session_id", "alice-1"}, {"resume_token", "t"}, {"output_frames", 3}};
+  EXPECT_EQ(read_client_opening(control(resume), wire::msg::kSessionStart, wire::msg::kSessionResume).problem, "");
+  EXPECT_EQ(read_client_opening(control(resume), wire::msg::kSessionStart).problem, "expected a session_start message");
+  EXPECT_EQ(read_client_opening(control(kForward), wire::msg::kSessionStart, wire::msg::kSessionResume).problem,
+            "expected a session_start message");
+}
+
 TEST(ClientOpening, RefusesEverythingElseWithAReason) {
   EXPECT_EQ(read_client_opening(std::nullopt, wire::msg::kForwardStart).problem, "expected a forward_start message");
   EXPECT_EQ(read_client_opening(std::string("\x01\x02"), wire::msg::kForwardStart).problem,

@@ -141,6 +141,7 @@ struct Gateway::Impl {
       SessionSettings settings;
       settings.idle_timeout = std::chrono::seconds(preferences.idle_timeout_in_seconds());
       settings.max_duration = std::chrono::minutes(preferences.max_session_duration_minutes);
+      settings.reconnect_grace = std::chrono::seconds(preferences.reconnect_grace_seconds);
       settings.default_run_as = preferences.default_run_as;
       settings.shell_profile = preferences.shell_profile;
       settings.required = {preferences.recording_local_required, preferences.recording_s3_required,

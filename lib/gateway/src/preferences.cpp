@@ -19,6 +19,7 @@ constexpr IntRange kIntRanges[] = {
     {"idle_timeout_minutes", 1, 60, false},
     {"idle_timeout_seconds", 5, 3600, true},
     {"max_session_duration_minutes", 1, 1440, true},
+    {"reconnect_grace_seconds", 1, 3600, true},
 };
 
 const IntRange* int_range(const std::string& key) {
@@ -47,7 +48,8 @@ bool is_boolean_key(const std::string& key) {
 
 const std::vector<std::string>& preference_keys() {
   static const std::vector<std::string> kKeys = {"idle_timeout_minutes", "idle_timeout_seconds",
-                                                 "max_session_duration_minutes", "default_run_as",
+                                                 "max_session_duration_minutes", "reconnect_grace_seconds",
+                                                 "default_run_as",
                                                  "shell_profile", "recording_local_required",
                                                  "recording_s3_required", "syslog_required"};
   return kKeys;
@@ -105,6 +107,7 @@ Preferences load_preferences(store::Store& store) {
     if (key == "idle_timeout_minutes") preferences.idle_timeout_minutes = *parse_int(value);
     if (key == "idle_timeout_seconds") preferences.idle_timeout_seconds = *parse_int(value);
     if (key == "max_session_duration_minutes") preferences.max_session_duration_minutes = *parse_int(value);
+    if (key == "reconnect_grace_seconds") preferences.reconnect_grace_seconds = *parse_int(value);
     if (key == "default_run_as") preferences.default_run_as = value;
     if (key == "shell_profile") preferences.shell_profile = value;
     if (key == "recording_local_required") preferences.recording_local_required = value == "true";

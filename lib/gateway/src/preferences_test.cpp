@@ -25,6 +25,9 @@ TEST(Preferences, ValidatesEachKeyWithItsRange) {
   EXPECT_EQ(validate_preference("max_session_duration_minutes", "1440"), "");
   EXPECT_NE(validate_preference("max_session_duration_minutes", "-1"), "");
   EXPECT_NE(validate_preference("max_session_duration_minutes", "1441"), "");
+  EXPECT_EQ(validate_preference("reconnect_grace_seconds", "0"), "");
+  EXPECT_EQ(validate_preference("reconnect_grace_seconds", "3600"), "");
+  EXPECT_EQ(validate_preference("reconnect_grace_seconds", "3601"), "reconnect_grace_seconds must be 0 or an integer from 1 to 3600");
   EXPECT_EQ(validate_preference("shell_profile", ""), "");
   EXPECT_EQ(validate_preference("shell_profile", std::string(4096, 'x')), "");
   EXPECT_NE(validate_preference("shell_profile", std::string(4097, 'x')), "");
@@ -60,8 +63,10 @@ TEST(Preferences, LoadsDefaultsStoredValuesAndIgnoresInvalidOnes) {
     EXPECT_EQ(prefs.max_session_duration_minutes, 0);
     EXPECT_EQ(prefs.default_run_as, "sallyport-user");
     EXPECT_EQ(prefs.shell_profile, "");
+    EXPECT_EQ(prefs.reconnect_grace_seconds, 60);
 
     store->set_preference("idle_timeout_minutes", "7");
+    store->set_preference("reconnect_grace_seconds", "0");
     store->set_preference("max_session_duration_minutes", "120");
     store->set_preference("default_run_as", "BAD NAME");  // as if written by hand
     store->set_preference("shell_profile", "umask 027\n");
@@ -70,6 +75,7 @@ TEST(Preferences, LoadsDefaultsStoredValuesAndIgnoresInvalidOnes) {
     EXPECT_EQ(prefs.idle_timeout_minutes, 7);
     EXPECT_EQ(prefs.idle_timeout_in_seconds(), 420);
     EXPECT_EQ(prefs.max_session_duration_minutes, 120);
+    EXPECT_EQ(prefs.reconnect_grace_seconds, 0);
     EXPECT_EQ(prefs.default_run_as, "sallyport-user");
     EXPECT_EQ(prefs.shell_profile, "umask 027\n");
     store->set_preference("idle_timeout_seconds", "30");

@@ -11,6 +11,7 @@
 
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/wire/control.hpp"
+#include "sallyport/wire/replay_queue.hpp"
 #include "client_link.hpp"
 #include "targets.hpp"
 
@@ -33,7 +34,7 @@ constexpr std::int64_t kWindowLimit = static_cast<std::int64_t>(wire::kInitialWi
 std::string control(const json& message, std::uint32_t channel) { return wire::encode_control(message, channel); }
 
 struct Session {
-  explicit Session(asio::any_io_executor executor) : opened(executor), watchdog(executor) {
+  explicit Session(asio::any_io_executor executor) : opened(executor), watchdog(executor), reconnect(executor) {
     opened.expires_at(asio::steady_timer::time_point::max());
   }
   store::SessionRecord record;
@@ -52,6 +53,16 @@ struct Session {
   // What begin() needs when the agent answers: the terminal and who asked from where.
   int cols = 80, rows = 24;
   std::string term, source;
+  // Resuming (a CLI that asked for it, while reconnect_grace is not 0). The client link is null
+  // while the session waits for its client to come back.
+  bool resumable = false;
+  std::string resume_token;         // a secret only the client that started the session holds
+  wire::ReplayQueue output_replay;  // output sent to the client and not yet credited by it
+  std::uint64_t input_frames = 0;   // data and eof frames received from the client, over all its links
+  std::uint32_t input_credit_held = 0;  // credit from the node while the client was away
+  std::uint64_t link_generation = 0;  // the client link in use; an older link's end changes nothing
+  asio::steady_timer reconnect;     // the grace a lost client has to come back
+  bool exited = false;              // the process exited; ends once the client has been told
 };
 
 }  // namespace
@@ -96,6 +107,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     session->state = Session::State::kEnded;
     session->watchdog.cancel();
     session->opened.cancel();
+    session->reconnect.cancel();
     by_id.erase(session->record.id);
     by_channel.erase({session->record.node_id, session->channel});
     session->record.status = status;
@@ -143,21 +155,120 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     }
     audit.record(session->record.owner, session->source, "session:Start", "session/" + session->record.id, "success",
                  session->record.kind + " on " + session->record.node_id + " as " + session->record.run_as);
-    std::string started = control({{"type", wire::msg::kSessionStarted}, {"session_id", session->record.id},
-                                   {"node_id", session->record.node_id}, {"run_as", session->record.run_as}},
-                                  wire::kClientChannel);
-    co_await session->client->write(std::move(started));
+    json started = {{"type", wire::msg::kSessionStarted}, {"session_id", session->record.id},
+                    {"node_id", session->record.node_id}, {"run_as", session->record.run_as}};
+    if (session->resumable) {
+      session->resume_token = crypto::hex_encode(crypto::random_bytes(32));
+      started["resume_token"] = session->resume_token;
+      started["resume_grace_seconds"] = session->settings.reconnect_grace.count();
+    }
+    std::string started_frame = control(started, wire::kClientChannel);
+    co_await session->client->write(std::move(started_frame));
     co_return true;
+  }
+
+  static std::string exit_reason(const store::SessionRecord& record) {
+    return record.exit_signal ? "killed by signal " + std::to_string(*record.exit_signal)
+                              : "exited with status " + std::to_string(record.exit_code.value_or(0));
+  }
+
+  static std::string exit_frame(const store::SessionRecord& record) {
+    json exit = {{"type", wire::msg::kExit}};
+    if (record.exit_code) exit["exit_code"] = *record.exit_code;
+    if (record.exit_signal) exit["signal"] = *record.exit_signal;
+    return control(exit, wire::kClientChannel);
+  }
+
+  // A resumable session's client link broke: the session goes on without it (output waits in
+  // the replay queue, then at the source once the window is used) for the grace period.
+  void detach(const std::shared_ptr<Session>& session, std::uint64_t generation) {
+    session->client = nullptr;
+    const auto grace = session->settings.reconnect_grace;
+    spdlog::info("session {}: the client's connection broke; waiting {} s for it to reconnect", session->record.id,
+                 grace.count());
+    asio::co_spawn(
+        executor,
+        [self = shared_from_this(), session, generation, grace]() -> asio::awaitable<void> {
+          session->reconnect.expires_after(grace);
+          boost::system::error_code ec;
+          co_await session->reconnect.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          if (session->state != Session::State::kOpen || session->link_generation != generation || session->client) {
+            co_return;
+          }
+          self->end(session, "Terminated",
+                    "the client's connection broke and it did not reconnect within " + std::to_string(grace.count()) + " s",
+                    "gateway", !session->exited, std::nullopt);
+        },
+        asio::detached);
+  }
+
+  // A client coming back to its session over a new link: the same user with the session's
+  // token. It gets what it missed, then the session goes on as before.
+  asio::awaitable<void> resume(const store::User& user, const json& request,
+                               std::shared_ptr<transport::MessageSocket> socket, const std::string& source) {
+    const std::string id = request["session_id"].get<std::string>();
+    const auto it = by_id.find(id);
+    const auto session = it == by_id.end() ? nullptr : it->second;
+    const bool allowed = session && session->state == Session::State::kOpen && session->resumable &&
+                         session->record.owner == user.name &&
+                         crypto::constant_time_equal(session->resume_token, request["resume_token"].get<std::string>());
+    if (!allowed) {
+      audit.record(user.name, source, "session:Resume", "session/" + id, "denied", "no resumable session with this token");
+      std::string code = "not_found", message = "session " + id + " cannot be resumed";
+      if (const auto ended = store.get_session(id); ended && ended->owner == user.name && ended->ended_at != 0) {
+        code = "session_ended";
+        message = "session " + id + " ended while this client was away: " + ended->reason;
+      }
+      co_await refuse_client(*socket, std::move(code), std::move(message));
+      co_return;
+    }
+    if (!session->output_replay.received(request["output_frames"].get<std::uint64_t>())) {
+      audit.record(user.name, source, "session:Resume", "session/" + id, "failure", "the client's output count does not match");
+      co_await refuse_client(*socket, "bad_request", "session " + id + " cannot be resumed: its output count does not match");
+      co_return;
+    }
+    // The old link may still look open here (a silent network): this one takes over.
+    if (auto old = std::exchange(session->client, nullptr)) old->close();
+    const std::uint64_t generation = ++session->link_generation;
+    session->reconnect.cancel();
+    std::string resumed = control({{"type", wire::msg::kSessionResumed}, {"session_id", id},
+                                   {"input_frames", session->input_frames}},
+                                  wire::kClientChannel);
+    co_await socket->write(std::move(resumed));
+    // What the client missed, in order, and the node's credit for its input. Output and credit
+    // arriving meanwhile join in; the link is attached only once nothing is left to send.
+    std::size_t replayed = 0;
+    for (;;) {
+      if (session->state != Session::State::kOpen || session->link_generation != generation) co_return;
+      if (replayed < session->output_replay.count()) {
+        auto frame = session->output_replay.frame(replayed++);
+        co_await socket->write_shared(std::move(frame));
+      } else if (const auto held = std::exchange(session->input_credit_held, 0); held > 0) {
+        co_await socket->write(wire::encode_credit(wire::kClientChannel, held));
+      } else {
+        break;
+      }
+    }
+    session->client = socket;
+    audit.record(user.name, source, "session:Resume", "session/" + id, "success", "reconnected");
+    spdlog::info("session {}: the client reconnected from {}", id, source);
+    if (session->exited) co_await socket->write(exit_frame(session->record));
+    co_await relay_from_client(session, generation);
   }
 
   asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
     auto self = shared_from_this();
     const std::string source = request.remote_address;
-    std::optional<ClientHello> hello = co_await read_client_hello(auth, request, *socket, wire::msg::kSessionStart);
+    std::optional<ClientHello> hello =
+        co_await read_client_hello(auth, request, *socket, wire::msg::kSessionStart, wire::msg::kSessionResume);
     if (!hello) co_return;
     const store::User* user = &hello->user;
     json start = std::move(hello->opening.message);
     std::string problem = std::move(hello->opening.problem);
+    if (problem.empty() && start["type"] == wire::msg::kSessionResume) {
+      co_await resume(*user, start, socket, source);
+      co_return;
+    }
     const std::string mode = problem.empty() ? start["mode"].get<std::string>() : "";
     if (problem.empty() && mode != "shell" && mode != "command") problem = "mode must be shell or command";
     const auto command = problem.empty() ? start.value("command", std::vector<std::string>{}) : std::vector<std::string>{};
@@ -217,6 +328,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     session->rows = start.value("rows", 24);
     session->term = start.value("term", std::string("xterm-256color"));
     session->source = source;
+    session->resumable = start.value("resumable", false) && current.reconnect_grace.count() > 0;
     session->channel = allocate_channel(node->id);
     by_id[session->record.id] = session;
     by_channel[{node->id, session->channel}] = session;
@@ -250,14 +362,16 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     }
 
     asio::co_spawn(executor, watch(session), asio::detached);
-    co_await relay_from_client(session);
+    co_await relay_from_client(session, session->link_generation);
   }
 
-  asio::awaitable<void> relay_from_client(std::shared_ptr<Session> session) {
+  asio::awaitable<void> relay_from_client(std::shared_ptr<Session> session, std::uint64_t generation) {
     const std::string node_id = session->record.node_id;
-    while (session->state == Session::State::kOpen) {
-      auto bytes = co_await session->client->read();
-      if (!bytes) break;
+    const auto client = session->client;
+    const auto current = [&] { return session->state == Session::State::kOpen && session->link_generation == generation; };
+    while (current()) {
+      auto bytes = co_await client->read();
+      if (!bytes || !current()) break;
       // Frames are relayed as received: only the channel in the header changes, no payload copy.
       const auto header = wire::peek_header(*bytes);
       if (!header) {
@@ -274,6 +388,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
           co_return;
         }
         session->record.bytes_in += size;
+        ++session->input_frames;
         session->last_activity = clock.now_ms();
         if (tap) tap->data(session->record.id, TapStream::kInput, payload);
         wire::set_channel(*bytes, session->channel);
@@ -282,6 +397,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         const auto credit = wire::decode_credit(payload);
         if (!credit) continue;
         session->agent_output_in_flight = std::max<std::int64_t>(0, session->agent_output_in_flight - *credit);
+        if (session->resumable) session->output_replay.credited(*credit);
         co_await agents.send(node_id, wire::encode_credit(session->channel, *credit));
       } else if (header->type == wire::FrameType::kControl) {
         const auto parsed = wire::parse_control(payload);
@@ -290,13 +406,19 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         if (type == wire::msg::kResize && tap) {
           tap->resized(session->record.id, parsed.message["cols"].get<int>(), parsed.message["rows"].get<int>());
         }
+        if (type == wire::msg::kEof) ++session->input_frames;
         if (type == wire::msg::kResize || type == wire::msg::kEof) {
           std::string out = control(parsed.message, session->channel);
           co_await agents.send(node_id, std::move(out));
         }
       }
     }
-    if (session->state == Session::State::kOpen) {
+    if (!current()) co_return;
+    if (session->resumable && client->lost()) {
+      detach(session, generation);
+    } else if (session->exited) {
+      end(session, "Terminated", exit_reason(session->record), session->record.owner, false, std::nullopt);
+    } else {
       end(session, "Terminated", "client disconnected", session->record.owner, true, std::nullopt);
     }
   }
@@ -321,14 +443,26 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
                   payload);
       }
       wire::set_channel(frame, wire::kClientChannel);
-      co_await session->client->write(std::move(frame));
+      if (session->resumable) {
+        // Kept for a resend, and written from the same buffer.
+        auto kept = std::make_shared<const std::string>(std::move(frame));
+        session->output_replay.sent(kept, static_cast<std::uint64_t>(size));
+        if (auto client = session->client) co_await client->write_shared(std::move(kept));
+      } else if (auto client = session->client) {
+        co_await client->write(std::move(frame));
+      }
       co_return;
     }
     if (header.type == wire::FrameType::kCredit) {
       const auto credit = wire::decode_credit(payload);
       if (!credit || session->state != Session::State::kOpen) co_return;
       session->client_input_in_flight = std::max<std::int64_t>(0, session->client_input_in_flight - *credit);
-      co_await session->client->write(wire::encode_credit(wire::kClientChannel, *credit));
+      // A client away for now gets the credit when it is back.
+      if (auto client = session->client) {
+        co_await client->write(wire::encode_credit(wire::kClientChannel, *credit));
+      } else {
+        session->input_credit_held += *credit;  // at most one window: the client sent no more
+      }
       co_return;
     }
     const auto parsed = wire::parse_control(payload);
@@ -348,15 +482,11 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     } else if (type == wire::msg::kExit && session->state == Session::State::kOpen) {
       if (parsed.message.contains("exit_code")) session->record.exit_code = parsed.message["exit_code"].get<int>();
       if (parsed.message.contains("signal")) session->record.exit_signal = parsed.message["signal"].get<int>();
-      json exit = {{"type", wire::msg::kExit}};
-      if (session->record.exit_code) exit["exit_code"] = *session->record.exit_code;
-      if (session->record.exit_signal) exit["signal"] = *session->record.exit_signal;
-      std::string exit_frame = control(exit, wire::kClientChannel);
-      co_await session->client->write(std::move(exit_frame));
-      const std::string reason = session->record.exit_signal
-                                     ? "killed by signal " + std::to_string(*session->record.exit_signal)
-                                     : "exited with status " + std::to_string(session->record.exit_code.value_or(0));
-      end(session, "Terminated", reason, session->record.owner, false, std::nullopt);
+      session->exited = true;
+      if (auto client = session->client) co_await client->write(exit_frame(session->record));
+      // A resumable session ends when its client closes the link after the exit status, or
+      // when a client that lost its link does not come back for it.
+      if (!session->resumable) end(session, "Terminated", exit_reason(session->record), session->record.owner, false, std::nullopt);
     }
   }
 
@@ -391,9 +521,10 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         session->warned_duration = true;
         notice = "this session will end in " + std::to_string((max_ms - age + 999) / 1000) + " s (maximum duration)";
       }
-      if (!notice.empty()) {
+      auto client = session->client;
+      if (!notice.empty() && client) {
         std::string frame = control({{"type", wire::msg::kNotice}, {"message", notice}}, wire::kClientChannel);
-        co_await session->client->write(std::move(frame));
+        co_await client->write(std::move(frame));
       }
     }
   }

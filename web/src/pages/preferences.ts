@@ -14,6 +14,7 @@ interface Known {
 const kKnown: Record<string, Known> = {
   idle_timeout_minutes: { label: "Idle timeout (minutes)", hint: "1–60. A session with no input or output for this long ends.", integer: [1, 60, false] },
   max_session_duration_minutes: { label: "Maximum session duration (minutes)", hint: "1–1440, or 0 for no limit.", integer: [1, 1440, true] },
+  reconnect_grace_seconds: { label: "Reconnect grace (seconds)", hint: "0–3600. How long a CLI session whose connection broke waits for the client to come back; 0 ends it at once.", integer: [1, 3600, true] },
   default_run_as: { label: "Default run-as user", hint: "Used when a user has no runAs tag." },
   shell_profile: { label: "Shell profile", hint: "Typed into every new shell.", multiline: true },
   idle_timeout_seconds: { label: "Idle timeout override (seconds)", hint: "5–3600, or 0 to use the minutes above (tests and operations).", integer: [5, 3600, true] },

@@ -17,6 +17,9 @@ struct Preferences {
   int max_session_duration_minutes = 0;   // 0 = no limit, else 1-1440
   std::string default_run_as = "sallyport-user";  // POSIX user name [a-z_][a-z0-9_-]{0,31}
   std::string shell_profile;              // run at the start of each shell session, <= 4096 bytes
+  // How long a CLI session waits for its client to reconnect after the connection broke (a
+  // reset or a silent network); 0 ends it at once. 0-3600.
+  int reconnect_grace_seconds = 60;
   // Storage preferences: a required destination that cannot be written refuses new sessions
   // (fail closed); an optional one only raises an alert in the log.
   bool recording_local_required = true;

@@ -31,6 +31,7 @@ inline constexpr const char* kSessionPath = "/v1/sessions/connect";
 struct SessionSettings {
   std::chrono::milliseconds idle_timeout{20 * 60 * 1000};
   std::chrono::milliseconds max_duration{0};  // 0: no limit
+  std::chrono::seconds reconnect_grace{60};   // a resumable client's time to come back; 0: none
   std::string default_run_as = "sallyport-user";
   std::string shell_profile;
   DestinationRequirements required;  // recording and log destinations that must be writable
