@@ -60,6 +60,13 @@ class Sessions : public ::testing::Test {
 
   std::function<void()> on_cut_;
 
+  // `sessions ls --state STATE --json` as admin: the list of sessions.
+  json listed_sessions(const std::string& state) {
+    const auto listed = gateway_->cli({"sessions", "ls", "--state", state, "--json"});
+    if (listed.exit_code != 0) throw E2eError("sessions ls failed: " + listed.describe());
+    return json::parse(listed.out)["sessions"];
+  }
+
   RunResult session(const std::vector<std::string>& args, const std::string& user = "admin",
                     const std::string& input = "") {
     std::vector<std::string> full = {"start-session", "--target", "web"};
@@ -250,8 +257,7 @@ TEST_F(Sessions, TerminationAndVanishedClientsLeaveNoProcesses) {
   auto& first = sandbox_.spawn("long-1", {Binaries::cli(), "start-session", "--target", "web", "--", "sleep 611"}, env);
   std::string id;
   ASSERT_TRUE(wait_until([&] {
-    const auto active = gateway_->cli({"sessions", "ls", "--state", "active", "--json"});
-    const auto items = json::parse(active.out)["sessions"];
+    const auto items = listed_sessions("active");
     if (items.empty()) return false;
     id = items[0]["id"];
     return true;
@@ -305,7 +311,7 @@ TEST_F(Sessions, OwnersTerminateTheirOwnSessionsOnly) {
   auto& client = sandbox_.spawn("bob-long", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 13))"}, env);
   std::string id;
   ASSERT_TRUE(wait_until([&] {
-    const auto items = json::parse(gateway_->cli({"sessions", "ls", "--state", "active", "--json"}).out)["sessions"];
+    const auto items = listed_sessions("active");
     if (items.empty()) return false;
     id = items[0]["id"];
     return true;
@@ -483,7 +489,7 @@ TEST_F(Sessions, ACommandSessionSurvivesBrokenConnectionsWithEveryByte) {
   EXPECT_NE(err.find("reconnecting"), std::string::npos) << err;
   EXPECT_NE(err.find("reconnected"), std::string::npos) << err;
   // One session, which ended with the command, and an audit trail of the returns.
-  const auto history = json::parse(gateway_->cli({"sessions", "ls", "--state", "history", "--json"}).out)["sessions"];
+  const auto history = listed_sessions("history");
   ASSERT_EQ(history.size(), 1u) << history.dump();
   EXPECT_EQ(history[0]["status"], "Terminated");
   EXPECT_EQ(history[0]["reason"], "exited with status 0");
@@ -520,14 +526,13 @@ TEST_F(Sessions, ASessionWhoseClientDoesNotComeBackEndsAfterTheGrace) {
                                 {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 13))"},
                                 {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("roaming").string()}});
   ASSERT_TRUE(wait_until([&] {
-    const auto active = json::parse(gateway_->cli({"sessions", "ls", "--state", "active", "--json"}).out)["sessions"];
-    return !active.empty() && process_running("sleep 613");
+    return !listed_sessions("active").empty() && process_running("sleep 613");
   }, 10s)) << sandbox_.tails();
   proxy.cut(true);
   std::this_thread::sleep_for(1s);
   EXPECT_TRUE(process_running("sleep 613")) << "the session ended before its grace: " << client.stderr_text();
   EXPECT_TRUE(wait_until([] { return !process_running("sleep 613"); }, 15s)) << "the session outlived its grace";
-  const auto history = json::parse(gateway_->cli({"sessions", "ls", "--state", "history", "--json"}).out)["sessions"];
+  const auto history = listed_sessions("history");
   ASSERT_EQ(history.size(), 1u) << history.dump();
   EXPECT_NE(history[0]["reason"].get<std::string>().find("did not reconnect within 2 s"), std::string::npos)
       << history.dump();

@@ -63,6 +63,9 @@ struct Session {
   std::uint64_t link_generation = 0;  // the client link in use; an older link's end changes nothing
   asio::steady_timer reconnect;     // the grace a lost client has to come back
   bool exited = false;              // the process exited; ends once the client has been told
+
+  // Open, and `generation` is still the client link in use.
+  bool current(std::uint64_t generation) const { return state == State::kOpen && link_generation == generation; }
 };
 
 }  // namespace
@@ -192,9 +195,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
           session->reconnect.expires_after(grace);
           boost::system::error_code ec;
           co_await session->reconnect.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-          if (session->state != Session::State::kOpen || session->link_generation != generation || session->client) {
-            co_return;
-          }
+          if (!session->current(generation) || session->client) co_return;
           self->end(session, "Terminated",
                     "the client's connection broke and it did not reconnect within " + std::to_string(grace.count()) + " s",
                     "gateway", !session->exited, std::nullopt);
@@ -239,7 +240,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     // arriving meanwhile join in; the link is attached only once nothing is left to send.
     std::size_t replayed = 0;
     for (;;) {
-      if (session->state != Session::State::kOpen || session->link_generation != generation) co_return;
+      if (!session->current(generation)) co_return;
       if (replayed < session->output_replay.count()) {
         auto frame = session->output_replay.frame(replayed++);
         co_await socket->write_shared(std::move(frame));
@@ -368,10 +369,9 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
   asio::awaitable<void> relay_from_client(std::shared_ptr<Session> session, std::uint64_t generation) {
     const std::string node_id = session->record.node_id;
     const auto client = session->client;
-    const auto current = [&] { return session->state == Session::State::kOpen && session->link_generation == generation; };
-    while (current()) {
+    while (session->current(generation)) {
       auto bytes = co_await client->read();
-      if (!bytes || !current()) break;
+      if (!bytes || !session->current(generation)) break;
       // Frames are relayed as received: only the channel in the header changes, no payload copy.
       const auto header = wire::peek_header(*bytes);
       if (!header) {
@@ -413,7 +413,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         }
       }
     }
-    if (!current()) co_return;
+    if (!session->current(generation)) co_return;
     if (session->resumable && client->lost()) {
       detach(session, generation);
     } else if (session->exited) {
