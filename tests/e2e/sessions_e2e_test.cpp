@@ -488,6 +488,7 @@ TEST_F(Sessions, ACommandSessionSurvivesBrokenConnectionsWithEveryByte) {
   const std::string err = client.stderr_text();
   EXPECT_NE(err.find("reconnecting"), std::string::npos) << err;
   EXPECT_NE(err.find("reconnected"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\r'), std::string::npos) << "a file gets plain lines, not a raw terminal's: " << err;
   // One session, which ended with the command, and an audit trail of the returns.
   const auto history = listed_sessions("history");
   ASSERT_EQ(history.size(), 1u) << history.dump();

@@ -122,6 +122,11 @@ int run_session(const SessionRequest& request) {
   stop_signals.add(SIGQUIT);
   asio::signal_set resize_signal(io, SIGWINCH);
 
+  // A line of its own on stderr, in order with the output. A raw terminal needs "\r\n" and a
+  // fresh line first; a pipe or file gets plain lines.
+  auto notify = [&](const std::string& text) {
+    writer.push(STDERR_FILENO, interactive ? "\r\n[sallyport] " + text + "\r\n" : "[sallyport] " + text + "\n");
+  };
   const transport::Headers headers = {{"Authorization", "Bearer " + request.token}};
   auto resize_frame = [] {
     const auto [cols, rows] = terminal_size();
@@ -188,7 +193,7 @@ int run_session(const SessionRequest& request) {
         outcome.message = message["message"].get<std::string>();
         co_return true;
       } else if (type == wire::msg::kNotice) {
-        writer.push(STDERR_FILENO, "\r\n[sallyport] " + message["message"].get<std::string>() + "\r\n");
+        notify(message["message"].get<std::string>());
       } else if (type == wire::msg::kSessionEnded) {
         outcome.status = kExitSessionTerminated;
         outcome.message = message["reason"].get<std::string>();
@@ -207,8 +212,7 @@ int run_session(const SessionRequest& request) {
   // input it did not receive goes again. Tries until the gateway's grace (and the time it may
   // take to notice the break) has passed. True when the session goes on.
   auto reconnect = [&]() -> asio::awaitable<bool> {
-    writer.push(STDERR_FILENO, std::string(interactive ? "\r\n" : "") +
-                                   "[sallyport] the connection to the gateway broke; reconnecting...\r\n");
+    notify("the connection to the gateway broke; reconnecting...");
     const auto deadline = std::chrono::steady_clock::now() + resume_grace + kReconnectSlack;
     auto pause = std::chrono::milliseconds(200);
     std::string why = "no answer";
@@ -240,7 +244,7 @@ int run_session(const SessionRequest& request) {
           }
           socket = link;
           if (interactive) co_await link->write(resize_frame());
-          writer.push(STDERR_FILENO, std::string("[sallyport] reconnected\r\n"));
+          notify("reconnected");
           co_return true;
         }
         if (parsed.error.empty() && parsed.message["type"] == wire::msg::kSessionFailed) {
