@@ -92,11 +92,17 @@ CutProxy::~CutProxy() {
 
 void CutProxy::cut(bool down) {
   down_ = down;
+  frozen_ = false;
   ++cut_requests_;
   wake();
 }
 
 void CutProxy::up() { down_ = false; }
+
+void CutProxy::freeze() {
+  frozen_ = true;
+  wake();
+}
 
 void CutProxy::wake() {
   const char byte = 1;
@@ -118,7 +124,9 @@ void CutProxy::run() {
       connections.clear();
     }
     std::vector<pollfd> fds = {{wake_[0], POLLIN, 0}, {listener_, POLLIN, 0}};
+    const bool frozen = frozen_;
     for (auto& connection : connections) {
+      if (frozen) break;
       for (Pipe* pipe : {&connection.up, &connection.down}) {
         fds.push_back({pipe->from, static_cast<short>(pipe->pending.empty() && !pipe->ended ? POLLIN : 0), 0});
         fds.push_back({pipe->to, static_cast<short>(pipe->pending.empty() ? 0 : POLLOUT), 0});
@@ -150,7 +158,7 @@ void CutProxy::run() {
         }
       }
     }
-    for (auto it = connections.begin(); it != connections.end();) {
+    for (auto it = connections.begin(); it != connections.end() && !frozen;) {
       const bool ok = pump(it->up) && pump(it->down);
       const bool finished = it->up.ended && it->down.ended && it->up.pending.empty() && it->down.pending.empty();
       if (!ok || finished) {

@@ -501,6 +501,57 @@ TEST_F(Sessions, ACommandSessionSurvivesBrokenConnectionsWithEveryByte) {
   EXPECT_GE(resumes, 2);
 }
 
+// A network that goes silent before it breaks loses what was in flight, credit included: each
+// side must learn on resuming how much credit the other granted, or the windows shrink with
+// every break until a transfer stops. A reader slower than the link keeps a window in use, so
+// every silence swallows credit: here one session reads slowly on the client's side (output
+// credit) and one on the node's (input credit), each through `cat`.
+TEST_F(Sessions, CreditInFlightWhenTheConnectionBreaksIsNotLost) {
+  CutProxy proxy(gateway_->port());
+  login_through(proxy);
+  std::string input(12 << 20, '\0');
+  std::mt19937_64 random(7);
+  for (auto& byte : input) byte = static_cast<char>(random());
+  const auto input_file = sandbox_.root() / "credit-input.bin";
+  std::ofstream(input_file, std::ios::binary) << input;
+  const std::string expected_sum = sandbox_.run("sha256", {"/usr/bin/sha256sum", input_file.string()}).out.substr(0, 64);
+  const std::string slow_copy =
+      "import sys, time\n"
+      "while chunk := sys.stdin.buffer.read1(65536):\n"
+      "    sys.stdout.buffer.write(chunk)\n"
+      "    time.sleep(0.015)\n";
+  const auto output_file = sandbox_.root() / "credit-output.bin";
+  const EnvOverrides environment = {
+      {"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("roaming").string()}, {"SLOW_COPY", slow_copy}};
+  auto& slow_here = sandbox_.spawn(
+      "slow-here",
+      {"/bin/sh", "-c", "\"$0\" start-session --target web -- cat < \"$1\" | python3 -c \"$SLOW_COPY\" > \"$2\"",
+       Binaries::cli(), input_file.string(), output_file.string()},
+      environment);
+  auto& slow_there = sandbox_.spawn(
+      "slow-there",
+      {"/bin/sh", "-c", "\"$0\" start-session --target web -- \"$2\" < \"$1\"", Binaries::cli(), input_file.string(),
+       "python3 -c '" + slow_copy + "' | sha256sum"},
+      environment);
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(500ms);
+    proxy.freeze();
+    std::this_thread::sleep_for(300ms);
+    proxy.cut();
+  }
+  const auto here = slow_here.wait_for(60s);
+  const auto there = slow_there.wait_for(30s);
+  ASSERT_TRUE(here.has_value() && there.has_value()) << "a transfer stalled: " << sandbox_.tails();
+  EXPECT_EQ(*here, 0) << slow_here.stderr_text();
+  EXPECT_EQ(*there, 0) << slow_there.stderr_text();
+  EXPECT_GE(proxy.cuts(), 6);
+  std::ifstream echoed(output_file, std::ios::binary);
+  const std::string output((std::istreambuf_iterator<char>(echoed)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(output.size(), input.size());
+  EXPECT_TRUE(output == input) << "output lost, repeated or reordered";
+  EXPECT_EQ(slow_there.stdout_text(), expected_sum + "  -\n") << "input lost, repeated or reordered";
+}
+
 // The same for an interactive shell on a real PTY: the shell and its state outlive the break.
 TEST_F(Sessions, AnInteractiveShellSurvivesABrokenConnection) {
   CutProxy proxy(gateway_->port());
