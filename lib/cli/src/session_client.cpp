@@ -64,11 +64,13 @@ int run_session(const SessionRequest& request) {
 
   // Credit for output goes back once it is written, in batches of kCreditBatchBytes.
   std::size_t unreturned = 0;
+  std::uint64_t output_credit_sent = 0;  // over all links; a resume tells the gateway
   auto credit_written = [&](std::size_t bytes) {  // on the loop
     unreturned += bytes;
     if (unreturned >= kCreditBatchBytes && socket && socket->is_open()) {
       const auto credit = static_cast<std::uint32_t>(unreturned);
       unreturned = 0;
+      output_credit_sent += credit;
       auto link = socket;
       asio::co_spawn(io, [link, credit]() -> asio::awaitable<void> {
         co_await link->write(wire::encode_credit(wire::kClientChannel, credit));
@@ -92,6 +94,7 @@ int run_session(const SessionRequest& request) {
   std::chrono::seconds resume_grace{0};
   std::uint64_t output_frames = 0;
   wire::ReplayQueue input_replay;
+  std::uint64_t input_credit_received = 0;  // over all links
   bool interrupted = false;
   auto input_frame = [](const std::string& bytes) {
     return bytes.empty() ? wire::encode_control({{"type", wire::msg::kEof}}, wire::kClientChannel)
@@ -116,6 +119,15 @@ int run_session(const SessionRequest& request) {
       co_await send_input(std::move(bytes));
     });
   }
+  auto grant_input = [&](std::size_t credit) {
+    input_credit_received += credit;
+    input_replay.credited(credit);
+    if (loop_input) {
+      loop_input->grant(credit);
+    } else {
+      reader->grant(credit);
+    }
+  };
   asio::steady_timer reconnect_pause(io);
 
   asio::signal_set stop_signals(io, SIGTERM, SIGHUP, SIGINT);
@@ -157,14 +169,7 @@ int run_session(const SessionRequest& request) {
         continue;
       }
       if (frame.type == wire::FrameType::kCredit) {
-        if (auto credit = wire::decode_credit(frame.payload)) {
-          input_replay.credited(*credit);
-          if (loop_input) {
-            loop_input->grant(*credit);
-          } else {
-            reader->grant(*credit);
-          }
-        }
+        if (auto credit = wire::decode_credit(frame.payload)) grant_input(*credit);
         continue;
       }
       const auto parsed = wire::parse_control(frame.payload);
@@ -223,7 +228,7 @@ int run_session(const SessionRequest& request) {
         auto link = connection.socket;
         json resume = {{"type", wire::msg::kSessionResume}, {"protocol", wire::kProtocolVersion},
                        {"session_id", outcome.session_id}, {"resume_token", resume_token},
-                       {"output_frames", output_frames}};
+                       {"output_frames", output_frames}, {"output_credit", output_credit_sent}};
         std::string resume_frame = wire::encode_control(resume, wire::kClientChannel);
         co_await link->write(std::move(resume_frame));
         auto answer = co_await link->read();
@@ -232,17 +237,22 @@ int run_session(const SessionRequest& request) {
                                 ? wire::parse_control(decoded.frame->payload)
                                 : wire::ParsedControl{{}, "no answer"};
         if (parsed.error.empty() && parsed.message["type"] == wire::msg::kSessionResumed) {
-          if (!input_replay.received(parsed.message["input_frames"].get<std::uint64_t>())) {
+          const auto input_credit = parsed.message["input_credit"].get<std::uint64_t>();
+          if (!input_replay.received(parsed.message["input_frames"].get<std::uint64_t>()) ||
+              input_credit < input_credit_received) {
             outcome.message = "the gateway's count of input received does not match what was sent";
             co_await link->close_gracefully("bad resume");
             co_return false;
           }
+          // Credit the gateway sent on the broken link that never arrived.
+          if (input_credit > input_credit_received) grant_input(input_credit - input_credit_received);
           // Input not received goes first, in order; input typed meanwhile joins the queue.
           for (std::size_t i = 0; i < input_replay.count(); ++i) {
             auto frame = input_replay.frame(i);
             co_await link->write_shared(std::move(frame));
           }
           socket = link;
+          credit_written(0);  // what was written while away
           if (interactive) co_await link->write(resize_frame());
           notify("reconnected");
           co_return true;

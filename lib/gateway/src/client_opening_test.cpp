@@ -26,7 +26,7 @@ TEST(ClientOpening, AcceptsTheExpectedMessageInThisProtocolVersion) {
 
 TEST(ClientOpening, ASecondTypeIsAcceptedOnlyWhereGiven) {
   const json resume = {{"type", wire::msg::kSessionResume}, {"protocol", wire::kProtocolVersion},
-                       {"session_id", "alice-1"}, {"resume_token", "t"}, {"output_frames", 3}};
+                       {"session_id", "alice-1"}, {"resume_token", "t"}, {"output_frames", 3}, {"output_credit", 0}};
   EXPECT_EQ(read_client_opening(control(resume), wire::msg::kSessionStart, wire::msg::kSessionResume).problem, "");
   EXPECT_EQ(read_client_opening(control(resume), wire::msg::kSessionStart).problem, "expected a session_start message");
   EXPECT_EQ(read_client_opening(control(kForward), wire::msg::kSessionStart, wire::msg::kSessionResume).problem,

@@ -60,6 +60,9 @@ struct Session {
   wire::ReplayQueue output_replay;  // output sent to the client and not yet credited by it
   std::uint64_t input_frames = 0;   // data and eof frames received from the client, over all its links
   std::uint32_t input_credit_held = 0;  // credit from the node while the client was away
+  // Credit totals over all client links: what a broken link swallowed is settled on resuming.
+  std::uint64_t output_credit_from_client = 0;
+  std::uint64_t input_credit_from_node = 0;
   std::uint64_t link_generation = 0;  // the client link in use; an older link's end changes nothing
   asio::steady_timer reconnect;     // the grace a lost client has to come back
   bool exited = false;              // the process exited; ends once the client has been told
@@ -182,6 +185,13 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     return control(exit, wire::kClientChannel);
   }
 
+  // The client consumed `bytes` more output: the node may send as much again.
+  asio::awaitable<void> credit_node(std::shared_ptr<Session> session, std::uint64_t bytes) {
+    session->agent_output_in_flight = std::max<std::int64_t>(0, session->agent_output_in_flight - static_cast<std::int64_t>(bytes));
+    if (session->resumable) session->output_replay.credited(bytes);
+    co_await agents.send(session->record.node_id, wire::encode_credit(session->channel, static_cast<std::uint32_t>(bytes)));
+  }
+
   // A resumable session's client link broke: the session goes on without it (output waits in
   // the replay queue, then at the source once the window is used) for the grace period.
   void detach(const std::shared_ptr<Session>& session, std::uint64_t generation) {
@@ -223,17 +233,27 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       co_await refuse_client(*socket, std::move(code), std::move(message));
       co_return;
     }
-    if (!session->output_replay.received(request["output_frames"].get<std::uint64_t>())) {
-      audit.record(user.name, source, "session:Resume", "session/" + id, "failure", "the client's output count does not match");
-      co_await refuse_client(*socket, "bad_request", "session " + id + " cannot be resumed: its output count does not match");
+    const auto output_credit = request["output_credit"].get<std::uint64_t>();
+    if (!session->output_replay.received(request["output_frames"].get<std::uint64_t>()) ||
+        output_credit < session->output_credit_from_client ||
+        output_credit > static_cast<std::uint64_t>(session->record.bytes_out)) {
+      audit.record(user.name, source, "session:Resume", "session/" + id, "failure", "the client's output counts do not match");
+      co_await refuse_client(*socket, "bad_request", "session " + id + " cannot be resumed: its output counts do not match");
       co_return;
     }
     // The old link may still look open here (a silent network): this one takes over.
     if (auto old = std::exchange(session->client, nullptr)) old->close();
     const std::uint64_t generation = ++session->link_generation;
+    // Credit the client sent on the broken link that never arrived.
+    if (const auto lost = output_credit - std::exchange(session->output_credit_from_client, output_credit); lost > 0) {
+      co_await credit_node(session, lost);
+    }
     session->reconnect.cancel();
+    // The node's input credit in all: the client counts what it missed, held credit included.
+    session->input_credit_held = 0;
     std::string resumed = control({{"type", wire::msg::kSessionResumed}, {"session_id", id},
-                                   {"input_frames", session->input_frames}},
+                                   {"input_frames", session->input_frames},
+                                   {"input_credit", session->input_credit_from_node}},
                                   wire::kClientChannel);
     co_await socket->write(std::move(resumed));
     // What the client missed, in order, and the node's credit for its input. Output and credit
@@ -396,9 +416,8 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       } else if (header->type == wire::FrameType::kCredit) {
         const auto credit = wire::decode_credit(payload);
         if (!credit) continue;
-        session->agent_output_in_flight = std::max<std::int64_t>(0, session->agent_output_in_flight - *credit);
-        if (session->resumable) session->output_replay.credited(*credit);
-        co_await agents.send(node_id, wire::encode_credit(session->channel, *credit));
+        session->output_credit_from_client += *credit;
+        co_await credit_node(session, *credit);
       } else if (header->type == wire::FrameType::kControl) {
         const auto parsed = wire::parse_control(payload);
         if (!parsed.error.empty()) continue;
@@ -457,6 +476,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       const auto credit = wire::decode_credit(payload);
       if (!credit || session->state != Session::State::kOpen) co_return;
       session->client_input_in_flight = std::max<std::int64_t>(0, session->client_input_in_flight - *credit);
+      session->input_credit_from_node += *credit;
       // A client away for now gets the credit when it is back.
       if (auto client = session->client) {
         co_await client->write(wire::encode_credit(wire::kClientChannel, *credit));

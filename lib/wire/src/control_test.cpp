@@ -83,7 +83,7 @@ namespace {
 
 TEST(Control, ResumeMessagesFollowTheSchema) {
   const json resume = {{"type", "session_resume"}, {"protocol", kProtocolVersion}, {"session_id", "alice-1"},
-                       {"resume_token", "t"}, {"output_frames", 12}};
+                       {"resume_token", "t"}, {"output_frames", 12}, {"output_credit", 4096}};
   EXPECT_TRUE(parse_control(resume.dump()).error.empty());
   json negative = resume;
   negative["output_frames"] = -1;
@@ -91,7 +91,12 @@ TEST(Control, ResumeMessagesFollowTheSchema) {
   json no_token = resume;
   no_token.erase("resume_token");
   EXPECT_NE(parse_control(no_token.dump()).error.find("missing field 'resume_token'"), std::string::npos);
-  EXPECT_TRUE(parse_control(R"({"type":"session_resumed","session_id":"s","input_frames":0})").error.empty());
+  json no_credit = resume;
+  no_credit.erase("output_credit");
+  EXPECT_NE(parse_control(no_credit.dump()).error.find("missing field 'output_credit'"), std::string::npos);
+  EXPECT_TRUE(parse_control(R"({"type":"session_resumed","session_id":"s","input_frames":0,"input_credit":0})").error.empty());
+  EXPECT_NE(parse_control(R"({"type":"session_resumed","session_id":"s","input_frames":0})").error.find("input_credit"),
+            std::string::npos);
   EXPECT_NE(parse_control(R"({"type":"session_start","protocol":2,"target":"t","mode":"shell","resumable":1})").error.find("true or false"),
             std::string::npos);
 }

@@ -43,8 +43,8 @@ inline constexpr const char* kNotice = "notice";                   // gateway ->
 // network, not a closed connection). session_started gives a resumable client a token and how
 // long the gateway waits; each side then tells the other how many frames it received (output:
 // data and stderr; input: data and eof) and sends again what came after (wire::ReplayQueue).
-inline constexpr const char* kSessionResume = "session_resume";    // client -> gateway: session_id, resume_token, output_frames
-inline constexpr const char* kSessionResumed = "session_resumed";  // gateway -> client: input_frames
+inline constexpr const char* kSessionResume = "session_resume";    // client -> gateway: session_id, resume_token, output_frames, output_credit
+inline constexpr const char* kSessionResumed = "session_resumed";  // gateway -> client: input_frames, input_credit
 
 // Port forwarding. A forwarding session is started on channel 1 of a client WebSocket on
 // /v1/forwards/connect; each forwarded TCP connection is then a stream on its own channel
