@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -97,4 +98,41 @@ TEST(RunAsUser, ValidatesNamesAndReportsMissingUsers) {
   } catch (const PtyError& error) {
     EXPECT_NE(std::string(error.what()).find("does not exist"), std::string::npos);
   }
+}
+
+// A session's processes get their three streams and nothing else of the agent's: not its link
+// to the gateway, not its event loop. A descriptor opened without close-on-exec (as Asio opens
+// sockets) must not reach them either.
+TEST(Process, SessionProcessesInheritOnlyTheirStreams) {
+  int leaky[2];
+  ASSERT_EQ(::pipe(leaky), 0);  // no O_CLOEXEC
+  struct stat pipe_stat {};
+  ASSERT_EQ(::fstat(leaky[0], &pipe_stat), 0);
+  const std::string leaked = "pipe:[" + std::to_string(pipe_stat.st_ino) + "]";
+  const std::string list = "ls -l /proc/$$/fd/";
+
+  SpawnOptions options;
+  options.user = me();
+  options.command = {list};
+  const auto command = spawn_command(options);
+  ::close(command.stdin_fd);
+  const std::string listed = drain(command.stdout_fd);
+  EXPECT_NE(listed.find(" 0 -> "), std::string::npos) << listed;
+  EXPECT_EQ(listed.find(leaked), std::string::npos) << listed;
+  EXPECT_EQ(wait_exit(command.pid).exit_code, 0);
+  ::close(command.stdout_fd);
+  ::close(command.stderr_fd);
+
+  SpawnOptions shell_options;
+  shell_options.user = me();
+  const auto shell = spawn_interactive(shell_options);
+  const std::string input = list + "; exit\n";
+  ASSERT_EQ(::write(shell.pty_master, input.data(), input.size()), static_cast<ssize_t>(input.size()));
+  const std::string output = drain(shell.pty_master);
+  EXPECT_NE(output.find(" 0 -> "), std::string::npos) << output;
+  EXPECT_EQ(output.find(leaked), std::string::npos) << output;
+  wait_exit(shell.pid);
+  ::close(shell.pty_master);
+  ::close(leaky[0]);
+  ::close(leaky[1]);
 }
