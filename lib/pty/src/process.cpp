@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -68,6 +70,16 @@ Prepared prepare(const SpawnOptions& options, bool interactive) {
   return prepared;
 }
 
+// In the child: everything above the three streams closes at exec (the error pipe stays usable
+// until then). The agent's link socket, event loop and other sessions' descriptors would
+// otherwise reach every session process: Asio opens sockets without close-on-exec, and a live
+// copy of the link keeps it open after the agent dies.
+void close_inherited_on_exec() {
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  const long limit = std::min(::sysconf(_SC_OPEN_MAX), 65536L);  // kernels before 5.11
+  for (int fd = 3; fd < limit; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
 // In the child: become the user, go home, exec. On failure report errno through the pipe.
 [[noreturn]] void become_and_exec(const SpawnOptions& options, Prepared& prepared, int error_pipe) {
   for (int signal_number = 1; signal_number < NSIG; ++signal_number) ::signal(signal_number, SIG_DFL);
@@ -83,6 +95,7 @@ Prepared prepare(const SpawnOptions& options, bool interactive) {
     }
   }
   if (::chdir(options.user.home.c_str()) != 0) (void)!::chdir("/");
+  close_inherited_on_exec();
   ::execve(prepared.program.c_str(), prepared.argv.data(), prepared.envp.data());
   const int error = errno;
   (void)!::write(error_pipe, &error, sizeof error);
