@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cut_proxy.hpp"
+#include "sallyport/crypto/crypto.hpp"
 #include "harness.hpp"
 #include "sallyport/wire/frame.hpp"
 
@@ -59,6 +60,104 @@ class Sessions : public ::testing::Test {
   }
 
   std::function<void()> on_cut_;
+  std::string target_ = "web";  // of interactive()
+
+  // Two sessions through copies that keep a window in use, so that a silence before a break
+  // swallows credit: one whose reader on the client's side is slow (output credit trickles back
+  // to the node), one whose reader on the node is slow (input credit trickles back to the CLI).
+  struct SlowReaders {
+    std::string input;  // 12 MiB of random bytes, through both
+    fs::path output_file;
+    Process* here = nullptr;
+    Process* there = nullptr;
+  };
+  SlowReaders start_slow_readers(const std::string& target, const std::string& cli_user, std::uint64_t seed) {
+    static const std::string slow_copy =
+        "import sys, time\n"
+        "while chunk := sys.stdin.buffer.read1(65536):\n"
+        "    sys.stdout.buffer.write(chunk)\n"
+        "    time.sleep(0.015)\n";
+    SlowReaders readers;
+    readers.input.resize(12 << 20);
+    std::mt19937_64 random(seed);
+    for (auto& byte : readers.input) byte = static_cast<char>(random());
+    const auto input_file = sandbox_.root() / ("slow-input-" + target + ".bin");
+    std::ofstream(input_file, std::ios::binary) << readers.input;
+    readers.output_file = sandbox_.root() / ("slow-output-" + target + ".bin");
+    const EnvOverrides environment = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir(cli_user).string()},
+                                      {"SLOW_COPY", slow_copy}};
+    readers.here = &sandbox_.spawn(
+        "slow-here",
+        {"/bin/sh", "-c", "\"$0\" start-session --target \"$3\" -- cat < \"$1\" | python3 -c \"$SLOW_COPY\" > \"$2\"",
+         Binaries::cli(), input_file.string(), readers.output_file.string(), target},
+        environment);
+    readers.there = &sandbox_.spawn(
+        "slow-there",
+        {"/bin/sh", "-c", "\"$0\" start-session --target \"$3\" -- \"$2\" < \"$1\"", Binaries::cli(),
+         input_file.string(), "python3 -c '" + slow_copy + "' | sha256sum", target},
+        environment);
+    return readers;
+  }
+
+  // Paced traffic, so that something is always in flight: a feeder script writing `chunks`
+  // chunks of `lines` numbered lines each, `pause` apart, with what it writes and its SHA-256;
+  // and a remote command printing `chunks` runs of 10000 numbers, `pause` apart, with what it prints.
+  struct Paced {
+    std::string script, text, sum;
+  };
+  static Paced paced_feeder(int chunks, int lines, const std::string& pause) {
+    Paced paced;
+    paced.script = "import sys, time\nfor i in range(" + std::to_string(chunks) +
+                   "):\n    sys.stdout.write(''.join('in-%d-%d\\n' % (i, j) for j in range(" + std::to_string(lines) +
+                   ")))\n    sys.stdout.flush()\n    time.sleep(" + pause + ")\n";
+    for (int i = 0; i < chunks; ++i) {
+      for (int j = 0; j < lines; ++j) paced.text += "in-" + std::to_string(i) + "-" + std::to_string(j) + "\n";
+    }
+    paced.sum = sallyport::crypto::sha256_hex(paced.text);
+    return paced;
+  }
+  static Paced paced_numbers(int chunks, const std::string& pause) {
+    Paced paced;
+    paced.script = "for i in $(seq 1 " + std::to_string(chunks) + "); do seq $((i*10000)) $((i*10000+9999)); sleep " +
+                   pause + "; done";
+    for (int i = 1; i <= chunks; ++i) {
+      for (int k = i * 10000; k <= i * 10000 + 9999; ++k) paced.text += std::to_string(k) + "\n";
+    }
+    return paced;
+  }
+
+  // Both ended well with every byte: echoed in order, and summed on the node.
+  void expect_every_byte(const SlowReaders& readers) {
+    for (auto* client : {readers.here, readers.there}) {
+      const auto status = client->wait_for(60s);
+      ASSERT_TRUE(status.has_value()) << client->label() << " stalled: " << sandbox_.tails();
+      EXPECT_EQ(*status, 0) << client->label() << ": " << client->stderr_text();
+    }
+    std::ifstream echoed(readers.output_file, std::ios::binary);
+    const std::string output((std::istreambuf_iterator<char>(echoed)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(output.size(), readers.input.size());
+    EXPECT_TRUE(output == readers.input) << "output lost, repeated or reordered";
+    const std::string sum = sallyport::crypto::sha256_hex(readers.input);
+    EXPECT_EQ(readers.there->stdout_text(), sum + "  -\n") << "input lost, repeated or reordered";
+  }
+
+  // A second node, "roamer", whose agent reaches the gateway through the proxy.
+  void add_roaming_node(const CutProxy& proxy) {
+    const auto activation = gateway_->create_activation();
+    const auto state_dir = sandbox_.root() / "agent-roamer";
+    const auto registered = sandbox_.run(
+        "agent-register-roamer",
+        {Binaries::agent(), "register", "--gateway", "https://127.0.0.1:" + std::to_string(proxy.port()),
+         "--ca-fingerprint", gateway_->fingerprint(), "--activation-id", activation.id, "--activation-code",
+         activation.code, "--state-dir", state_dir.string(), "--name", "roamer"});
+    ASSERT_EQ(registered.exit_code, 0) << registered.describe();
+    sandbox_.spawn("agent-roamer", {Binaries::agent(), "run", "--state-dir", state_dir.string(), "--max-backoff", "1s",
+                                    "--create-run-as-user"});
+    ASSERT_TRUE(wait_until([&] {
+      const auto node = gateway_->api_node("roamer");
+      return node && (*node)["ping_status"] == "Online";
+    }, 20s)) << sandbox_.tails();
+  }
 
   // `sessions ls --state STATE --json` as admin: the list of sessions.
   json listed_sessions(const std::string& state) {
@@ -96,11 +195,11 @@ class Sessions : public ::testing::Test {
       // Through a shell, as a user runs it, which then reports whether the CLI left the
       // terminal as it found it: the same mode, and blocking (the CLI reads it non-blocking).
       const char* script =
-          "before=$(stty -g); \"$0\" start-session --target web; status=$?; "
+          "before=$(stty -g); \"$0\" start-session --target \"$1\"; status=$?; "
           "[ \"$(stty -g)\" = \"$before\" ] && echo terminal-mode-restored; "
           "python3 -c 'import fcntl, os; print(\"blocking\" if not fcntl.fcntl(0, fcntl.F_GETFL) & os.O_NONBLOCK else \"non-blocking\")'; "
           "exit $status";
-      ::execl("/bin/sh", "sh", "-c", script, cli.c_str(), nullptr);
+      ::execl("/bin/sh", "sh", "-c", script, cli.c_str(), target_.c_str(), nullptr);
       ::_exit(127);
     }
     PtyResult result;
@@ -445,32 +544,14 @@ TEST_F(Sessions, ACommandSessionSurvivesBrokenConnectionsWithEveryByte) {
   login_through(proxy);
   // Input written over about three seconds, 1.2 MB in all; output the same way, then the
   // input's checksum, so both directions are in flight when the connection breaks.
-  const auto feeder = sandbox_.root() / "feeder.py";
-  {
-    std::ofstream out(feeder);
-    out << "import sys, time\n"
-           "for i in range(30):\n"
-           "    sys.stdout.write(''.join('in-%d-%d\\n' % (i, j) for j in range(4000)))\n"
-           "    sys.stdout.flush()\n"
-           "    time.sleep(0.1)\n";
-  }
-  std::string input;
-  for (int i = 0; i < 30; ++i) {
-    for (int j = 0; j < 4000; ++j) input += "in-" + std::to_string(i) + "-" + std::to_string(j) + "\n";
-  }
-  const auto input_file = sandbox_.root() / "input.txt";
-  std::ofstream(input_file) << input;
-  const auto checksum = sandbox_.run("sha256", {"/usr/bin/sha256sum", input_file.string()});
-  const std::string expected_sum = checksum.out.substr(0, 64);
-  std::string expected;
-  for (int i = 1; i <= 30; ++i) {
-    for (int k = i * 10000; k <= i * 10000 + 9999; ++k) expected += std::to_string(k) + "\n";
-  }
-  const std::string remote =
-      "for i in $(seq 1 30); do seq $((i*10000)) $((i*10000+9999)); sleep 0.1; done; sha256sum";
-  const std::string script = "python3 \"$1\" | \"$0\" start-session --target web -- \"$2\"";
-  auto& client = sandbox_.spawn("roaming", {"/bin/sh", "-c", script, Binaries::cli(), feeder.string(), remote},
-                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("roaming").string()}});
+  const auto feeder = paced_feeder(30, 4000, "0.1");
+  const auto numbers = paced_numbers(30, "0.1");
+  const std::string& expected = numbers.text;
+  const std::string& expected_sum = feeder.sum;
+  const std::string script = "python3 -c \"$FEEDER\" | \"$0\" start-session --target web -- \"$1\"";
+  auto& client = sandbox_.spawn("roaming", {"/bin/sh", "-c", script, Binaries::cli(), numbers.script + "; sha256sum"},
+                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("roaming").string()},
+                                 {"FEEDER", feeder.script}});
   std::this_thread::sleep_for(1200ms);
   proxy.cut();
   std::this_thread::sleep_for(1000ms);
@@ -509,47 +590,17 @@ TEST_F(Sessions, ACommandSessionSurvivesBrokenConnectionsWithEveryByte) {
 TEST_F(Sessions, CreditInFlightWhenTheConnectionBreaksIsNotLost) {
   CutProxy proxy(gateway_->port());
   login_through(proxy);
-  std::string input(12 << 20, '\0');
-  std::mt19937_64 random(7);
-  for (auto& byte : input) byte = static_cast<char>(random());
-  const auto input_file = sandbox_.root() / "credit-input.bin";
-  std::ofstream(input_file, std::ios::binary) << input;
-  const std::string expected_sum = sandbox_.run("sha256", {"/usr/bin/sha256sum", input_file.string()}).out.substr(0, 64);
-  const std::string slow_copy =
-      "import sys, time\n"
-      "while chunk := sys.stdin.buffer.read1(65536):\n"
-      "    sys.stdout.buffer.write(chunk)\n"
-      "    time.sleep(0.015)\n";
-  const auto output_file = sandbox_.root() / "credit-output.bin";
-  const EnvOverrides environment = {
-      {"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("roaming").string()}, {"SLOW_COPY", slow_copy}};
-  auto& slow_here = sandbox_.spawn(
-      "slow-here",
-      {"/bin/sh", "-c", "\"$0\" start-session --target web -- cat < \"$1\" | python3 -c \"$SLOW_COPY\" > \"$2\"",
-       Binaries::cli(), input_file.string(), output_file.string()},
-      environment);
-  auto& slow_there = sandbox_.spawn(
-      "slow-there",
-      {"/bin/sh", "-c", "\"$0\" start-session --target web -- \"$2\" < \"$1\"", Binaries::cli(), input_file.string(),
-       "python3 -c '" + slow_copy + "' | sha256sum"},
-      environment);
+  const auto readers = start_slow_readers("web", "roaming", 7);
+  // A break before a session has started is not resumed: both first.
+  ASSERT_TRUE(wait_until([&] { return listed_sessions("active").size() == 2; }, 30s)) << sandbox_.tails();
   for (int i = 0; i < 3; ++i) {
     std::this_thread::sleep_for(500ms);
     proxy.freeze();
     std::this_thread::sleep_for(300ms);
     proxy.cut();
   }
-  const auto here = slow_here.wait_for(60s);
-  const auto there = slow_there.wait_for(30s);
-  ASSERT_TRUE(here.has_value() && there.has_value()) << "a transfer stalled: " << sandbox_.tails();
-  EXPECT_EQ(*here, 0) << slow_here.stderr_text();
-  EXPECT_EQ(*there, 0) << slow_there.stderr_text();
+  expect_every_byte(readers);
   EXPECT_GE(proxy.cuts(), 6);
-  std::ifstream echoed(output_file, std::ios::binary);
-  const std::string output((std::istreambuf_iterator<char>(echoed)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(output.size(), input.size());
-  EXPECT_TRUE(output == input) << "output lost, repeated or reordered";
-  EXPECT_EQ(slow_there.stdout_text(), expected_sum + "  -\n") << "input lost, repeated or reordered";
 }
 
 // The same for an interactive shell on a real PTY: the shell and its state outlive the break.
@@ -564,6 +615,143 @@ TEST_F(Sessions, AnInteractiveShellSurvivesABrokenConnection) {
   EXPECT_NE(result.output.find("reconnected"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("mark=kept-42"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("terminal-mode-restored"), std::string::npos) << result.output;
+}
+
+// The node's side of the same: the agent's link goes silent and then is reset, three times,
+// while four sessions stream; the agent keeps them, comes back, and nothing is lost, repeated
+// or reordered. Each break swallows something else: output the node sent (a paced generator),
+// input the gateway sent (a paced feeder), output credit (a reader slow on the client's side)
+// and input credit (a reader slow on the node's side).
+TEST_F(Sessions, SessionsSurviveABrokenNodeConnectionWithEveryByte) {
+  CutProxy proxy(gateway_->port());
+  add_roaming_node(proxy);
+  const auto readers = start_slow_readers("roamer", "admin", 11);
+  const auto fed = paced_feeder(48, 10000, "0.05");  // 4.8 MB over about 2.4 s
+  const auto generated = paced_numbers(40, "0.05");
+  const EnvOverrides environment = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()},
+                                    {"PACED_FEEDER", fed.script}};
+  auto& generator = sandbox_.spawn(
+      "generator",
+      {Binaries::cli(), "start-session", "--target", "roamer", "--", generated.script},
+      environment);
+  auto& feeder = sandbox_.spawn(
+      "feeder",
+      {"/bin/sh", "-c", "python3 -c \"$PACED_FEEDER\" | \"$0\" start-session --target roamer -- sha256sum", Binaries::cli()},
+      environment);
+  // Breaks while a session is still starting fail it ("the node disconnected while the session
+  // was starting"): all four first.
+  ASSERT_TRUE(wait_until([&] { return listed_sessions("active").size() == 4; }, 30s)) << sandbox_.tails();
+  // Each break once the agent has its sessions back from the one before.
+  const auto returns = [&] {
+    const std::string log = read_text(sandbox_.root() / "logs" / "agent-roamer.stderr");
+    int count = 0;
+    for (auto at = log.find("is back on the gateway"); at != std::string::npos; at = log.find("is back", at + 1)) ++count;
+    return count;
+  };
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(400ms);
+    const int before = returns();
+    proxy.freeze();
+    std::this_thread::sleep_for(300ms);
+    proxy.cut();
+    if (!wait_until([&] { return returns() > before; }, 10s)) break;  // nothing left running to take back
+  }
+  expect_every_byte(readers);
+  for (auto* client : {&generator, &feeder}) {
+    const auto status = client->wait_for(60s);
+    ASSERT_TRUE(status.has_value()) << client->label() << " stalled: " << sandbox_.tails();
+    EXPECT_EQ(*status, 0) << client->label() << ": " << client->stderr_text();
+  }
+  EXPECT_GE(proxy.cuts(), 3);
+  EXPECT_EQ(generator.stdout_text().size(), generated.text.size());
+  EXPECT_TRUE(generator.stdout_text() == generated.text) << "the node's output lost, repeated or reordered";
+  EXPECT_EQ(feeder.stdout_text(), fed.sum + "  -\n") << "the gateway's input lost, repeated or reordered";
+  const std::string err = generator.stderr_text();
+  EXPECT_NE(err.find("the connection to the node broke"), std::string::npos) << err;
+  EXPECT_NE(err.find("the node is back"), std::string::npos) << err;
+  const auto history = listed_sessions("history");
+  ASSERT_EQ(history.size(), 4u) << history.dump();
+  for (const auto& session : history) EXPECT_EQ(session["reason"], "exited with status 0") << history.dump();
+}
+
+// A shell on a real PTY keeps its state across a break of the node's link.
+TEST_F(Sessions, AnInteractiveShellSurvivesABrokenNodeConnection) {
+  CutProxy proxy(gateway_->port());
+  add_roaming_node(proxy);
+  target_ = "roamer";
+  on_cut_ = [&] { proxy.cut(); };
+  const auto result = interactive({{"export MARK=kept-$((6*7))\r", 1000}, {kCut, 3000}, {"echo mark=$MARK\r", 1500},
+                                   {"exit 6\r", 1000}},
+                                  30s);
+  EXPECT_EQ(result.exit_code, 6) << result.output;
+  EXPECT_NE(result.output.find("the node is back"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("mark=kept-42"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("terminal-mode-restored"), std::string::npos) << result.output;
+}
+
+// A node that does not come back within the grace: the gateway ends the session and the agent,
+// back later, has hung up its processes; so has an agent that restarts (it keeps nothing).
+TEST_F(Sessions, ANodeThatDoesNotComeBackEndsItsSessionsAfterTheGrace) {
+  ASSERT_EQ(gateway_->cli({"preferences", "set", "reconnect_grace_seconds", "2"}).exit_code, 0);
+  CutProxy proxy(gateway_->port());
+  add_roaming_node(proxy);
+  ASSERT_FALSE(process_running("sleep 615")) << "left over from an earlier run";
+  auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "roamer", "--", "exec sleep $((600 + 15))"},
+                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
+  ASSERT_TRUE(wait_until([&] { return process_running("sleep 615"); }, 10s)) << sandbox_.tails();
+  proxy.cut(true);
+  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(process_running("sleep 615")) << "the agent hung up before its grace";
+  EXPECT_TRUE(client.running()) << "the session ended before its grace: " << client.stderr_text();
+  const auto status = client.wait_for(15s);
+  ASSERT_TRUE(status.has_value()) << "the session outlived its grace: " << sandbox_.tails();
+  EXPECT_EQ(*status, 13) << client.stderr_text();
+  EXPECT_NE(client.stderr_text().find("connection to the node was lost"), std::string::npos) << client.stderr_text();
+  const auto history = listed_sessions("history");
+  ASSERT_EQ(history.size(), 1u) << history.dump();
+  EXPECT_NE(history[0]["reason"].get<std::string>().find("did not come back within 2 s"), std::string::npos)
+      << history.dump();
+  EXPECT_TRUE(wait_until([] { return !process_running("sleep 615"); }, 15s)) << "the agent kept the session past its grace";
+  proxy.up();
+}
+
+// An agent that restarts keeps nothing: the session the gateway was keeping for it ends as soon
+// as it is back, not after the grace.
+TEST_F(Sessions, ASessionEndsAtOnceWhenItsNodeComesBackWithoutIt) {
+  CutProxy proxy(gateway_->port());
+  add_roaming_node(proxy);
+  auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "roamer", "--", "exec sleep $((600 + 16))"},
+                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
+  ASSERT_TRUE(wait_until([&] { return process_running("sleep 616"); }, 10s)) << sandbox_.tails();
+  proxy.cut(true);
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(client.running()) << "the session ended with the node's link: " << client.stderr_text();
+  sandbox_.run("kill-agent", {"/usr/bin/pkill", "-KILL", "-f", "sallyport-agent run --state-dir .*agent-roamer"});
+  sandbox_.run("kill-session", {"/usr/bin/pkill", "-KILL", "-f", "[s]leep 616"});
+  const auto state_dir = sandbox_.root() / "agent-roamer";
+  sandbox_.spawn("agent-roamer-again", {Binaries::agent(), "run", "--state-dir", state_dir.string(), "--max-backoff", "1s"});
+  proxy.up();
+  const auto status = client.wait_for(15s);  // the grace is 60 s
+  ASSERT_TRUE(status.has_value()) << "the session waited for a node that had lost it: " << sandbox_.tails();
+  EXPECT_EQ(*status, 13) << client.stderr_text();
+  const auto history = listed_sessions("history");
+  ASSERT_EQ(history.size(), 1u) << history.dump();
+  EXPECT_NE(history[0]["reason"].get<std::string>().find("no longer has the session"), std::string::npos) << history.dump();
+}
+
+// An agent that dies is not a network blink: its kernel closes the link, and its sessions end
+// at once instead of waiting for the grace.
+TEST_F(Sessions, SessionsEndAtOnceWhenTheirAgentDies) {
+  auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 17))"},
+                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
+  ASSERT_TRUE(wait_until([&] { return process_running("sleep 617"); }, 10s)) << sandbox_.tails();
+  agent_->signal(SIGKILL);
+  const auto status = client.wait_for(10s);  // the grace is 60 s
+  sandbox_.run("kill-session", {"/usr/bin/pkill", "-KILL", "-f", "[s]leep 617"});
+  ASSERT_TRUE(status.has_value()) << "the session waited for an agent that had died: " << sandbox_.tails();
+  EXPECT_EQ(*status, 13) << client.stderr_text();
+  EXPECT_NE(client.stderr_text().find("connection to the node was lost"), std::string::npos) << client.stderr_text();
+  EXPECT_EQ(client.stderr_text().find("waiting up to"), std::string::npos) << client.stderr_text();
 }
 
 // A client that does not come back within the grace: the session ends and its processes with

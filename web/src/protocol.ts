@@ -1,7 +1,7 @@
 // The session WebSocket's framing and control messages, as in lib/wire (frame.hpp, control.hpp).
 // tests/web/protocol_check.mjs compares these constants with the C++ headers, so the two
 // cannot drift apart.
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const HEADER_BYTES = 9;
 export const INITIAL_WINDOW_BYTES = 1024 * 1024;
 export const DATA_CHUNK_BYTES = 64 * 1024;

@@ -42,13 +42,16 @@ asio::awaitable<std::optional<json>> read_control(transport::MessageSocket& sock
   co_return std::move(parsed.message);
 }
 
-std::string hello_frame(const Identity& identity, const std::string& nonce) {
+// kept: the sessions this agent still has from an earlier link; the gateway ends any other it
+// was keeping for this node at once.
+std::string hello_frame(const Identity& identity, const std::string& nonce, const std::vector<std::string>& kept) {
   const std::string signature = identity.key.sign(wire::hello_signing_input(nonce, identity.node_id));
   return wire::encode_control({{"type", wire::msg::kHello},
                                {"protocol", wire::kProtocolVersion},
                                {"node_id", identity.node_id},
                                {"signature", crypto::base64url_encode(signature)},
-                               {"agent_version", kVersion}});
+                               {"agent_version", kVersion},
+                               {"kept_sessions", kept}});
 }
 
 std::string inventory_frame() {
@@ -73,10 +76,13 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
         identity(std::move(identity_)),
         options(options_),
         backoff(options.initial_backoff, options.max_backoff, std::random_device{}()),
-        wait_timer(executor) {}
+        wait_timer(executor),
+        sessions(std::make_shared<SessionManager>(executor, options.create_run_as_user ? pty::CreateUser::kYes
+                                                                                       : pty::CreateUser::kNo)) {}
 
   asio::awaitable<void> run() {
     auto self = shared_from_this();
+    sessions->start();
     const auto url = transport::parse_url(identity.gateway);
     if (!url.url) {
       spdlog::error("agent state names an invalid gateway: {}", url.error);
@@ -117,7 +123,7 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
       throw transport::TransportError("the gateway speaks protocol " + (*challenge)["protocol"].dump() +
                                       "; this agent speaks " + std::to_string(wire::kProtocolVersion));
     }
-    std::string hello = hello_frame(identity, (*challenge)["nonce"].get<std::string>());
+    std::string hello = hello_frame(identity, (*challenge)["nonce"].get<std::string>(), sessions->session_ids());
     co_await socket->write(std::move(hello));
     const auto welcome = co_await read_control(*socket);
     if (!welcome) throw transport::TransportError("the gateway closed the link during the handshake");
@@ -134,21 +140,19 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
     asio::co_spawn(executor, heartbeats(socket, std::max(1, heartbeat_seconds)), asio::detached);
 
     auto link = socket;
-    auto sessions = std::make_shared<SessionManager>(
-        executor, [link](std::string frame) -> asio::awaitable<bool> { co_return co_await link->write(std::move(frame)); },
-        options.create_run_as_user ? pty::CreateUser::kYes : pty::CreateUser::kNo);
-    sessions->start();
+    sessions->attach(link);
     auto forwards = std::make_shared<ForwardManager>(
         executor, [link](std::string frame) -> asio::awaitable<bool> { co_return co_await link->write(std::move(frame)); });
-    // Sessions live only as long as their link: hang them all up however the loop ends.
-    struct HangUp {
+    // Port forwards live only as long as their link; sessions wait for the next link for their
+    // grace. However the loop ends.
+    struct Detach {
       std::shared_ptr<SessionManager> sessions;
       std::shared_ptr<ForwardManager> forwards;
-      ~HangUp() {
-        sessions->close_all();
+      ~Detach() {
+        sessions->detach();
         forwards->close_all();
       }
-    } hang_up{sessions, forwards};
+    } detach{sessions, forwards};
     while (auto bytes = co_await socket->read()) {
       // Forwarded data is handed on as received, without a copy.
       if (const auto header = wire::peek_header(*bytes); header && wire::is_stream_channel(header->channel)) {
@@ -188,6 +192,7 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
 
   void stop() {
     stopping = true;
+    sessions->close_all();
     wait_timer.cancel();
     if (auto timer = heartbeat_timer.lock()) timer->cancel();
     if (socket) {
@@ -204,6 +209,7 @@ struct Runner::Impl : std::enable_shared_from_this<Runner::Impl> {
   asio::steady_timer wait_timer;
   std::shared_ptr<transport::MessageSocket> socket;
   std::weak_ptr<asio::steady_timer> heartbeat_timer;
+  std::shared_ptr<SessionManager> sessions;  // outlive a link: they wait for the next one
   LinkState state = LinkState::kConnecting;
   bool stopping = false;
 };

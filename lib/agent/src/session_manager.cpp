@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sallyport/wire/control.hpp"
+#include "sallyport/wire/replay_queue.hpp"
 
 namespace sallyport::agent {
 
@@ -45,13 +46,17 @@ struct Signal {
 
 class AgentSession : public std::enable_shared_from_this<AgentSession> {
  public:
-  AgentSession(std::shared_ptr<SessionManager> manager, std::uint32_t channel, pty::Process process)
+  AgentSession(std::shared_ptr<SessionManager> manager, std::uint32_t channel, pty::Process process,
+               std::string session_id, std::chrono::seconds grace)
       : manager_(std::move(manager)),
         channel_(channel),
         process_(process),
+        session_id_(std::move(session_id)),
+        grace_(grace),
         credit_changed_(manager_->executor_),
         input_changed_(manager_->executor_),
-        exit_timer_(manager_->executor_) {
+        exit_timer_(manager_->executor_),
+        grace_timer_(manager_->executor_) {
     if (process.pty_master >= 0) {
       pty_ = std::make_unique<stream_descriptor>(manager_->executor_, process.pty_master);
     } else {
@@ -74,12 +79,93 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     asio::co_spawn(manager_->executor_, write_input(self), asio::detached);
   }
 
+  const std::string& session_id() const { return session_id_; }
+
   void grant(std::uint32_t bytes) {
     credit_ = std::min<std::uint64_t>(credit_ + bytes, 16 * wire::kInitialWindowBytes);
+    output_credit_received_ += bytes;
+    output_replay_.credited(bytes);
     credit_changed_.notify();
   }
 
   // Input from the client; the gateway never sends more than the window we granted.
+  bool input(std::string bytes) {
+    ++input_frames_;
+    return queue_input(std::move(bytes));
+  }
+
+  void end_input() {
+    ++input_frames_;
+    input_closed_ = true;
+    input_changed_.notify();
+  }
+
+  // The link broke: wait for the next one, for the grace the gateway gave.
+  void detach() {
+    attached_ = false;
+    const auto generation = ++link_generation_;
+    if (grace_.count() == 0) return abandon();
+    auto self = shared_from_this();
+    grace_timer_.expires_after(grace_);
+    grace_timer_.async_wait([self, generation](const boost::system::error_code& ec) {
+      if (ec || self->link_generation_ != generation) return;
+      spdlog::info("session {}: the gateway did not come back within {} s; hanging up", self->session_id_,
+                   self->grace_.count());
+      self->abandon();
+    });
+  }
+
+  // A new link: offer the session to the gateway with what this side received and granted.
+  void offer() {
+    ++link_generation_;
+    grace_timer_.cancel();
+    auto manager = manager_;
+    std::string frame = control_frame(channel_, {{"type", wire::msg::kSessionReattach},
+                                                 {"session_id", session_id_},
+                                                 {"input_frames", input_frames_},
+                                                 {"input_credit", input_credit_sent_},
+                                                 {"output_credit", output_credit_received_}});
+    asio::co_spawn(manager->executor_, [manager, frame]() -> asio::awaitable<void> { co_await manager->send(frame); },
+                   asio::detached);
+  }
+
+  // The gateway took the session back, having received `output_frames` in all: the rest goes
+  // again, in order, before anything new.
+  asio::awaitable<void> reattached(std::uint64_t output_frames) {
+    if (!output_replay_.received(output_frames)) {
+      spdlog::warn("session {}: the gateway's output count does not match; hanging up", session_id_);
+      abandon();
+      co_return;
+    }
+    const auto generation = link_generation_;
+    std::uint64_t next = output_frames;
+    for (;;) {
+      const auto link = manager_->link_;
+      if (!link || link_generation_ != generation) co_return;
+      const std::uint64_t first = output_replay_.next_number() - output_replay_.count();
+      next = std::max(next, first);  // credited meanwhile: the gateway has those
+      if (next >= output_replay_.next_number()) break;
+      auto frame = output_replay_.frame(static_cast<std::size_t>(next - first));
+      ++next;
+      co_await link->write_shared(std::move(frame));
+    }
+    attached_ = true;
+    spdlog::info("session {} is back on the gateway ({} output frames sent again)", session_id_, next - output_frames);
+  }
+
+  // Ends the session for good: the gateway closed it, or nobody came back for it.
+  void abandon() {
+    abandoned_ = true;
+    if (finished_) {
+      manager_->forget(channel_, this);
+    } else {
+      hang_up();
+    }
+  }
+
+  bool waiting_for_gateway() const { return !attached_; }
+
+ private:
   bool queue_input(std::string bytes, bool counted = true) {
     if (counted && queued_input_ + bytes.size() > wire::kInitialWindowBytes) return false;
     if (counted && write_input_now(bytes)) return true;
@@ -89,11 +175,8 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     return true;
   }
 
-  void end_input() {
-    input_closed_ = true;
-    input_changed_.notify();
-  }
 
+ public:
   void resize(unsigned short cols, unsigned short rows) {
     if (pty_) pty::resize(pty_->native_handle(), cols, rows);
   }
@@ -141,6 +224,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   }
 
   pid_t pid() const { return process_.pid; }
+  bool exited() const { return exit_status_.has_value(); }
 
  private:
   struct Input {
@@ -164,10 +248,23 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
       if (ec) break;  // EOF, or EIO once the PTY's last holder closed it
       credit_ -= n;
       bytes_read_ += n;
-      if (!co_await manager_->send_(wire::encode(type, channel_, std::string_view(buffer.data(), n)))) break;
+      co_await send_output(wire::encode(type, channel_, std::string_view(buffer.data(), n)), n);
     }
     --pumps_running_;
     maybe_finish();
+  }
+
+  // Output, and the exit, are kept until the gateway credits them when the session can come
+  // back after a broken link; sent only while the gateway has the session.
+  asio::awaitable<void> send_output(std::string frame, std::uint64_t counted) {
+    const auto link = attached_ ? manager_->link_ : nullptr;
+    if (grace_.count() == 0) {
+      if (link) co_await link->write(std::move(frame));
+      co_return;
+    }
+    auto kept = std::make_shared<const std::string>(std::move(frame));
+    output_replay_.sent(kept, counted);
+    if (link) co_await link->write_shared(std::move(kept));
   }
 
   // A keystroke goes to the process at once when nothing is queued before it, instead of
@@ -221,7 +318,8 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
         if (unreturned_input_ >= kInputCreditBatchBytes) {
           const auto credit = static_cast<std::uint32_t>(unreturned_input_);
           unreturned_input_ = 0;
-          co_await manager_->send_(wire::encode_credit(channel_, credit));
+          input_credit_sent_ += credit;  // a total: a reattach settles what a broken link lost
+          if (attached_) co_await manager_->send(wire::encode_credit(channel_, credit));
         }
       }
     }
@@ -244,18 +342,23 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     json exit = {{"type", wire::msg::kExit}};
     if (exit_status_->exit_code) exit["exit_code"] = *exit_status_->exit_code;
     if (exit_status_->signal) exit["signal"] = *exit_status_->signal;
-    auto manager = manager_;
-    const auto channel = channel_;
-    std::string frame = control_frame(channel, exit);
-    asio::co_spawn(manager->executor_, [manager, frame]() -> asio::awaitable<void> { co_await manager->send_(frame); },
+    auto self = shared_from_this();
+    std::string frame = control_frame(channel_, exit);
+    asio::co_spawn(manager_->executor_,
+                   [self, frame = std::move(frame)]() mutable -> asio::awaitable<void> {
+                     co_await self->send_output(std::move(frame), 0);
+                   },
                    asio::detached);
-    spdlog::info("session on channel {} ended (pid {})", channel, process_.pid);
-    manager->forget(channel);
+    spdlog::info("session on channel {} ended (pid {})", channel_, process_.pid);
+    // Kept until the gateway closes it, so the exit can go again over a new link.
+    if (abandoned_ || grace_.count() == 0) manager_->forget(channel_, this);
   }
 
   std::shared_ptr<SessionManager> manager_;
   std::uint32_t channel_;
   pty::Process process_;
+  std::string session_id_;
+  std::chrono::seconds grace_;  // how long to wait for a new link; 0: end with the link
   std::unique_ptr<stream_descriptor> pty_, stdin_, stdout_, stderr_;
   std::uint64_t credit_ = wire::kInitialWindowBytes;
   std::size_t unreturned_input_ = 0;  // written to the process, credit not yet sent back
@@ -272,6 +375,16 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   asio::steady_timer exit_timer_;
   bool hung_up_ = false;
   bool finished_ = false;
+  // Resuming over a new link: what was sent and not yet credited, and the totals the gateway
+  // compares with its own.
+  wire::ReplayQueue output_replay_;
+  bool attached_ = true;  // the gateway has the session on the current link
+  std::uint64_t link_generation_ = 0;
+  std::uint64_t input_frames_ = 0;  // data and eof frames received
+  std::uint64_t input_credit_sent_ = 0;
+  std::uint64_t output_credit_received_ = 0;
+  asio::steady_timer grace_timer_;
+  bool abandoned_ = false;
 };
 
 struct SessionManager::Reaper {
@@ -279,9 +392,8 @@ struct SessionManager::Reaper {
   asio::signal_set signals;
 };
 
-SessionManager::SessionManager(asio::any_io_executor executor, Send send, pty::CreateUser create_users)
-    : executor_(std::move(executor)), send_(std::move(send)), create_users_(create_users),
-      reaper_(std::make_unique<Reaper>(executor_)) {}
+SessionManager::SessionManager(asio::any_io_executor executor, pty::CreateUser create_users)
+    : executor_(std::move(executor)), create_users_(create_users), reaper_(std::make_unique<Reaper>(executor_)) {}
 
 SessionManager::~SessionManager() = default;
 
@@ -305,9 +417,41 @@ void SessionManager::reap() {
   // Copy: check_exit may forget sessions.
   auto sessions = sessions_;
   for (auto& [channel, session] : sessions) session->check_exit();
+  for (auto& session : leaving_) session->check_exit();
+  std::erase_if(leaving_, [](const auto& session) { return session->exited(); });
 }
 
-void SessionManager::forget(std::uint32_t channel) { sessions_.erase(channel); }
+void SessionManager::forget(std::uint32_t channel, const AgentSession* session) {
+  // Only this session: a new one may have the channel already.
+  if (auto it = sessions_.find(channel); it != sessions_.end() && it->second.get() == session) sessions_.erase(it);
+}
+
+void SessionManager::attach(std::shared_ptr<transport::MessageSocket> link) {
+  link_ = std::move(link);
+  auto sessions = sessions_;
+  for (auto& [channel, session] : sessions) session->offer();
+  if (!sessions.empty()) spdlog::info("offering {} kept session(s) to the gateway", sessions.size());
+}
+
+void SessionManager::detach() {
+  link_ = nullptr;
+  auto sessions = sessions_;  // with no grace, sessions end and may be forgotten
+  for (auto& [channel, session] : sessions) session->detach();
+}
+
+std::vector<std::string> SessionManager::session_ids() const {
+  std::vector<std::string> ids;
+  for (const auto& [channel, session] : sessions_) {
+    if (ids.size() < wire::kMaxKeptSessions) ids.push_back(session->session_id());
+  }
+  return ids;
+}
+
+asio::awaitable<bool> SessionManager::send(std::string frame) {
+  const auto link = link_;
+  if (!link || !link->is_open()) co_return false;
+  co_return co_await link->write(std::move(frame));
+}
 
 void SessionManager::close_all() {
   auto sessions = sessions_;
@@ -347,7 +491,8 @@ asio::awaitable<void> SessionManager::open(std::uint32_t channel, const json& re
       }
     }
     const auto process = interactive ? pty::spawn_interactive(options) : pty::spawn_command(options);
-    auto session = std::make_shared<AgentSession>(self, channel, process);
+    auto session = std::make_shared<AgentSession>(self, channel, process, request["session_id"].get<std::string>(),
+                                                  std::chrono::seconds(request.value("resume_grace_seconds", 0)));
     sessions_[channel] = session;
     std::string profile = request.value("shell_profile", std::string());
     if (interactive && !profile.empty() && profile.back() != '\n') profile.push_back('\n');
@@ -355,7 +500,7 @@ asio::awaitable<void> SessionManager::open(std::uint32_t channel, const json& re
     spdlog::info("session {} started on channel {} as {} (pid {})", request["session_id"].get<std::string>(), channel,
                  options.user.name, process.pid);
     std::string opened = control_frame(channel, {{"type", wire::msg::kSessionOpened}});
-    co_await send_(std::move(opened));
+    co_await send(std::move(opened));
     session->check_exit();  // a command may already be done
   } catch (const pty::PtyError& error) {
     failure = error.what();
@@ -364,7 +509,7 @@ asio::awaitable<void> SessionManager::open(std::uint32_t channel, const json& re
     spdlog::warn("session on channel {} failed to start: {}", channel, failure);
     std::string failed =
         control_frame(channel, {{"type", wire::msg::kSessionFailed}, {"code", failure_code}, {"message", failure}});
-    co_await send_(std::move(failed));
+    co_await send(std::move(failed));
   }
 }
 
@@ -373,7 +518,7 @@ asio::awaitable<void> SessionManager::on_frame(wire::Frame frame) {
   std::shared_ptr<AgentSession> session = it == sessions_.end() ? nullptr : it->second;
   switch (frame.type) {
     case wire::FrameType::kData:
-      if (session && !session->queue_input(std::move(frame.payload))) {
+      if (session && !session->input(std::move(frame.payload))) {
         spdlog::warn("gateway overran the input window on channel {}; ending the session", frame.channel);
         session->hang_up();
       }
@@ -394,7 +539,13 @@ asio::awaitable<void> SessionManager::on_frame(wire::Frame frame) {
   const json& message = parsed.message;
   const std::string type = message["type"].get<std::string>();
   if (type == wire::msg::kSessionOpen) {
-    if (session) co_return;  // duplicate open
+    if (session && !session->waiting_for_gateway()) co_return;  // duplicate open
+    if (session) {
+      // A gateway that opens a new session here no longer has the one kept for it (it restarted).
+      spdlog::info("session {} was not taken back by the gateway; hanging up", session->session_id());
+      session->abandon();
+      if (sessions_.erase(frame.channel) > 0) leaving_.push_back(session);  // still to be reaped
+    }
     co_await open(frame.channel, message);
   } else if (!session) {
     co_return;
@@ -403,9 +554,13 @@ asio::awaitable<void> SessionManager::on_frame(wire::Frame frame) {
                     static_cast<unsigned short>(std::clamp(message["rows"].get<int>(), 1, 10000)));
   } else if (type == wire::msg::kEof) {
     session->end_input();
+  } else if (type == wire::msg::kSessionReattached) {
+    co_await session->reattached(message["output_frames"].get<std::uint64_t>());
   } else if (type == wire::msg::kSessionClose) {
+    // A close for another session that had this channel (one this agent kept) is not for this one.
+    if (message.contains("session_id") && message["session_id"] != session->session_id()) co_return;
     spdlog::info("gateway closed the session on channel {}: {}", frame.channel, message["reason"].get<std::string>());
-    session->hang_up();
+    session->abandon();
   }
 }
 

@@ -113,6 +113,7 @@ asio::awaitable<void> AgentHub::serve(transport::HttpRequest request, std::share
   if (auto existing = links_.find(node_id); existing != links_.end()) existing->second->close();
   links_[node_id] = socket;
   store_.set_node_connection(node_id, true, settings_.gateway_id, clock_.now_ms());
+  if (on_link_opened) on_link_opened(node_id, hello.message.value("kept_sessions", std::vector<std::string>{}));
   spdlog::info("agent {} ({}) connected from {}", node_id, node->name, source);
   std::string welcome = welcome_frame(settings_.heartbeat_seconds, settings_.gateway_id);
   co_await socket->write(std::move(welcome));
@@ -121,7 +122,7 @@ asio::awaitable<void> AgentHub::serve(transport::HttpRequest request, std::share
   while (auto bytes = co_await socket->read()) {
     // Session and stream frames are handed on as received; only the link's own are decoded.
     if (const auto header = wire::peek_header(*bytes); header && header->channel != 0) {
-      if (on_channel_frame) co_await on_channel_frame(node_id, std::move(*bytes), *header);
+      if (on_channel_frame) co_await on_channel_frame(node_id, socket, std::move(*bytes), *header);
       continue;
     }
     const auto incoming = decode(*bytes);
@@ -152,12 +153,14 @@ asio::awaitable<void> AgentHub::serve(transport::HttpRequest request, std::share
     }
   }
   socket->close();
-  if (auto it = links_.find(node_id); it != links_.end() && it->second == socket) {
+  const auto it = links_.find(node_id);
+  const bool current = it != links_.end() && it->second == socket;
+  if (current) {
     links_.erase(it);
-    const auto current = store_.get_node(node_id);
-    store_.set_node_connection(node_id, false, settings_.gateway_id, current ? current->last_ping_at : 0);
-    if (on_link_closed) on_link_closed(node_id);
+    const auto stored = store_.get_node(node_id);
+    store_.set_node_connection(node_id, false, settings_.gateway_id, stored ? stored->last_ping_at : 0);
   }
+  if (on_link_closed) on_link_closed(node_id, socket, current);
   spdlog::info("agent {} disconnected: {}", node_id, ended);
 }
 
@@ -166,6 +169,11 @@ asio::awaitable<bool> AgentHub::send(const std::string& node_id, std::string fra
   if (it == links_.end()) co_return false;
   auto socket = it->second;
   co_return co_await socket->write(std::move(frame));
+}
+
+std::shared_ptr<transport::MessageSocket> AgentHub::link(const std::string& node_id) const {
+  const auto it = links_.find(node_id);
+  return it == links_.end() ? nullptr : it->second;
 }
 
 void AgentHub::disconnect(const std::string& node_id, const std::string& reason) {

@@ -82,17 +82,21 @@ struct Gateway::Impl {
       spdlog::warn("session recording and streaming are OFF (--no-recording)");
     }
     auditor.set_listener([this](const nlohmann::json& event) { events.audit(event); });
-    hub.on_channel_frame = [this](const std::string& node_id, std::string frame,
-                                  wire::Header header) -> asio::awaitable<void> {
+    hub.on_channel_frame = [this](const std::string& node_id, const std::shared_ptr<transport::MessageSocket>& link,
+                                  std::string frame, wire::Header header) -> asio::awaitable<void> {
       if (wire::is_stream_channel(header.channel)) {
         co_await forwards.on_agent_frame(node_id, std::move(frame), header);
       } else {
-        co_await sessions.on_agent_frame(node_id, std::move(frame), header);
+        co_await sessions.on_agent_frame(node_id, link, std::move(frame), header);
       }
     };
-    hub.on_link_closed = [this](const std::string& node_id) {
-      sessions.on_link_closed(node_id);
-      forwards.on_link_closed(node_id);
+    hub.on_link_closed = [this](const std::string& node_id, const std::shared_ptr<transport::MessageSocket>& link,
+                                bool current) {
+      sessions.on_link_closed(node_id, link, current);
+      if (current) forwards.on_link_closed(node_id);
+    };
+    hub.on_link_opened = [this](const std::string& node_id, const std::vector<std::string>& kept) {
+      sessions.on_link_opened(node_id, kept);
     };
     const auto listen = transport::parse_host_port(config.listen);
     transport::ServerOptions options;

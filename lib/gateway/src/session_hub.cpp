@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -34,7 +35,8 @@ constexpr std::int64_t kWindowLimit = static_cast<std::int64_t>(wire::kInitialWi
 std::string control(const json& message, std::uint32_t channel) { return wire::encode_control(message, channel); }
 
 struct Session {
-  explicit Session(asio::any_io_executor executor) : opened(executor), watchdog(executor), reconnect(executor) {
+  explicit Session(asio::any_io_executor executor)
+      : opened(executor), watchdog(executor), reconnect(executor), node_grace(executor) {
     opened.expires_at(asio::steady_timer::time_point::max());
   }
   store::SessionRecord record;
@@ -66,6 +68,15 @@ struct Session {
   std::uint64_t link_generation = 0;  // the client link in use; an older link's end changes nothing
   asio::steady_timer reconnect;     // the grace a lost client has to come back
   bool exited = false;              // the process exited; ends once the client has been told
+
+  // The node's side: its link can break too, and its agent keeps the session for the grace.
+  std::shared_ptr<transport::MessageSocket> agent_link;  // the link the node has the session on
+  bool node_attached = true;  // frames go to the node; false while it is away or being caught up
+  wire::ReplayQueue input_replay;             // input sent to the node and not yet credited by it
+  std::uint64_t output_frames_from_node = 0;  // data, stderr and exit frames received
+  std::uint64_t output_credit_to_node = 0;    // output credit owed to the node in all, sent or not
+  std::uint64_t node_generation = 0;          // the node link in use; an older one's timer is void
+  asio::steady_timer node_grace;
 
   // Open, and `generation` is still the client link in use.
   bool current(std::uint64_t generation) const { return state == State::kOpen && link_generation == generation; }
@@ -124,17 +135,12 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     audit.record(actor, session->client ? session->client->remote_address() : "", "session:End",
                  "session/" + session->record.id, status == "Failed" ? "failure" : "success", reason);
     spdlog::info("session {} ended: {} ({})", session->record.id, status, reason);
-    auto self = shared_from_this();
-    const std::string node_id = session->record.node_id;
-    const std::uint32_t channel = session->channel;
+    session->node_grace.cancel();
     auto client = session->client;
     asio::co_spawn(
         executor,
-        [self, node_id, channel, close_agent, reason, client, client_notice]() -> asio::awaitable<void> {
-          if (close_agent) {
-            std::string close = control({{"type", wire::msg::kSessionClose}, {"reason", reason.substr(0, 256)}}, channel);
-            co_await self->agents.send(node_id, std::move(close));
-          }
+        [session, close_agent, reason, client, client_notice]() -> asio::awaitable<void> {
+          if (close_agent) co_await send_to_node(session, close_frame(session, reason));
           if (client && client->is_open()) {
             if (client_notice) {
               std::string ended = control({{"type", wire::msg::kSessionEnded}, {"reason", client_notice->substr(0, 256)}},
@@ -185,11 +191,136 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     return control(exit, wire::kClientChannel);
   }
 
+  static std::string close_frame(const std::shared_ptr<Session>& session, const std::string& reason) {
+    return control({{"type", wire::msg::kSessionClose}, {"reason", reason.substr(0, 256)}, {"session_id", session->record.id}},
+                   session->channel);
+  }
+
+  // The node's link while it has the session, else null: what is not sent then is resent, or
+  // settled as a credit total, when the node comes back.
+  static std::shared_ptr<transport::MessageSocket> node_link(const Session& session) {
+    return session.node_attached ? session.agent_link : nullptr;
+  }
+
+  static asio::awaitable<bool> send_to_node(std::shared_ptr<Session> session, std::string frame) {
+    const auto link = node_link(*session);
+    if (!link) co_return false;
+    co_return co_await link->write(std::move(frame));
+  }
+
   // The client consumed `bytes` more output: the node may send as much again.
   asio::awaitable<void> credit_node(std::shared_ptr<Session> session, std::uint64_t bytes) {
     session->agent_output_in_flight = std::max<std::int64_t>(0, session->agent_output_in_flight - static_cast<std::int64_t>(bytes));
     if (session->resumable) session->output_replay.credited(bytes);
-    co_await agents.send(session->record.node_id, wire::encode_credit(session->channel, static_cast<std::uint32_t>(bytes)));
+    session->output_credit_to_node += bytes;
+    co_await send_to_node(session, wire::encode_credit(session->channel, static_cast<std::uint32_t>(bytes)));
+  }
+
+  // The node wrote `bytes` more input to the process: the client may send as much again.
+  asio::awaitable<void> credit_client(std::shared_ptr<Session> session, std::uint64_t bytes) {
+    session->input_replay.credited(bytes);
+    session->client_input_in_flight = std::max<std::int64_t>(0, session->client_input_in_flight - static_cast<std::int64_t>(bytes));
+    session->input_credit_from_node += bytes;
+    // A client away for now gets the credit when it is back.
+    if (auto client = session->client) {
+      co_await client->write(wire::encode_credit(wire::kClientChannel, static_cast<std::uint32_t>(bytes)));
+    } else {
+      session->input_credit_held += static_cast<std::uint32_t>(bytes);  // at most one window: the client sent no more
+    }
+  }
+
+  // Input for the node, kept until the node credits it (an eof until credit passes it).
+  static asio::awaitable<void> send_input(std::shared_ptr<Session> session, std::string frame, std::uint64_t counted) {
+    auto kept = std::make_shared<const std::string>(std::move(frame));
+    session->input_replay.sent(kept, counted);
+    if (const auto link = node_link(*session)) co_await link->write_shared(std::move(kept));
+  }
+
+  asio::awaitable<void> notify_client(std::shared_ptr<Session> session, const std::string& text) {
+    std::string frame = control({{"type", wire::msg::kNotice}, {"message", text}}, wire::kClientChannel);
+    if (auto client = session->client) co_await client->write(std::move(frame));
+  }
+
+  // The node's link broke: the agent keeps the session for the grace; so does the gateway.
+  void detach_node(const std::shared_ptr<Session>& session) {
+    session->agent_link = nullptr;
+    session->node_attached = false;
+    const auto generation = ++session->node_generation;
+    const auto grace = session->settings.reconnect_grace;
+    spdlog::info("session {}: the connection to node {} broke; waiting {} s for it", session->record.id,
+                 session->record.node_id, grace.count());
+    asio::co_spawn(
+        executor,
+        [self = shared_from_this(), session, generation, grace]() -> asio::awaitable<void> {
+          co_await self->notify_client(session, "the connection to the node broke; waiting up to " +
+                                                    std::to_string(grace.count()) + " s for it to come back");
+          session->node_grace.expires_after(grace);
+          boost::system::error_code ec;
+          co_await session->node_grace.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          if (session->state != Session::State::kOpen || session->node_generation != generation) co_return;
+          self->end(session, "Failed",
+                    "connection to the node was lost and it did not come back within " + std::to_string(grace.count()) + " s",
+                    "gateway", false, "session ended: connection to the node was lost");
+        },
+        asio::detached);
+  }
+
+  // The node's agent offers a session it kept over a new link: it gets the input it missed and
+  // the credit a broken link swallowed, and sends again the output the gateway did not receive.
+  asio::awaitable<void> reattach(const std::string& node_id, const std::shared_ptr<transport::MessageSocket>& link,
+                                 std::uint32_t channel, std::shared_ptr<Session> session, const json& offer) {
+    const std::string id = offer["session_id"].get<std::string>();
+    if (!session || session->state != Session::State::kOpen || session->record.id != id) {
+      spdlog::info("node {} offered session {}, which has ended here; closing it", node_id, id.substr(0, 128));
+      std::string close = control({{"type", wire::msg::kSessionClose}, {"reason", "the session ended while the node was away"},
+                                   {"session_id", id}},
+                                  channel);
+      co_await link->write(std::move(close));
+      co_return;
+    }
+    const auto input_frames = offer["input_frames"].get<std::uint64_t>();
+    const auto input_credit = offer["input_credit"].get<std::uint64_t>();
+    const auto output_credit = offer["output_credit"].get<std::uint64_t>();
+    session->agent_link = link;
+    const auto generation = ++session->node_generation;
+    session->node_grace.cancel();
+    if (!session->input_replay.received(input_frames) || input_credit < session->input_credit_from_node ||
+        output_credit > session->output_credit_to_node) {
+      session->node_attached = true;  // so that the close reaches it
+      end(session, "Failed", "the node's counts did not match when it reconnected", "node/" + node_id, true,
+          "session ended: the node broke the protocol");
+      co_return;
+    }
+    session->node_attached = false;  // until what it missed is on its way
+    if (input_credit > session->input_credit_from_node) {
+      co_await credit_client(session, input_credit - session->input_credit_from_node);
+    }
+    std::string reattached =
+        control({{"type", wire::msg::kSessionReattached}, {"output_frames", session->output_frames_from_node}}, channel);
+    co_await link->write(std::move(reattached));
+    // Input it did not receive, in order; input arriving meanwhile joins the queue.
+    std::uint64_t next = input_frames;
+    for (;;) {
+      if (session->state != Session::State::kOpen || session->node_generation != generation) co_return;
+      const std::uint64_t first = session->input_replay.next_number() - session->input_replay.count();
+      next = std::max(next, first);
+      if (next >= session->input_replay.next_number()) break;
+      auto frame = session->input_replay.frame(static_cast<std::size_t>(next - first));
+      ++next;
+      co_await link->write_shared(std::move(frame));
+    }
+    session->node_attached = true;
+    // Owed and never received; at most what the agent would hold (a client may over-credit).
+    const std::uint64_t lost_credit =
+        std::min<std::uint64_t>(session->output_credit_to_node - output_credit, 16 * wire::kInitialWindowBytes);
+    spdlog::info("session {}: node {} is back ({} input frames sent again, {} bytes of its credit made up)",
+                 session->record.id, node_id, next - input_frames, lost_credit);
+    if (lost_credit > 0) co_await link->write(wire::encode_credit(channel, static_cast<std::uint32_t>(lost_credit)));
+    if (session->record.kind == "shell") {
+      std::string size = control({{"type", wire::msg::kResize}, {"cols", session->cols}, {"rows", session->rows}}, channel);
+      co_await link->write(std::move(size));
+    }
+    co_await notify_client(session, "the node is back");
   }
 
   // A resumable session's client link broke: the session goes on without it (output waits in
@@ -208,7 +339,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
           if (!session->current(generation) || session->client) co_return;
           self->end(session, "Terminated",
                     "the client's connection broke and it did not reconnect within " + std::to_string(grace.count()) + " s",
-                    "gateway", !session->exited, std::nullopt);
+                    "gateway", true, std::nullopt);
         },
         asio::detached);
   }
@@ -351,6 +482,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     session->source = source;
     session->resumable = start.value("resumable", false) && current.reconnect_grace.count() > 0;
     session->channel = allocate_channel(node->id);
+    session->agent_link = agents.link(node->id);
     by_id[session->record.id] = session;
     by_channel[{node->id, session->channel}] = session;
 
@@ -359,8 +491,9 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
                  {"term", start.value("term", std::string("xterm-256color"))}};
     if (mode == "command") open["command"] = command;
     if (mode == "shell" && !current.shell_profile.empty()) open["shell_profile"] = current.shell_profile;
+    open["resume_grace_seconds"] = current.reconnect_grace.count();
     std::string open_frame = control(open, session->channel);
-    const bool sent = co_await agents.send(node->id, std::move(open_frame));
+    const bool sent = co_await send_to_node(session, std::move(open_frame));
     if (sent && session->state == Session::State::kOpening) {
       session->opened.expires_after(kOpenTimeout);
       boost::system::error_code ec;
@@ -375,6 +508,8 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       by_channel.erase({node->id, session->channel});
       const bool already_ended = session->state == Session::State::kEnded;
       session->state = Session::State::kEnded;
+      // A node that answers late must not keep a session nobody has.
+      if (sent && session->failure_code.empty()) co_await send_to_node(session, close_frame(session, "no answer in time"));
       if (!already_ended) {
         audit.record(user->name, source, "session:Start", resource, "failure", message);
         co_await refuse_client(*socket, code, message);
@@ -412,7 +547,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         session->last_activity = clock.now_ms();
         if (tap) tap->data(session->record.id, TapStream::kInput, payload);
         wire::set_channel(*bytes, session->channel);
-        co_await agents.send(node_id, std::move(*bytes));
+        co_await send_input(session, std::move(*bytes), static_cast<std::uint64_t>(size));
       } else if (header->type == wire::FrameType::kCredit) {
         const auto credit = wire::decode_credit(payload);
         if (!credit) continue;
@@ -422,13 +557,14 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         const auto parsed = wire::parse_control(payload);
         if (!parsed.error.empty()) continue;
         const auto& type = parsed.message["type"];
-        if (type == wire::msg::kResize && tap) {
-          tap->resized(session->record.id, parsed.message["cols"].get<int>(), parsed.message["rows"].get<int>());
-        }
-        if (type == wire::msg::kEof) ++session->input_frames;
-        if (type == wire::msg::kResize || type == wire::msg::kEof) {
-          std::string out = control(parsed.message, session->channel);
-          co_await agents.send(node_id, std::move(out));
+        if (type == wire::msg::kResize) {
+          session->cols = parsed.message["cols"].get<int>();
+          session->rows = parsed.message["rows"].get<int>();
+          if (tap) tap->resized(session->record.id, session->cols, session->rows);
+          co_await send_to_node(session, control(parsed.message, session->channel));
+        } else if (type == wire::msg::kEof) {
+          ++session->input_frames;
+          co_await send_input(session, control(parsed.message, session->channel), 0);
         }
       }
     }
@@ -436,19 +572,30 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     if (session->resumable && client->lost()) {
       detach(session, generation);
     } else if (session->exited) {
-      end(session, "Terminated", exit_reason(session->record), session->record.owner, false, std::nullopt);
+      end(session, "Terminated", exit_reason(session->record), session->record.owner, true, std::nullopt);
     } else {
       end(session, "Terminated", "client disconnected", session->record.owner, true, std::nullopt);
     }
   }
 
-  asio::awaitable<void> on_agent_frame(const std::string& node_id, std::string frame, wire::Header header) {
+  asio::awaitable<void> on_agent_frame(const std::string& node_id, const std::shared_ptr<transport::MessageSocket>& link,
+                                       std::string frame, wire::Header header) {
     const auto it = by_channel.find({node_id, header.channel});
-    if (it == by_channel.end()) co_return;  // a session that already ended
-    auto session = it->second;
+    auto session = it == by_channel.end() ? nullptr : it->second;
     const std::string_view payload = std::string_view(frame).substr(wire::kHeaderBytes);
+    if (header.type == wire::FrameType::kControl && (!session || session->agent_link != link)) {
+      // Only a kept session's offer comes on a link the session is not on (yet).
+      const auto parsed = wire::parse_control(payload);
+      if (parsed.error.empty() && parsed.message["type"] == wire::msg::kSessionReattach) {
+        co_await reattach(node_id, link, header.channel, session, parsed.message);
+      }
+      co_return;
+    }
+    // Anything else from a link the session is not on is stale: the node resends what counts.
+    if (!session || session->agent_link != link) co_return;
     if (header.type == wire::FrameType::kData || header.type == wire::FrameType::kStderr) {
       if (session->state != Session::State::kOpen) co_return;
+      ++session->output_frames_from_node;
       const auto size = static_cast<std::int64_t>(payload.size());
       session->agent_output_in_flight += size;
       if (session->agent_output_in_flight > kWindowLimit) {
@@ -475,14 +622,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     if (header.type == wire::FrameType::kCredit) {
       const auto credit = wire::decode_credit(payload);
       if (!credit || session->state != Session::State::kOpen) co_return;
-      session->client_input_in_flight = std::max<std::int64_t>(0, session->client_input_in_flight - *credit);
-      session->input_credit_from_node += *credit;
-      // A client away for now gets the credit when it is back.
-      if (auto client = session->client) {
-        co_await client->write(wire::encode_credit(wire::kClientChannel, *credit));
-      } else {
-        session->input_credit_held += *credit;  // at most one window: the client sent no more
-      }
+      co_await credit_client(session, *credit);
       co_return;
     }
     const auto parsed = wire::parse_control(payload);
@@ -499,14 +639,15 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       session->failure_code = parsed.message["code"].get<std::string>();
       session->failure_message = parsed.message["message"].get<std::string>();
       session->opened.cancel();
-    } else if (type == wire::msg::kExit && session->state == Session::State::kOpen) {
+    } else if (type == wire::msg::kExit && session->state == Session::State::kOpen && !session->exited) {
+      ++session->output_frames_from_node;
       if (parsed.message.contains("exit_code")) session->record.exit_code = parsed.message["exit_code"].get<int>();
       if (parsed.message.contains("signal")) session->record.exit_signal = parsed.message["signal"].get<int>();
       session->exited = true;
       if (auto client = session->client) co_await client->write(exit_frame(session->record));
       // A resumable session ends when its client closes the link after the exit status, or
       // when a client that lost its link does not come back for it.
-      if (!session->resumable) end(session, "Terminated", exit_reason(session->record), session->record.owner, false, std::nullopt);
+      if (!session->resumable) end(session, "Terminated", exit_reason(session->record), session->record.owner, true, std::nullopt);
     }
   }
 
@@ -564,24 +705,44 @@ asio::awaitable<void> SessionHub::serve_client(transport::HttpRequest request,
   co_await impl->serve(std::move(request), std::move(socket));
 }
 
-asio::awaitable<void> SessionHub::on_agent_frame(const std::string& node_id, std::string frame, wire::Header header) {
+asio::awaitable<void> SessionHub::on_agent_frame(const std::string& node_id,
+                                                 const std::shared_ptr<transport::MessageSocket>& link, std::string frame,
+                                                 wire::Header header) {
   auto impl = impl_;
-  co_await impl->on_agent_frame(node_id, std::move(frame), header);
+  co_await impl->on_agent_frame(node_id, link, std::move(frame), header);
 }
 
-void SessionHub::on_link_closed(const std::string& node_id) {
+void SessionHub::on_link_closed(const std::string& node_id, const std::shared_ptr<transport::MessageSocket>& link,
+                                bool current) {
   std::vector<std::shared_ptr<Session>> lost;
   for (const auto& [key, session] : impl_->by_channel) {
-    if (key.first == node_id) lost.push_back(session);
+    if (key.first == node_id && session->agent_link == link) lost.push_back(session);
   }
+  const bool broke = link->lost() || !current;
   for (auto& session : lost) {
     if (session->state == Session::State::kOpening) {
       session->failure_code = "node_offline";
       session->failure_message = "the node disconnected while the session was starting";
       session->opened.cancel();
-      continue;
+    } else if (broke && session->state == Session::State::kOpen && session->settings.reconnect_grace.count() > 0) {
+      impl_->detach_node(session);
+    } else {
+      impl_->end(session, "Failed", "connection to the node was lost", "gateway", false,
+                 "session ended: connection to the node was lost");
     }
-    impl_->end(session, "Failed", "connection to the node was lost", "gateway", false,
+  }
+}
+
+void SessionHub::on_link_opened(const std::string& node_id, const std::vector<std::string>& kept) {
+  std::vector<std::shared_ptr<Session>> gone;
+  for (const auto& [key, session] : impl_->by_channel) {
+    if (key.first == node_id && session->state == Session::State::kOpen &&
+        std::find(kept.begin(), kept.end(), session->record.id) == kept.end()) {
+      gone.push_back(session);
+    }
+  }
+  for (auto& session : gone) {
+    impl_->end(session, "Failed", "the node's agent restarted and no longer has the session", "gateway", false,
                "session ended: connection to the node was lost");
   }
 }

@@ -101,5 +101,26 @@ TEST(Control, ResumeMessagesFollowTheSchema) {
             std::string::npos);
 }
 
+TEST(Control, ReattachMessagesFollowTheSchema) {
+  const json reattach = {{"type", "session_reattach"}, {"session_id", "alice-1"}, {"input_frames", 3},
+                         {"input_credit", 131072}, {"output_credit", 0}};
+  EXPECT_TRUE(parse_control(reattach.dump()).error.empty());
+  for (const char* field : {"session_id", "input_frames", "input_credit", "output_credit"}) {
+    json missing = reattach;
+    missing.erase(field);
+    EXPECT_NE(parse_control(missing.dump()).error.find(std::string("missing field '") + field + "'"), std::string::npos)
+        << field;
+  }
+  json huge = reattach;
+  huge["input_frames"] = 1e17;
+  EXPECT_FALSE(parse_control(huge.dump()).error.empty());
+  EXPECT_TRUE(parse_control(R"({"type":"session_reattached","output_frames":7})").error.empty());
+  EXPECT_FALSE(parse_control(R"({"type":"session_reattached","output_frames":-7})").error.empty());
+  EXPECT_TRUE(parse_control(R"({"type":"session_open","session_id":"s","mode":"shell","run_as":"u","resume_grace_seconds":60})")
+                  .error.empty());
+  EXPECT_FALSE(parse_control(R"({"type":"session_open","session_id":"s","mode":"shell","run_as":"u","resume_grace_seconds":3601})")
+                   .error.empty());
+}
+
 }  // namespace
 }  // namespace sallyport::wire

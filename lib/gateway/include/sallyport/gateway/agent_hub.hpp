@@ -37,12 +37,19 @@ class AgentHub final : public LinkControl {
   bool is_connected(const std::string& node_id) const { return links_.count(node_id) > 0; }
   // Sends a frame to a node's agent; false when this gateway holds no link to it.
   boost::asio::awaitable<bool> send(const std::string& node_id, std::string frame);
+  // The node's current link, or null.
+  std::shared_ptr<transport::MessageSocket> link(const std::string& node_id) const;
 
-  // Where frames on session and stream channels (not 0) go, as received, and who hears that a
-  // link ended.
-  std::function<boost::asio::awaitable<void>(const std::string& node_id, std::string frame, wire::Header header)>
+  // Where frames on session and stream channels (not 0) go, as received, with the link they
+  // came on, and who hears that a link ended (`current`: no newer link from the node took over).
+  std::function<boost::asio::awaitable<void>(const std::string& node_id,
+                                             const std::shared_ptr<transport::MessageSocket>& link, std::string frame,
+                                             wire::Header header)>
       on_channel_frame;
-  std::function<void(const std::string& node_id)> on_link_closed;
+  std::function<void(const std::string& node_id, const std::shared_ptr<transport::MessageSocket>& link, bool current)>
+      on_link_closed;
+  // A node's new link is up; `kept`: the sessions its agent still has from an earlier link.
+  std::function<void(const std::string& node_id, const std::vector<std::string>& kept)> on_link_opened;
 
  private:
   boost::asio::awaitable<void> refuse(transport::MessageSocket& socket, const std::string& code,

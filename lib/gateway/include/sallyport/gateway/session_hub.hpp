@@ -54,9 +54,15 @@ class SessionHub final : public SessionControl {
 
   boost::asio::awaitable<void> serve_client(transport::HttpRequest request,
                                             std::shared_ptr<transport::MessageSocket> socket);
-  // One encoded frame from the agent link (header already checked), relayed without a copy.
-  boost::asio::awaitable<void> on_agent_frame(const std::string& node_id, std::string frame, wire::Header header);
-  void on_link_closed(const std::string& node_id);
+  // One encoded frame from an agent link (header already checked), relayed without a copy.
+  boost::asio::awaitable<void> on_agent_frame(const std::string& node_id,
+                                              const std::shared_ptr<transport::MessageSocket>& link, std::string frame,
+                                              wire::Header header);
+  // A node's link ended: its sessions wait for the node to come back for the grace when the link
+  // broke (or a newer one replaced it), and end when it was closed (the agent stopped or died).
+  void on_link_closed(const std::string& node_id, const std::shared_ptr<transport::MessageSocket>& link, bool current);
+  // A node's new link is up: sessions its agent no longer has (it restarted) end at once.
+  void on_link_opened(const std::string& node_id, const std::vector<std::string>& kept);
   bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) override;
   void close_all(const std::string& reason);
   // Recording and log streaming of every session (optional; not owned).

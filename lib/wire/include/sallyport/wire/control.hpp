@@ -14,13 +14,17 @@ namespace sallyport::wire {
 // Gateway, agent and clients must speak the same version; a mismatch is refused with both
 // versions named. 2: forwarding sessions share a window the gateway returns (forward_credit,
 // forward_end) and the agent answers every stream_close; a version-1 agent would stall.
-constexpr int kProtocolVersion = 2;
+// 3: sessions resume after a broken link on either side (session_resume carries credit totals;
+// session_open the grace; session_reattach); a version-2 agent would refuse session_open.
+constexpr int kProtocolVersion = 3;
 constexpr std::size_t kMaxControlBytes = 64 * 1024;
+// Session IDs an agent names in its hello, well inside kMaxControlBytes.
+constexpr std::size_t kMaxKeptSessions = 512;
 
 // Message type names.
 namespace msg {
 inline constexpr const char* kChallenge = "challenge";   // gateway -> agent: protocol, nonce
-inline constexpr const char* kHello = "hello";           // agent -> gateway: protocol, node_id, signature
+inline constexpr const char* kHello = "hello";           // agent -> gateway: protocol, node_id, signature, kept_sessions
 inline constexpr const char* kWelcome = "welcome";       // gateway -> agent: heartbeat_seconds
 inline constexpr const char* kInventory = "inventory";   // agent -> gateway
 inline constexpr const char* kHeartbeat = "heartbeat";   // agent -> gateway, gateway -> agent (reply)
@@ -45,6 +49,12 @@ inline constexpr const char* kNotice = "notice";                   // gateway ->
 // data and stderr; input: data and eof) and sends again what came after (wire::ReplayQueue).
 inline constexpr const char* kSessionResume = "session_resume";    // client -> gateway: session_id, resume_token, output_frames, output_credit
 inline constexpr const char* kSessionResumed = "session_resumed";  // gateway -> client: input_frames, input_credit
+// The same between the gateway and the agent after the agent's link broke: session_open gives
+// the grace (resume_grace_seconds), and on its next link the agent offers each session it kept
+// (counts as above, output counting exit too; credit as totals). The gateway answers with its
+// count, or session_close for a session it no longer has.
+inline constexpr const char* kSessionReattach = "session_reattach";      // agent -> gateway: session_id, input_frames, input_credit, output_credit
+inline constexpr const char* kSessionReattached = "session_reattached";  // gateway -> agent: output_frames
 
 // Port forwarding. A forwarding session is started on channel 1 of a client WebSocket on
 // /v1/forwards/connect; each forwarded TCP connection is then a stream on its own channel
