@@ -172,6 +172,46 @@ async function main() {
   console.log(`  stty size ${before.join("x")} -> ${after.join("x")}`);
   await page.setViewportSize({ width: 1280, height: 800 });
 
+  step("a terminal outlives a broken connection");
+  // A TCP relay to the gateway whose connections the test resets, as a network failure would.
+  const links = new Set();
+  let resets = 0;
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(port, "127.0.0.1");
+    const pair = { client, upstream };
+    links.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const drop = () => links.delete(pair);
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+  });
+  await new Promise((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  const roaming = await context.newPage();
+  await roaming.goto(`https://127.0.0.1:${relay.address().port}/#/terminal/web-node`);
+  await roaming.locator(".terminal-host[data-session-id]").waitFor({ timeout: 20000 });
+  const roamingText = () => roaming.locator(".xterm-rows").innerText();
+  await roaming.locator(".xterm").click();
+  await roaming.keyboard.type("export MARK=kept-$((6*7)); echo exported\n");
+  await waitFor("the export", async () => (await roamingText()).includes("exported"), 10000);
+  for (const pair of [...links]) {
+    pair.client.resetAndDestroy();
+    pair.upstream.resetAndDestroy();
+    resets++;
+  }
+  check(resets > 0, "no connection to reset");
+  await roaming.locator(".banner", { hasText: "Reconnected" }).waitFor({ timeout: 20000 });
+  await roaming.keyboard.type("echo mark=$MARK\n");
+  await waitFor("the shell's state after the break", async () => (await roamingText()).includes("mark=kept-42"), 10000);
+  await shot(roaming, "03b-terminal-reconnected");
+  await roaming.keyboard.type("exit 4\n");
+  await roaming.locator(".banner", { hasText: "exited with status 4" }).waitFor({ timeout: 10000 });
+  const resumes = fs.readFileSync(path.join(root, "gw", "audit.log"), "utf8").split("\n")
+    .filter((line) => line.includes('"session:Resume"') && line.includes('"success"'));
+  check(resumes.length >= 1, "the gateway audited no resume");
+  await roaming.close();
+  relay.close();
+
   step("terminate the session from the history page");
   const history = await context.newPage();
   await history.goto(`${url}/#/sessions`);

@@ -23,6 +23,8 @@ export const Msg = {
   Exit: "exit",
   SessionEnded: "session_ended",
   Notice: "notice",
+  SessionResume: "session_resume",
+  SessionResumed: "session_resumed",
 } as const;
 
 export interface Frame {

@@ -11,15 +11,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <deque>
 #include <span>
 #include <array>
 #include <vector>
 
 #include "link_frame.hpp"
+#include "tcp_state.hpp"
 
 namespace sallyport::transport::impl {
 namespace {
@@ -132,16 +130,6 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
     close();
   }
 
-  // Whether the end of stream just read is the peer's FIN. After a reset the socket reads as
-  // ended too, once a send has taken the error; TCP's state tells them apart.
-  bool peer_closed_in_order() {
-    tcp_info info{};
-    socklen_t length = sizeof info;
-    const int fd = stream_.next_layer().socket().native_handle();
-    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return true;
-    return info.tcpi_state == TCP_CLOSE_WAIT;
-  }
-
   void drop_queue() {
     queue_.clear();
     queued_bytes_ = 0;
@@ -224,7 +212,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
       // The peer's kernel closing its socket in order (its process exited or was killed) is
       // an end; anything else is the network.
       const bool end_of_stream = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
-      const bool ended = (end_of_stream && peer_closed_in_order()) || ec == asio::error::operation_aborted ||
+      const bool ended = (end_of_stream && peer_closed_in_order(stream_.next_layer().socket().native_handle())) || ec == asio::error::operation_aborted ||
                          deadline != Clock::time_point::max();
       if (ended) close();
       else fail();

@@ -89,15 +89,18 @@ class LinkTest : public ::testing::Test {
     client_io.run();
   }
 
-  // A TLS connection that sent the upgrade by hand and read the answer's head into `answer`.
-  asio::awaitable<void> raw_upgrade(impl::TlsStream& stream, std::string& answer) {
+  // A TLS connection that sent the upgrade (to a link, or a WebSocket) by hand and read the
+  // answer's head into `answer`.
+  asio::awaitable<void> raw_upgrade(impl::TlsStream& stream, std::string& answer, bool websocket = false) {
     error_code ec;
     co_await stream.next_layer().async_connect(
         asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), server->port()),
         asio::redirect_error(asio::use_awaitable, ec));
     co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     const std::string request =
-        "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: sallyport-link/1\r\n\r\n";
+        websocket ? "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                  : "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: sallyport-link/1\r\n\r\n";
     co_await asio::async_write(stream, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
     char byte = 0;
     while (!ec && answer.find("\r\n\r\n") == std::string::npos) {
@@ -283,21 +286,30 @@ TEST_F(LinkTest, AMalformedFrameClosesTheLink) {
 
 // What a session may outlive: a reset or a silent peer is the network; a close frame or an
 // orderly end of stream (the peer process exited or was killed) is the peer going away.
-TEST_F(LinkTest, ALinkIsLostOnAResetOrSilenceButNotWhenThePeerEndsIt) {
+// The same for a WebSocket (the web console's), whose break the gateway resumes too.
+TEST_F(LinkTest, ALinkOrWebSocketIsLostOnAResetOrSilenceButNotWhenThePeerEndsIt) {
   enum class End { kCloseFrame, kEndOfStream, kReset, kSilence };
+  for (const bool websocket : {false, true}) {
   for (const End how : {End::kCloseFrame, End::kEndOfStream, End::kReset, End::kSilence}) {
+    SCOPED_TRACE(websocket ? "websocket" : "link");
     server_read_ended_ = false;
     server_lost_ = -1;
     std::string answer;
     run_client([&]() -> asio::awaitable<void> {
       if (how == End::kCloseFrame) {
-        auto link = co_await connect_link(co_await asio::this_coro::executor, options(), "/echo", {}, {});
+        auto executor = co_await asio::this_coro::executor;
+        LinkConnection link;  // GCC 12: no co_await inside a conditional expression
+        if (websocket) {
+          link = co_await connect_websocket(executor, options(), "/echo", {}, {});
+        } else {
+          link = co_await connect_link(executor, options(), "/echo", {}, {});
+        }
         co_await link.socket->close_gracefully("done");
         co_return;
       }
       auto tls = impl::make_client_tls(TrustConfig{ca_.certificate_pem, {}}, "127.0.0.1");
       impl::TlsStream stream(co_await asio::this_coro::executor, tls->context);
-      co_await raw_upgrade(stream, answer);
+      co_await raw_upgrade(stream, answer, websocket);
       auto& socket = stream.next_layer().socket();
       if (how == End::kReset) socket.set_option(asio::socket_base::linger(true, 0));
       if (how == End::kSilence) {
@@ -311,6 +323,7 @@ TEST_F(LinkTest, ALinkIsLostOnAResetOrSilenceButNotWhenThePeerEndsIt) {
     for (int i = 0; i < 200 && !server_read_ended_; ++i) std::this_thread::sleep_for(20ms);
     ASSERT_TRUE(server_read_ended_) << static_cast<int>(how);
     EXPECT_EQ(server_lost_, how == End::kReset || how == End::kSilence ? 1 : 0) << static_cast<int>(how);
+  }
   }
 }
 

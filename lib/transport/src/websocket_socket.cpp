@@ -5,7 +5,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <deque>
+
+#include "tcp_state.hpp"
 
 namespace sallyport::transport::impl {
 namespace {
@@ -32,6 +35,12 @@ class WebSocketMessageSocket final : public MessageSocket {
     boost::system::error_code ec;
     co_await stream_.async_read(read_buffer_, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
+      // A close frame, or the peer's kernel closing its socket in order, is an end; a reset,
+      // a peer silent past the idle limit or anything else is the network.
+      const bool end_of_stream = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+      const bool ended = ec == websocket::error::closed || ec == asio::error::operation_aborted ||
+                         (end_of_stream && peer_closed_in_order(beast::get_lowest_layer(stream_).socket().native_handle()));
+      if (open_ && !ended) lost_ = true;
       close();
       co_return std::nullopt;
     }
@@ -80,6 +89,7 @@ class WebSocketMessageSocket final : public MessageSocket {
 
   bool is_open() const override { return open_; }
   std::string remote_address() const override { return remote_address_; }
+  bool lost() const override { return lost_; }
 
  private:
   // Only one coroutine writes at a time; it drains whatever others queued meanwhile.
@@ -90,6 +100,7 @@ class WebSocketMessageSocket final : public MessageSocket {
       co_await stream_.async_write(asio::buffer(queue_.front()), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         writing_ = false;
+        if (open_) lost_ = true;
         close();
         drop_queue();
         co_return;
@@ -125,6 +136,7 @@ class WebSocketMessageSocket final : public MessageSocket {
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool open_ = true;
+  bool lost_ = false;  // see MessageSocket::lost()
 };
 
 }  // namespace

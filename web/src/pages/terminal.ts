@@ -1,6 +1,7 @@
 // The terminal: xterm.js fitted to the window, speaking the same session protocol as the CLI
 // over /v1/sessions/connect (the cookie authenticates it, the Origin must be this gateway).
 // Output credit goes back only after xterm has rendered the bytes; input waits for credit.
+// A broken connection is resumed like the CLI's (session_resume with the token).
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { h } from "../dom";
@@ -42,14 +43,26 @@ export const terminalPage: Page = (main, _me, args) => {
   fit.fit();
   term.focus();
 
-  const socket = new WebSocket(`wss://${location.host}/v1/sessions/connect`);
-  socket.binaryType = "arraybuffer";
+  let socket: WebSocket | null = null;  // null while reconnecting
   let started = false;
   let ended = false;
   let inputCredit = INITIAL_WINDOW_BYTES;
   let pending: Uint8Array[] = [];
   let unreturned = 0;
   const encoder = new TextEncoder();
+  // Resuming after a broken connection, as the CLI does: the gateway's token, the output frames
+  // received, the input frames sent and not yet credited (with the counted bytes up to each),
+  // and the credit totals that settle what a broken connection swallowed.
+  let sessionId = "";
+  let resumeToken = "";
+  let resumeGraceMs = 0;
+  let outputFrames = 0;
+  let outputCreditSent = 0;
+  let inputCreditReceived = 0;
+  let inputSent = 0;  // counted bytes in all
+  let inputFramesFirst = 0;  // number of replay[0]
+  const replay: { frame: Uint8Array; end: number }[] = [];
+  let reconnectTimer = 0;
 
   const showBanner = (text: string, kind: "info" | "error" | "ok"): void => {
     banner.hidden = false;
@@ -59,14 +72,30 @@ export const terminalPage: Page = (main, _me, args) => {
   const finish = (text: string, kind: "info" | "error" | "ok"): void => {
     if (ended) return;
     ended = true;
+    window.clearTimeout(reconnectTimer);
     showBanner(text, kind);
     title.textContent = `Session ended · ${target}`;
     term.options.disableStdin = true;
     term.options.cursorBlink = false;
   };
 
-  const send = (bytes: Uint8Array): void => {
-    if (socket.readyState === WebSocket.OPEN) socket.send(bytes as Uint8Array<ArrayBuffer>);
+  const send = (bytes: Uint8Array): boolean => {
+    if (socket?.readyState !== WebSocket.OPEN) return false;
+    socket.send(bytes as Uint8Array<ArrayBuffer>);
+    return true;
+  };
+  const returnCredit = (): void => {
+    if (unreturned === 0 || !send(encodeCredit(unreturned))) return;
+    outputCreditSent += unreturned;
+    unreturned = 0;
+  };
+  const grantInput = (bytes: number): void => {
+    inputCredit += bytes;
+    inputCreditReceived += bytes;
+    while (replay.length && replay[0].end <= inputCreditReceived) {
+      replay.shift();
+      inputFramesFirst++;
+    }
   };
   const flushInput = (): void => {
     while (pending.length && inputCredit > 0) {
@@ -78,31 +107,29 @@ export const terminalPage: Page = (main, _me, args) => {
         pending.shift();
       }
       inputCredit -= chunk.length;
-      send(encodeFrame(FrameType.Data, chunk));
+      inputSent += chunk.length;
+      const frame = encodeFrame(FrameType.Data, chunk);
+      if (resumeToken) replay.push({ frame, end: inputSent });
+      send(frame);
     }
   };
   const sendResize = (): void => {
     if (started && !ended) send(encodeControl({ type: Msg.Resize, cols: term.cols, rows: term.rows }));
   };
 
-  socket.addEventListener("open", () => {
-    send(encodeControl({ type: Msg.SessionStart, protocol: PROTOCOL_VERSION, target, mode: "shell", cols: term.cols, rows: term.rows, term: "xterm-256color" }));
-  });
-  socket.addEventListener("message", (event) => {
+  const onMessage = (event: MessageEvent): void => {
     if (!(event.data instanceof ArrayBuffer)) return;
     const frame = decodeFrame(event.data);
     if (!frame) return;
     if (frame.type === FrameType.Data || frame.type === FrameType.Stderr) {
+      outputFrames++;
       const size = frame.payload.length;
       term.write(frame.payload.slice(), () => {
         unreturned += size;
-        if (unreturned >= kCreditBatchBytes || socket.bufferedAmount === 0) {
-          send(encodeCredit(unreturned));
-          unreturned = 0;
-        }
+        if (unreturned >= kCreditBatchBytes || socket?.bufferedAmount === 0) returnCredit();
       });
     } else if (frame.type === FrameType.Credit) {
-      inputCredit += decodeCredit(frame.payload) ?? 0;
+      grantInput(decodeCredit(frame.payload) ?? 0);
       flushInput();
     } else {
       let message: any;
@@ -113,11 +140,16 @@ export const terminalPage: Page = (main, _me, args) => {
       }
       if (message.type === Msg.SessionStarted) {
         started = true;
+        sessionId = message.session_id;
+        resumeToken = message.resume_token ?? "";
+        resumeGraceMs = (message.resume_grace_seconds ?? 0) * 1000;
         title.textContent = `${message.node_id} · as ${message.run_as} · ${message.session_id}`;
         host.setAttribute("data-session-id", message.session_id);
         sendResize();
+      } else if (message.type === Msg.SessionResumed) {
+        resumed(message);
       } else if (message.type === Msg.SessionFailed) {
-        finish(`Could not start the session: ${message.message} (${message.code})`, "error");
+        finish(started ? `Session ended: ${message.message}` : `Could not start the session: ${message.message} (${message.code})`, "error");
       } else if (message.type === Msg.Notice) {
         showBanner(message.message, "info");
       } else if (message.type === Msg.SessionEnded) {
@@ -125,10 +157,63 @@ export const terminalPage: Page = (main, _me, args) => {
       } else if (message.type === Msg.Exit) {
         finish(message.signal !== undefined ? `Session ended: the shell was killed by signal ${message.signal}`
           : `Session ended: the shell exited with status ${message.exit_code ?? 0}`, "ok");
+        socket?.close(1000, "done");  // a close frame: the gateway ends the session now
       }
     }
-  });
-  socket.addEventListener("close", () => finish(started ? "Session ended: the connection to the gateway closed" : "Could not connect to the gateway", "error"));
+  };
+
+  // The gateway took the session back: input it did not receive goes again, then the size.
+  const resumed = (message: { input_frames: number; input_credit: number }): void => {
+    const received = message.input_frames;
+    if (received < inputFramesFirst || received > inputFramesFirst + replay.length || message.input_credit < inputCreditReceived) {
+      finish("Session ended: the gateway's counts did not match on reconnecting", "error");
+      socket?.close();
+      return;
+    }
+    replay.splice(0, received - inputFramesFirst);
+    inputFramesFirst = received;
+    grantInput(message.input_credit - inputCreditReceived);
+    for (const entry of replay) send(entry.frame);
+    showBanner("Reconnected.", "ok");
+    returnCredit();
+    sendResize();
+    flushInput();
+  };
+
+  const connect = (resume: boolean, deadline: number, pause: number): void => {
+    const next = new WebSocket(`wss://${location.host}/v1/sessions/connect`);
+    next.binaryType = "arraybuffer";
+    socket = next;
+    next.addEventListener("open", () => {
+      send(resume
+        ? encodeControl({ type: Msg.SessionResume, protocol: PROTOCOL_VERSION, session_id: sessionId, resume_token: resumeToken,
+          output_frames: outputFrames, output_credit: outputCreditSent })
+        : encodeControl({ type: Msg.SessionStart, protocol: PROTOCOL_VERSION, target, mode: "shell", cols: term.cols, rows: term.rows,
+          term: "xterm-256color", resumable: true }));
+    });
+    next.addEventListener("message", onMessage);
+    next.addEventListener("close", () => {
+      if (socket !== next || ended) return;
+      socket = null;
+      if (!started) {
+        finish("Could not connect to the gateway", "error");
+      } else if (!resumeToken) {
+        finish("Session ended: the connection to the gateway closed", "error");
+      } else {
+        // Broken or refused: try again until the gateway's grace (and the time it may take to
+        // notice the break) has passed.
+        const until = resume ? deadline : Date.now() + resumeGraceMs + 35000;
+        if (Date.now() >= until) {
+          finish("Session ended: the connection to the gateway was lost and could not be restored", "error");
+          return;
+        }
+        showBanner("The connection to the gateway broke; reconnecting…", "info");
+        const wait = resume ? Math.min(pause * 2, 2000) : 200;
+        reconnectTimer = window.setTimeout(() => connect(true, until, wait), wait);
+      }
+    });
+  };
+  connect(false, 0, 0);
 
   const input = term.onData((data) => {
     if (!started || ended) return;
@@ -156,7 +241,9 @@ export const terminalPage: Page = (main, _me, args) => {
     binary.dispose();
     resized.dispose();
     pending = [];
-    if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close();
+    window.clearTimeout(reconnectTimer);
+    ended = true;
+    if (socket && (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)) socket.close();
     term.dispose();
   };
 };
