@@ -754,6 +754,19 @@ TEST_F(Sessions, SessionsEndAtOnceWhenTheirAgentDies) {
   EXPECT_EQ(client.stderr_text().find("waiting up to"), std::string::npos) << client.stderr_text();
 }
 
+// An agent told to stop hangs up its sessions and exits; it does not wait for a grace.
+TEST_F(Sessions, AnAgentThatStopsEndsItsSessionsAndExits) {
+  auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 18))"},
+                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
+  ASSERT_TRUE(wait_until([&] { return process_running("sleep 618"); }, 10s)) << sandbox_.tails();
+  agent_->signal(SIGTERM);
+  EXPECT_TRUE(agent_->wait_for(10s).has_value()) << "the agent did not exit: " << sandbox_.tails();
+  EXPECT_TRUE(wait_until([] { return !process_running("sleep 618"); }, 10s)) << "the session's process outlived its agent";
+  const auto status = client.wait_for(10s);
+  ASSERT_TRUE(status.has_value()) << sandbox_.tails();
+  EXPECT_EQ(*status, 13) << client.stderr_text();
+}
+
 // A client that does not come back within the grace: the session ends and its processes with
 // it; the client, back later, is told how it ended.
 TEST_F(Sessions, ASessionWhoseClientDoesNotComeBackEndsAfterTheGrace) {
