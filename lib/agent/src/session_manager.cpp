@@ -435,6 +435,7 @@ void SessionManager::attach(std::shared_ptr<transport::MessageSocket> link) {
 
 void SessionManager::detach() {
   link_ = nullptr;
+  if (stopping_) return;  // hung up already: nothing to wait for
   auto sessions = sessions_;  // with no grace, sessions end and may be forgotten
   for (auto& [channel, session] : sessions) session->detach();
 }
@@ -454,6 +455,7 @@ asio::awaitable<bool> SessionManager::send(std::string frame) {
 }
 
 void SessionManager::close_all() {
+  stopping_ = true;
   auto sessions = sessions_;
   for (auto& [channel, session] : sessions) session->hang_up();
   boost::system::error_code ignored;

@@ -53,6 +53,7 @@ class SessionManager : public std::enable_shared_from_this<SessionManager> {
   boost::asio::any_io_executor executor_;
   pty::CreateUser create_users_;
   std::shared_ptr<transport::MessageSocket> link_;
+  bool stopping_ = false;  // close_all() ran: the agent is stopping
   std::map<std::uint32_t, std::shared_ptr<AgentSession>> sessions_;
   std::vector<std::shared_ptr<AgentSession>> leaving_;  // hung up after a new session took the channel
   struct Reaper;
