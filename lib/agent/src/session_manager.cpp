@@ -138,19 +138,14 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
       co_return;
     }
     const auto generation = link_generation_;
-    std::uint64_t next = output_frames;
-    for (;;) {
+    std::uint64_t cursor = output_frames;
+    while (auto frame = output_replay_.next_from(cursor)) {
       const auto link = manager_->link_;
       if (!link || link_generation_ != generation) co_return;
-      const std::uint64_t first = output_replay_.next_number() - output_replay_.count();
-      next = std::max(next, first);  // credited meanwhile: the gateway has those
-      if (next >= output_replay_.next_number()) break;
-      auto frame = output_replay_.frame(static_cast<std::size_t>(next - first));
-      ++next;
       co_await link->write_shared(std::move(frame));
     }
     attached_ = true;
-    spdlog::info("session {} is back on the gateway ({} output frames sent again)", session_id_, next - output_frames);
+    spdlog::info("session {} is back on the gateway ({} output frames sent again)", session_id_, cursor - output_frames);
   }
 
   // Ends the session for good: the gateway closed it, or nobody came back for it.

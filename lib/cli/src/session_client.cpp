@@ -238,8 +238,8 @@ int run_session(const SessionRequest& request) {
                                 : wire::ParsedControl{{}, "no answer"};
         if (parsed.error.empty() && parsed.message["type"] == wire::msg::kSessionResumed) {
           const auto input_credit = parsed.message["input_credit"].get<std::uint64_t>();
-          if (!input_replay.received(parsed.message["input_frames"].get<std::uint64_t>()) ||
-              input_credit < input_credit_received) {
+          std::uint64_t cursor = parsed.message["input_frames"].get<std::uint64_t>();
+          if (!input_replay.received(cursor) || input_credit < input_credit_received) {
             outcome.message = "the gateway's count of input received does not match what was sent";
             co_await link->close_gracefully("bad resume");
             co_return false;
@@ -247,10 +247,7 @@ int run_session(const SessionRequest& request) {
           // Credit the gateway sent on the broken link that never arrived.
           if (input_credit > input_credit_received) grant_input(input_credit - input_credit_received);
           // Input not received goes first, in order; input typed meanwhile joins the queue.
-          for (std::size_t i = 0; i < input_replay.count(); ++i) {
-            auto frame = input_replay.frame(i);
-            co_await link->write_shared(std::move(frame));
-          }
+          while (auto frame = input_replay.next_from(cursor)) co_await link->write_shared(std::move(frame));
           socket = link;
           credit_written(0);  // what was written while away
           if (interactive) co_await link->write(resize_frame());

@@ -299,14 +299,9 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         control({{"type", wire::msg::kSessionReattached}, {"output_frames", session->output_frames_from_node}}, channel);
     co_await link->write(std::move(reattached));
     // Input it did not receive, in order; input arriving meanwhile joins the queue.
-    std::uint64_t next = input_frames;
-    for (;;) {
+    std::uint64_t cursor = input_frames;
+    while (auto frame = session->input_replay.next_from(cursor)) {
       if (session->state != Session::State::kOpen || session->node_generation != generation) co_return;
-      const std::uint64_t first = session->input_replay.next_number() - session->input_replay.count();
-      next = std::max(next, first);
-      if (next >= session->input_replay.next_number()) break;
-      auto frame = session->input_replay.frame(static_cast<std::size_t>(next - first));
-      ++next;
       co_await link->write_shared(std::move(frame));
     }
     session->node_attached = true;
@@ -314,7 +309,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     const std::uint64_t lost_credit =
         std::min<std::uint64_t>(session->output_credit_to_node - output_credit, 16 * wire::kInitialWindowBytes);
     spdlog::info("session {}: node {} is back ({} input frames sent again, {} bytes of its credit made up)",
-                 session->record.id, node_id, next - input_frames, lost_credit);
+                 session->record.id, node_id, cursor - input_frames, lost_credit);
     if (lost_credit > 0) co_await link->write(wire::encode_credit(channel, static_cast<std::uint32_t>(lost_credit)));
     if (session->record.kind == "shell") {
       std::string size = control({{"type", wire::msg::kResize}, {"cols", session->cols}, {"rows", session->rows}}, channel);
@@ -389,11 +384,10 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     co_await socket->write(std::move(resumed));
     // What the client missed, in order, and the node's credit for its input. Output and credit
     // arriving meanwhile join in; the link is attached only once nothing is left to send.
-    std::size_t replayed = 0;
+    std::uint64_t cursor = request["output_frames"].get<std::uint64_t>();
     for (;;) {
       if (!session->current(generation)) co_return;
-      if (replayed < session->output_replay.count()) {
-        auto frame = session->output_replay.frame(replayed++);
+      if (auto frame = session->output_replay.next_from(cursor)) {
         co_await socket->write_shared(std::move(frame));
       } else if (const auto held = std::exchange(session->input_credit_held, 0); held > 0) {
         co_await socket->write(wire::encode_credit(wire::kClientChannel, held));

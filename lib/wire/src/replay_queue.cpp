@@ -25,6 +25,12 @@ bool ReplayQueue::received(std::uint64_t frames) {
   return true;
 }
 
+ReplayQueue::Frame ReplayQueue::next_from(std::uint64_t& cursor) const {
+  if (cursor < first_number_) cursor = first_number_;
+  if (cursor >= next_number()) return nullptr;
+  return entries_[static_cast<std::size_t>(cursor++ - first_number_)].frame;
+}
+
 void ReplayQueue::drop_front() {
   bytes_ -= entries_.front().frame->size();
   entries_.pop_front();

@@ -26,6 +26,22 @@ TEST(ReplayQueue, CreditDropsTheFramesItCovers) {
   EXPECT_EQ(queue.bytes(), 0u);
 }
 
+TEST(ReplayQueue, AResendWalksFromACursorPastWhatWasDroppedAndIntoWhatWasAdded) {
+  ReplayQueue queue;
+  for (const char* bytes : {"a", "b", "c"}) queue.sent(frame(bytes), 1);
+  std::uint64_t cursor = 1;  // the peer has frame 0
+  ASSERT_NE(queue.next_from(cursor), nullptr);
+  EXPECT_EQ(cursor, 2u);
+  queue.credited(3);  // the rest is credited while the resend waits: nothing left to send
+  EXPECT_EQ(queue.next_from(cursor), nullptr);
+  queue.sent(frame("d"), 1);  // sent during the resend: it goes too
+  const auto next = queue.next_from(cursor);
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(*next, "d");
+  EXPECT_EQ(cursor, 4u);
+  EXPECT_EQ(queue.next_from(cursor), nullptr);
+}
+
 TEST(ReplayQueue, AnEndOfInputStaysUntilCreditPassesIt) {
   ReplayQueue queue;
   queue.sent(frame("data"), 4);

@@ -25,6 +25,10 @@ class ReplayQueue {
   bool received(std::uint64_t frames);
 
   std::uint64_t next_number() const { return first_number_ + entries_.size(); }  // of the next frame sent
+  // For a resend that may take a while: the kept frame numbered `cursor` or, when that was
+  // dropped meanwhile, the first kept after it; the cursor then points past it. Null once the
+  // cursor has caught up with what was sent, frames sent during the resend included.
+  Frame next_from(std::uint64_t& cursor) const;
   std::size_t count() const { return entries_.size(); }
   const Frame& frame(std::size_t i) const { return entries_[i].frame; }  // 0: the oldest kept
   std::uint64_t bytes() const { return bytes_; }  // held, for the memory bound
