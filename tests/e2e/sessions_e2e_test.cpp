@@ -700,7 +700,12 @@ TEST_F(Sessions, ANodeThatDoesNotComeBackEndsItsSessionsAfterTheGrace) {
                                 {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
   ASSERT_TRUE(wait_until([&] { return process_running("sleep 615"); }, 10s)) << sandbox_.tails();
   proxy.cut(true);
-  std::this_thread::sleep_for(1s);
+  RunResult listed;  // the grace is short: looked at as soon as the gateway knows
+  EXPECT_TRUE(wait_until([&] {
+    listed = gateway_->cli({"sessions", "ls"});
+    return listed.out.find("Connected (waiting for node)") != std::string::npos;
+  }, 1500ms)) << listed.describe();
+  std::this_thread::sleep_for(500ms);
   EXPECT_TRUE(process_running("sleep 615")) << "the agent hung up before its grace";
   EXPECT_TRUE(client.running()) << "the session ended before its grace: " << client.stderr_text();
   const auto status = client.wait_for(15s);
@@ -785,7 +790,12 @@ TEST_F(Sessions, ASessionWhoseClientDoesNotComeBackEndsAfterTheGrace) {
     return !listed_sessions("active").empty() && process_running("sleep 613");
   }, 10s)) << sandbox_.tails();
   proxy.cut(true);
-  std::this_thread::sleep_for(1s);
+  json waiting;  // the grace is short: looked at as soon as the gateway knows
+  EXPECT_TRUE(wait_until([&] {
+    waiting = listed_sessions("active");
+    return waiting.size() == 1 && waiting[0].value("waiting_for", "") == "client";
+  }, 1500ms)) << waiting.dump();
+  std::this_thread::sleep_for(500ms);
   EXPECT_TRUE(process_running("sleep 613")) << "the session ended before its grace: " << client.stderr_text();
   EXPECT_TRUE(wait_until([] { return !process_running("sleep 613"); }, 15s)) << "the session outlived its grace";
   const auto history = listed_sessions("history");

@@ -25,6 +25,12 @@ std::string exit_text(const json& session) {
   return signal.empty() ? "" : "signal " + signal;
 }
 
+// The status, and what a live session waits for after a broken connection.
+std::string status_text(const json& session) {
+  const std::string waiting = field_text(session, "waiting_for");
+  return field_text(session, "status") + (waiting.empty() ? "" : " (waiting for " + waiting + ")");
+}
+
 struct ListOptions {
   std::string state = "active";
   int limit = 100;
@@ -45,7 +51,7 @@ void list(Context& context, const ListOptions& options) {
   Table table({"SESSION ID", "OWNER", "NODE", "RUN AS", "KIND", "STATUS", "STARTED", "ENDED", "EXIT"});
   for (const auto& session : list_field(answer, "sessions")) {
     table.add_row({field_text(session, "id"), field_text(session, "owner"), field_text(session, "node_id"),
-                   field_text(session, "run_as"), field_text(session, "kind"), field_text(session, "status"),
+                   field_text(session, "run_as"), field_text(session, "kind"), status_text(session),
                    field_text(session, "started_at"), field_text(session, "ended_at"), exit_text(session)});
   }
   context.out() << table.render();
@@ -63,7 +69,7 @@ void show(Context& context, const std::string& id, bool as_json) {
                                {"Run as", field_text(session, "run_as")},
                                {"Kind", field_text(session, "kind")},
                                {"Command", field_text(session, "command")},
-                               {"Status", field_text(session, "status")},
+                               {"Status", status_text(session)},
                                {"Reason", field_text(session, "reason")},
                                {"Started", field_text(session, "started_at")},
                                {"Ended", field_text(session, "ended_at")},

@@ -26,6 +26,8 @@ namespace {
 struct FakeSessions : SessionControl {
   store::Store* store = nullptr;
   bool holds = true;
+  std::string waiting;  // what every held session waits for
+  std::string waiting_for(const std::string&) override { return waiting; }
   std::vector<std::string> calls;  // "id by reason"
   bool terminate(const std::string& id, const std::string& by, const std::string& reason) override {
     calls.push_back(id + " " + by + " " + reason);
@@ -685,6 +687,18 @@ TEST_F(ApiPolicyTest, SessionListsAndVisibility) {
   EXPECT_EQ(call("GET", "/v1/sessions/nope", "", alice).status, 404u);
   const std::string nobody = user("nobody");
   EXPECT_EQ(call("GET", "/v1/sessions", "", nobody).status, 403u);
+}
+
+// A live session waiting for its client or node to reconnect says so; an ended one never does.
+TEST_F(ApiPolicyTest, LiveSessionsSayWhatTheyWaitFor) {
+  const std::string node = add_node("web-1", {});
+  add_session("alice-1", "alice", node);
+  add_session("alice-old", "alice", node, /*ended=*/true);
+  EXPECT_FALSE(json::parse(call("GET", "/v1/sessions/alice-1", "", admin_).body).contains("waiting_for"));
+  sessions_.waiting = "node";
+  EXPECT_EQ(json::parse(call("GET", "/v1/sessions/alice-1", "", admin_).body)["waiting_for"], "node");
+  EXPECT_EQ(json::parse(call("GET", "/v1/sessions", "", admin_).body)["sessions"][0]["waiting_for"], "node");
+  EXPECT_FALSE(json::parse(call("GET", "/v1/sessions/alice-old", "", admin_).body).contains("waiting_for"));
 }
 
 TEST_F(ApiPolicyTest, SessionsVisibleByNodeTag) {

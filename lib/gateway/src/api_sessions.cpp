@@ -31,6 +31,15 @@ class SessionContexts {
   std::map<std::string, std::optional<store::Node>> nodes_;  // one read per node per request
 };
 
+// The record, and for a live session what it waits for after a broken connection.
+json live_session_json(Context& context, const store::SessionRecord& session) {
+  json item = session_json(session);
+  if (session.ended_at == 0) {
+    if (auto waiting = context.sessions.waiting_for(session.id); !waiting.empty()) item["waiting_for"] = waiting;
+  }
+  return item;
+}
+
 HttpResponse list_sessions(Context& context, const HttpRequest& request, const Caller& caller) {
   const std::string state = request.query_param("state").empty() ? "active" : request.query_param("state");
   if (state != "active" && state != "history") {
@@ -55,7 +64,7 @@ HttpResponse list_sessions(Context& context, const HttpRequest& request, const C
     if (!Authorizer::allowed(Authorizer::decide(principal, "session:Read", "session/" + session.id, contexts(session)))) {
       continue;
     }
-    items.push_back(session_json(session));
+    items.push_back(live_session_json(context, session));
   }
   return json_response(200, {{"sessions", items}, {"state", state}});
 }
@@ -114,7 +123,7 @@ std::optional<HttpResponse> handle_sessions(Context& context, const HttpRequest&
   const auto extra = contexts(*session);
   if (show) {
     if (auto refused = context.authorize(caller, request, "session:Read", resource, extra)) return refused;
-    return json_response(200, session_json(*session));
+    return json_response(200, live_session_json(context, *session));
   }
   Body body(request.body);
   const std::string reason = body.string("reason", false, 256);

@@ -216,6 +216,10 @@ struct Gateway::Impl {
     std::optional<std::string> read_recording(const std::string& id, std::string* error) override {
       return first.read_recording(id, error);
     }
+    std::string waiting_for(const std::string& id) override {
+      auto waiting = first.waiting_for(id);
+      return waiting.empty() ? second.waiting_for(id) : waiting;
+    }
     SessionControl& first;
     SessionControl& second;
   } any_session;

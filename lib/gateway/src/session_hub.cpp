@@ -760,6 +760,13 @@ std::optional<std::string> SessionHub::read_recording(const std::string& session
   return read_recording_via(impl_->tap, session_id, error);
 }
 
+std::string SessionHub::waiting_for(const std::string& session_id) {
+  const auto it = impl_->by_id.find(session_id);
+  if (it == impl_->by_id.end() || it->second->state != Session::State::kOpen) return "";
+  if (!it->second->client) return "client";
+  return it->second->node_attached ? "" : "node";
+}
+
 std::size_t SessionHub::active_count() const { return impl_->by_id.size(); }
 
 }  // namespace sallyport::gateway

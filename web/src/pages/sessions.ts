@@ -13,6 +13,7 @@ interface Session {
   run_as: string;
   kind: string;
   status: string;
+  waiting_for?: string;  // a live session after a broken connection: "client" or "node"
   reason: string;
   started_at: string;
   ended_at: string;
@@ -51,7 +52,8 @@ export const sessionsPage: Page = (main) => {
   const row = (session: Session, live: boolean) => [
     h("code", {}, session.id), session.owner, h("code", {}, session.node_id), session.run_as,
     formatTime(session.started_at), live ? "—" : formatTime(session.ended_at),
-    h("span", { class: `status status-${session.status}`, title: session.reason }, session.status),
+    h("span", { class: `status status-${session.status}`, title: session.reason },
+      session.waiting_for ? `${session.status} (waiting for ${session.waiting_for})` : session.status),
     live ? "" : session.reason,
     h("span", { class: "actions" },
       live ? terminateButton(session) : null,

@@ -32,6 +32,9 @@ class SessionControl {
   // A session's recording (asciicast v2 text); nullopt with *error when there is none.
   // Pure: a composite that forgot to pass it on would silently answer "no recording".
   virtual std::optional<std::string> read_recording(const std::string& session_id, std::string* error) = 0;
+  // What a live session on this gateway is waiting for after a broken connection: "client",
+  // "node", or "" (nothing, or not held here).
+  virtual std::string waiting_for(const std::string& session_id) = 0;
 };
 
 struct ApiSettings {

@@ -50,6 +50,7 @@ class ForwardHub final : public SessionControl {
   void on_link_closed(const std::string& node_id);
   bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) override;
   std::optional<std::string> read_recording(const std::string& session_id, std::string* error) override;
+  std::string waiting_for(const std::string&) override { return ""; }  // forwards do not resume
   void close_all(const std::string& reason);
   std::size_t active_count() const;
 

@@ -68,6 +68,7 @@ class SessionHub final : public SessionControl {
   // Recording and log streaming of every session (optional; not owned).
   void set_tap(SessionTap* tap);
   std::optional<std::string> read_recording(const std::string& session_id, std::string* error) override;
+  std::string waiting_for(const std::string& session_id) override;
   std::size_t active_count() const;
 
  private:
