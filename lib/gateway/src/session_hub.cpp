@@ -62,7 +62,8 @@ struct Session {
   wire::ReplayQueue output_replay;  // output sent to the client and not yet credited by it
   std::uint64_t input_frames = 0;   // data and eof frames received from the client, over all its links
   std::uint32_t input_credit_held = 0;  // credit from the node while the client was away
-  // Credit totals over all client links: what a broken link swallowed is settled on resuming.
+  // Credit totals over all links: what a broken link swallowed is settled on resuming. Output
+  // credit from the client is owed to the node as it is; input credit goes the other way.
   std::uint64_t output_credit_from_client = 0;
   std::uint64_t input_credit_from_node = 0;
   std::uint64_t link_generation = 0;  // the client link in use; an older link's end changes nothing
@@ -74,7 +75,6 @@ struct Session {
   bool node_attached = true;  // frames go to the node; false while it is away or being caught up
   wire::ReplayQueue input_replay;             // input sent to the node and not yet credited by it
   std::uint64_t output_frames_from_node = 0;  // data, stderr and exit frames received
-  std::uint64_t output_credit_to_node = 0;    // output credit owed to the node in all, sent or not
   std::uint64_t node_generation = 0;          // the node link in use; an older one's timer is void
   asio::steady_timer node_grace;
 
@@ -212,7 +212,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
   asio::awaitable<void> credit_node(std::shared_ptr<Session> session, std::uint64_t bytes) {
     session->agent_output_in_flight = std::max<std::int64_t>(0, session->agent_output_in_flight - static_cast<std::int64_t>(bytes));
     if (session->resumable) session->output_replay.credited(bytes);
-    session->output_credit_to_node += bytes;
+    session->output_credit_from_client += bytes;
     co_await send_to_node(session, wire::encode_credit(session->channel, static_cast<std::uint32_t>(bytes)));
   }
 
@@ -285,7 +285,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     const auto generation = ++session->node_generation;
     session->node_grace.cancel();
     if (!session->input_replay.received(input_frames) || input_credit < session->input_credit_from_node ||
-        output_credit > session->output_credit_to_node) {
+        output_credit > session->output_credit_from_client) {
       session->node_attached = true;  // so that the close reaches it
       end(session, "Failed", "the node's counts did not match when it reconnected", "node/" + node_id, true,
           "session ended: the node broke the protocol");
@@ -307,7 +307,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     session->node_attached = true;
     // Owed and never received; at most what the agent would hold (a client may over-credit).
     const std::uint64_t lost_credit =
-        std::min<std::uint64_t>(session->output_credit_to_node - output_credit, 16 * wire::kInitialWindowBytes);
+        std::min<std::uint64_t>(session->output_credit_from_client - output_credit, 16 * wire::kInitialWindowBytes);
     spdlog::info("session {}: node {} is back ({} input frames sent again, {} bytes of its credit made up)",
                  session->record.id, node_id, cursor - input_frames, lost_credit);
     if (lost_credit > 0) co_await link->write(wire::encode_credit(channel, static_cast<std::uint32_t>(lost_credit)));
@@ -371,7 +371,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     if (auto old = std::exchange(session->client, nullptr)) old->close();
     const std::uint64_t generation = ++session->link_generation;
     // Credit the client sent on the broken link that never arrived.
-    if (const auto lost = output_credit - std::exchange(session->output_credit_from_client, output_credit); lost > 0) {
+    if (const auto lost = output_credit - session->output_credit_from_client; lost > 0) {
       co_await credit_node(session, lost);
     }
     session->reconnect.cancel();
@@ -545,7 +545,6 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       } else if (header->type == wire::FrameType::kCredit) {
         const auto credit = wire::decode_credit(payload);
         if (!credit) continue;
-        session->output_credit_from_client += *credit;
         co_await credit_node(session, *credit);
       } else if (header->type == wire::FrameType::kControl) {
         const auto parsed = wire::parse_control(payload);
