@@ -6,7 +6,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "link_frame.hpp"
+#include "queued_message.hpp"
 #include "tcp_state.hpp"
 
 namespace sallyport::transport::impl {
@@ -38,9 +38,8 @@ constexpr auto kCloseWait = std::chrono::seconds(2);  // for the peer's answer t
 
 struct Outgoing {
   FrameHeader header;
-  std::string payload;
-  std::shared_ptr<const std::string> shared;  // instead of payload, for a kept message
-  std::string_view bytes() const { return shared ? std::string_view(*shared) : std::string_view(payload); }
+  QueuedMessage message;
+  std::string_view bytes() const { return message.bytes(); }
 };
 
 class LinkSocket final : public MessageSocket, public std::enable_shared_from_this<LinkSocket> {
@@ -73,12 +72,12 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
 
   // Named, not braced in the co_await: GCC 12 destroys such a temporary twice.
   asio::awaitable<bool> write(std::string message) override {
-    Outgoing outgoing{{}, std::move(message), nullptr};
+    Outgoing outgoing{{}, {std::move(message), nullptr}};
     co_return co_await enqueue(std::move(outgoing));
   }
 
   asio::awaitable<bool> write_shared(std::shared_ptr<const std::string> message) override {
-    Outgoing outgoing{{}, std::string(), std::move(message)};
+    Outgoing outgoing{{}, {std::string(), std::move(message)}};
     co_return co_await enqueue(std::move(outgoing));
   }
 
@@ -209,11 +208,9 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
                                                            asio::redirect_error(asio::use_awaitable, ec));
     if (deadline != Clock::time_point::max()) stream_.next_layer().expires_never();
     if (ec) {
-      // The peer's kernel closing its socket in order (its process exited or was killed) is
-      // an end; anything else is the network.
-      const bool end_of_stream = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
-      const bool ended = (end_of_stream && peer_closed_in_order(stream_.next_layer().socket().native_handle())) || ec == asio::error::operation_aborted ||
-                         deadline != Clock::time_point::max();
+      // A read with a deadline (waiting for the peer's close frame) that ends is no break.
+      const bool ended = deadline != Clock::time_point::max() ||
+                         read_ended_in_order(ec, stream_.next_layer().socket().native_handle());
       if (ended) close();
       else fail();
       co_return false;
@@ -235,7 +232,7 @@ class LinkSocket final : public MessageSocket, public std::enable_shared_from_th
   // Control frames skip the queue's bound: they are small and answer the peer.
   void queue_control(FrameKind kind, std::string_view payload) {
     ++queued_controls_;
-    queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), std::string(payload), nullptr});
+    queue_.push_back(Outgoing{encode_frame_header(kind, payload.size()), {std::string(payload), nullptr}});
   }
 
   asio::awaitable<void> send_control(FrameKind kind, std::string_view payload) {

@@ -5,9 +5,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <deque>
 
+#include "queued_message.hpp"
 #include "tcp_state.hpp"
 
 namespace sallyport::transport::impl {
@@ -35,11 +35,9 @@ class WebSocketMessageSocket final : public MessageSocket {
     boost::system::error_code ec;
     co_await stream_.async_read(read_buffer_, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      // A close frame, or the peer's kernel closing its socket in order, is an end; a reset,
-      // a peer silent past the idle limit or anything else is the network.
-      const bool end_of_stream = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
-      const bool ended = ec == websocket::error::closed || ec == asio::error::operation_aborted ||
-                         (end_of_stream && peer_closed_in_order(beast::get_lowest_layer(stream_).socket().native_handle()));
+      // A close frame is an end too; Beast's idle timeout is not.
+      const bool ended = ec == websocket::error::closed ||
+                         read_ended_in_order(ec, beast::get_lowest_layer(stream_).socket().native_handle());
       if (open_ && !ended) lost_ = true;
       close();
       co_return std::nullopt;
@@ -49,18 +47,16 @@ class WebSocketMessageSocket final : public MessageSocket {
     co_return message;
   }
 
+  // Named, not braced in the co_await: GCC 12 destroys such a temporary twice.
   asio::awaitable<bool> write(std::string message) override {
-    while (open_ && queued_bytes_ >= kMaxQueuedBytes) co_await wait_for_queue_change();
-    if (!open_) co_return false;
-    queued_bytes_ += message.size();
-    queue_.push_back(std::move(message));
-    if (!writing_) co_await drain();
-    co_return open_;
+    QueuedMessage queued{std::move(message), nullptr};
+    co_return co_await enqueue(std::move(queued));
   }
 
-  // Beast masks a client's frames in place and wants one buffer it owns: a copy.
+  // Beast writes from the caller's buffers (a client masks into a buffer of its own): no copy.
   asio::awaitable<bool> write_shared(std::shared_ptr<const std::string> message) override {
-    co_return co_await write(std::string(*message));
+    QueuedMessage queued{std::string(), std::move(message)};
+    co_return co_await enqueue(std::move(queued));
   }
 
   asio::awaitable<void> close_gracefully(std::string reason) override {
@@ -92,12 +88,22 @@ class WebSocketMessageSocket final : public MessageSocket {
   bool lost() const override { return lost_; }
 
  private:
+  asio::awaitable<bool> enqueue(QueuedMessage message) {
+    while (open_ && queued_bytes_ >= kMaxQueuedBytes) co_await wait_for_queue_change();
+    if (!open_) co_return false;
+    queued_bytes_ += message.bytes().size();
+    queue_.push_back(std::move(message));
+    if (!writing_) co_await drain();
+    co_return open_;
+  }
+
   // Only one coroutine writes at a time; it drains whatever others queued meanwhile.
   asio::awaitable<void> drain() {
     writing_ = true;
     while (open_ && !queue_.empty()) {
       boost::system::error_code ec;
-      co_await stream_.async_write(asio::buffer(queue_.front()), asio::redirect_error(asio::use_awaitable, ec));
+      const std::string_view bytes = queue_.front().bytes();
+      co_await stream_.async_write(asio::buffer(bytes.data(), bytes.size()), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         writing_ = false;
         if (open_) lost_ = true;
@@ -105,7 +111,7 @@ class WebSocketMessageSocket final : public MessageSocket {
         drop_queue();
         co_return;
       }
-      queued_bytes_ -= queue_.front().size();
+      queued_bytes_ -= queue_.front().bytes().size();
       queue_.pop_front();
       queue_changed_.cancel();
     }
@@ -132,7 +138,7 @@ class WebSocketMessageSocket final : public MessageSocket {
   // Kept between reads with room for a data frame, so a message is not read into a buffer
   // that grows (reallocated and copied) several times.
   beast::flat_buffer read_buffer_{kMaxMessageBytes};
-  std::deque<std::string> queue_;
+  std::deque<QueuedMessage> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool open_ = true;
