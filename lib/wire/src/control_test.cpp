@@ -115,6 +115,12 @@ TEST(Control, ReattachMessagesFollowTheSchema) {
   huge["input_frames"] = 1e17;
   EXPECT_FALSE(parse_control(huge.dump()).error.empty());
   EXPECT_TRUE(parse_control(R"({"type":"session_reattached","output_frames":7})").error.empty());
+  // The sessions an agent kept, named in its hello: bounded in number.
+  json hello = {{"type", "hello"}, {"protocol", kProtocolVersion}, {"node_id", "mi-1"}, {"signature", "s"},
+                {"agent_version", "1"}, {"kept_sessions", std::vector<std::string>(kMaxKeptSessions, "alice-1")}};
+  EXPECT_TRUE(parse_control(hello.dump()).error.empty());
+  hello["kept_sessions"].push_back("one-too-many");
+  EXPECT_NE(parse_control(hello.dump()).error.find("too many items"), std::string::npos);
   EXPECT_FALSE(parse_control(R"({"type":"session_reattached","output_frames":-7})").error.empty());
   EXPECT_TRUE(parse_control(R"({"type":"session_open","session_id":"s","mode":"shell","run_as":"u","resume_grace_seconds":60})")
                   .error.empty());
