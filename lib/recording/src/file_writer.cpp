@@ -1,5 +1,6 @@
 #include "sallyport/recording/file_writer.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +17,30 @@ bool write_all(int fd, const std::string& data) {
     done += static_cast<std::size_t>(n);
   }
   return true;
+}
+
+constexpr std::int64_t kWritebackStepBytes = 1 << 20;
+constexpr std::int64_t kPageMask = ~std::int64_t{4095};
+
+// After `written` bytes were appended: starts writeback of what is new, and once the file is
+// more than the window ahead of what was dropped, waits for the older half and drops it. Best
+// effort: a filesystem without writeback (tmpfs, some FUSE) refuses or ignores the calls.
+void write_behind(WriteTarget& target, std::size_t written) {
+  const off_t end = ::lseek(target.fd, 0, SEEK_CUR);
+  if (end < 0) return;
+  if (target.writeback_from < 0) target.writeback_from = target.dropped_below = (end - static_cast<off_t>(written)) & kPageMask;
+  if (end - target.writeback_from >= kWritebackStepBytes) {
+    ::sync_file_range(target.fd, target.writeback_from, end - target.writeback_from, SYNC_FILE_RANGE_WRITE);
+    target.writeback_from = end;
+  }
+  constexpr auto kWindow = static_cast<std::int64_t>(kWriteBehindWindowBytes);
+  if (target.writeback_from - target.dropped_below <= kWindow) return;
+  const std::int64_t drop_to = (target.writeback_from - kWindow / 2) & kPageMask;
+  const std::int64_t length = drop_to - target.dropped_below;
+  ::sync_file_range(target.fd, target.dropped_below, length,
+                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  ::posix_fadvise(target.fd, target.dropped_below, length, POSIX_FADV_DONTNEED);
+  target.dropped_below = drop_to;
 }
 
 }  // namespace
@@ -71,6 +96,7 @@ void FileWriter::run() {
     jobs_.pop_front();
     lock.unlock();
     const bool ok = write_all(job.target->fd, job.data);
+    if (ok) write_behind(*job.target, job.data.size());
     lock.lock();
     if (!ok) job.target->failed = true;
     queued_bytes_ -= job.data.size();

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -151,6 +156,40 @@ TEST(FileWriter, KeepsOrderPastItsBoundAndReportsAFailedWrite) {
   writer.write(refused, "x");
   EXPECT_FALSE(writer.drain(refused));
   ::close(read_only);
+}
+
+// Pages of the file that are in the page cache.
+std::size_t cached_bytes(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const auto size = static_cast<std::size_t>(fs::file_size(path));
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  const int result = ::mincore(map, size, resident.data());
+  ::munmap(map, size);
+  if (result != 0) return size;
+  return static_cast<std::size_t>(std::count_if(resident.begin(), resident.end(), [](unsigned char r) { return r & 1; })) * page;
+}
+
+TEST(FileWriter, WritesBehindAndLeavesAtMostItsWindowInThePageCache) {
+  TempDir dir;
+  struct statfs filesystem {};
+  ASSERT_EQ(::statfs(dir.path.c_str(), &filesystem), 0);
+  if (filesystem.f_type == TMPFS_MAGIC) GTEST_SKIP() << dir.path << " is on tmpfs, which has no writeback";
+  const fs::path path = dir.path / "long";
+  FileWriter writer;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  auto target = std::make_shared<WriteTarget>(fd);
+  constexpr std::size_t kTotal = 4 * kWriteBehindWindowBytes;
+  for (std::size_t written = 0; written < kTotal; written += 256 << 10) writer.write(target, std::string(256 << 10, 'r'));
+  EXPECT_TRUE(writer.drain(target));
+  ::close(fd);
+  ASSERT_EQ(fs::file_size(path), kTotal);
+  // A recording nobody reads soon must not push other files' pages out of the cache (and on
+  // a fresh VM, fault in new memory for every page): what is on disk is dropped.
+  EXPECT_LE(cached_bytes(path), kWriteBehindWindowBytes + (1 << 20));
 }
 
 TEST(RecordingFile, ConnectionEventsCarryTheirJsonTextAndReachTheFileAtOnce) {
