@@ -321,6 +321,40 @@ TEST_F(ForwardE2e, ClosedRemotePortClosesTheLocalConnectionPromptlyAndTheSession
   EXPECT_TRUE(forward->running()) << "the session stays up for the next connection";
 }
 
+// `sessions terminate` on a forwarding session ends it on both sides: the CLI says who ended it
+// and exits 13, its local port closes, the node's connection is closed; the gateway goes on.
+TEST_F(ForwardE2e, TerminatingAForwardingSessionEndsItOnBothSidesAndTheGatewayGoesOn) {
+  start();
+  auto [echo_server, echo_port] = socat_server("echo-server", "PIPE");
+  auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)});
+  ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
+  const int open = connect_local(port);
+  ASSERT_GE(open, 0);
+  ASSERT_TRUE(send_all(open, "ping"));
+  char buffer[16];
+  ASSERT_EQ(::recv(open, buffer, 4, MSG_WAITALL), 4);
+  const auto active = gateway_->cli({"sessions", "ls", "--state", "active", "--json"});
+  ASSERT_EQ(active.exit_code, 0) << active.describe();
+  const auto sessions = json::parse(active.out)["sessions"];
+  ASSERT_EQ(sessions.size(), 1u) << active.out;
+  const std::string id = sessions[0]["id"].get<std::string>();
+
+  const auto terminated = gateway_->cli({"sessions", "terminate", id, "--reason", "maintenance"});
+  ASSERT_EQ(terminated.exit_code, 0) << terminated.describe();
+  EXPECT_EQ(forward->wait_for(10s), std::optional<int>(13)) << forward->stderr_text();
+  EXPECT_TRUE(contains(forward->stderr_text(), "terminated by admin: maintenance")) << forward->stderr_text();
+  timeval limit{10, 0};
+  ::setsockopt(open, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  EXPECT_LE(::recv(open, buffer, sizeof(buffer), 0), 0) << "the forwarded connection stays open";
+  ::close(open);
+  EXPECT_FALSE(port_accepts(port));
+
+  const auto shown = gateway_->cli({"sessions", "show", id, "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.describe();
+  EXPECT_EQ(json::parse(shown.out)["status"], "Terminated") << shown.out;
+  EXPECT_EQ(gateway_->cli({"nodes", "ls"}).exit_code, 0) << "the gateway is still up";
+}
+
 TEST_F(ForwardE2e, PolicyAllowsOnlyTheNamedPortAndDeniesTheRest) {
   auto& gw = start();
   user_with_policy("dba", list_and_forward_policy("5432", "web"));
