@@ -275,7 +275,8 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
     return_window(session);
   }
 
-  void end(const std::shared_ptr<Session>& session, const std::string& status, const std::string& reason,
+  // By value: a caller may pass by_id's own pointer, which the erase below destroys.
+  void end(std::shared_ptr<Session> session, const std::string& status, const std::string& reason,
            const std::string& actor, bool agent_reachable, std::optional<std::string> client_notice) {
     if (session->ended) return;
     session->ended = true;
