@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cut_proxy.hpp"
 #include "harness.hpp"
 #include "postgres_server.hpp"
 #include "sallyport/crypto/crypto.hpp"
@@ -87,6 +88,26 @@ std::string pseudo_random(std::size_t size, std::uint32_t seed) {
 void write_file(const fs::path& path, const std::string& bytes) {
   std::ofstream file(path, std::ios::binary);
   file << bytes;
+}
+
+// Sends `text` on a new connection to the local port and reads as many bytes back, waiting up
+// to `timeout`; what came back (less on a close or a timeout).
+std::string echo_through(std::uint16_t port, const std::string& text, std::chrono::seconds timeout) {
+  const int fd = connect_local(port);
+  if (fd < 0) return "";
+  timeval limit{static_cast<time_t>(timeout.count()), 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  std::string back;
+  if (send_all(fd, text)) {
+    char buffer[4096];
+    while (back.size() < text.size()) {
+      const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+      if (n <= 0) break;
+      back.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return back;
 }
 
 // Lists every node; forwards only to `port` on nodes tagged role=`role`.
@@ -353,6 +374,68 @@ TEST_F(ForwardE2e, TerminatingAForwardingSessionEndsItOnBothSidesAndTheGatewayGo
   ASSERT_EQ(shown.exit_code, 0) << shown.describe();
   EXPECT_EQ(json::parse(shown.out)["status"], "Terminated") << shown.out;
   EXPECT_EQ(gateway_->cli({"nodes", "ls"}).exit_code, 0) << "the gateway is still up";
+}
+
+// A broken connection or a gateway restart does not end a port-forward: the local port stays
+// open, connections through the lost link are closed, and a new session carries the next ones,
+// including one made while the gateway was down. Someone ending the session still ends it.
+TEST_F(ForwardE2e, APortForwardOutlivesABrokenConnectionAndAGatewayRestart) {
+  start();
+  auto [echo_server, echo_port] = socat_server("echo-server", "PIPE");
+  CutProxy proxy(gateway_->port());
+  const auto login = gateway_->cli({"login", "--gateway", "https://127.0.0.1:" + std::to_string(proxy.port()), "--user",
+                                    "admin", "--ca-fingerprint", gateway_->fingerprint()},
+                                   "roaming", {{"SALLYPORT_PASSWORD", gateway_->admin_password()}});
+  ASSERT_EQ(login.exit_code, 0) << login.describe();
+  auto [forward, port] = port_forward({"--target", "web-1", "--remote-port", std::to_string(echo_port)}, "roaming");
+  ASSERT_NE(port, 0) << forward->stdout_text() << forward->stderr_text();
+  const auto reconnections = [&] {
+    std::size_t count = 0;
+    const std::string text = forward->stderr_text();
+    for (auto at = text.find("reconnected;"); at != std::string::npos; at = text.find("reconnected;", at + 1)) ++count;
+    return count;
+  };
+
+  // An open connection when the link breaks is closed.
+  const int open = connect_local(port);
+  ASSERT_GE(open, 0);
+  ASSERT_TRUE(send_all(open, "before"));
+  char buffer[16];
+  ASSERT_EQ(::recv(open, buffer, 6, MSG_WAITALL), 6);
+  proxy.cut();
+  timeval limit{10, 0};
+  ::setsockopt(open, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  EXPECT_LE(::recv(open, buffer, sizeof(buffer), 0), 0) << "the connection through the lost link stays open";
+  ::close(open);
+  EXPECT_TRUE(wait_until([&] { return reconnections() == 1; }, 20s)) << forward->stderr_text();
+  EXPECT_TRUE(contains(forward->stderr_text(), "reconnecting")) << forward->stderr_text();
+  EXPECT_EQ(echo_through(port, "after the break", 10s), "after the break");
+
+  // The gateway restarts; a connection made while it is down is served once it is back.
+  gateway_->stop(SIGTERM);
+  std::string during;
+  std::thread waiting([&] { during = echo_through(port, "made while the gateway was down", 60s); });
+  std::this_thread::sleep_for(1s);
+  gateway_->start();
+  waiting.join();
+  EXPECT_EQ(during, "made while the gateway was down") << forward->stderr_text();
+  EXPECT_TRUE(forward->running()) << forward->stderr_text();
+  EXPECT_EQ(reconnections(), 2u) << forward->stderr_text();
+
+  // Each reconnection is a session of its own, audited and listed; the first two ended.
+  const auto history = gateway_->cli({"sessions", "ls", "--state", "history", "--json"});
+  ASSERT_EQ(history.exit_code, 0) << history.describe();
+  EXPECT_GE(json::parse(history.out)["sessions"].size(), 2u) << history.out;
+  const auto active = gateway_->cli({"sessions", "ls", "--state", "active", "--json"});
+  ASSERT_EQ(active.exit_code, 0) << active.describe();
+  const auto sessions = json::parse(active.out)["sessions"];
+  ASSERT_EQ(sessions.size(), 1u) << active.out;
+
+  // Terminated by an admin, it ends for good.
+  const auto terminated = gateway_->cli({"sessions", "terminate", sessions[0]["id"].get<std::string>()});
+  ASSERT_EQ(terminated.exit_code, 0) << terminated.describe();
+  EXPECT_EQ(forward->wait_for(10s), std::optional<int>(13)) << forward->stderr_text();
+  EXPECT_FALSE(port_accepts(port));
 }
 
 TEST_F(ForwardE2e, PolicyAllowsOnlyTheNamedPortAndDeniesTheRest) {

@@ -9,10 +9,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <vector>
 
 #include "sallyport/cli/exit_codes.hpp"
 #include "sallyport/cli/session_client.hpp"
@@ -28,6 +31,8 @@ namespace {
 
 constexpr const char* kForwardPath = "/v1/forwards/connect";
 constexpr std::uint32_t kFirstStreamChannel = 2;
+constexpr std::chrono::milliseconds kFirstReconnectPause{250};
+constexpr std::chrono::milliseconds kMaxReconnectPause{5000};
 
 enum class Mode { kListen, kProxy };
 
@@ -36,7 +41,14 @@ enum class Mode { kListen, kProxy };
 class ForwardSession {
  public:
   ForwardSession(const ForwardRequest& request, Mode mode, std::ostream& out, std::ostream& err)
-      : request_(request), mode_(mode), out_(out), err_(err), acceptor_(io_), signals_(io_, SIGINT, SIGTERM) {
+      : request_(request),
+        mode_(mode),
+        out_(out),
+        err_(err),
+        acceptor_(io_),
+        signals_(io_, SIGINT, SIGTERM),
+        retry_timer_(io_),
+        connected_changed_(io_) {
     signals_.add(SIGHUP);
   }
 
@@ -81,7 +93,34 @@ class ForwardSession {
   }
 
  private:
+  // How a forwarding session's link ended.
+  enum class Ending { kLost, kEnded, kGatewayLeaving, kFailed, kProtocolError };
+
   asio::awaitable<void> main() {
+    if (!co_await open_session()) {
+      finish();
+      co_return;
+    }
+    for (;;) {
+      const Ending ending = co_await read_loop();
+      if (finished_) co_return;
+      // A port-forward outlives its gateway connection: the local port stays open and a new
+      // session takes over. Not a proxy (its one connection cannot move), nor a session that
+      // someone ended or a gateway refused.
+      const bool transient = ending == Ending::kLost || ending == Ending::kGatewayLeaving ||
+                             (ending == Ending::kFailed && reconnecting_ && failure_code_ == "node_offline");
+      if (mode_ != Mode::kListen || session_id_.empty() || !transient) {
+        if (ending == Ending::kLost && message_.empty()) message_ = "the connection to the gateway was lost";
+        break;
+      }
+      if (!co_await reconnect()) break;
+    }
+    finish();
+  }
+
+  // Connects and asks for the forwarding session; false (status and message set) when the
+  // gateway cannot be reached or refuses.
+  asio::awaitable<bool> open_session() {
     transport::Headers headers = {{"Authorization", "Bearer " + request_.token}};
     try {
       auto connection = co_await transport::connect_link(io_.get_executor(), request_.gateway, kForwardPath, headers, {});
@@ -89,8 +128,8 @@ class ForwardSession {
     } catch (const transport::TransportError& error) {
       status_ = kExitUnreachable;
       message_ = error.what();
-      finish();
-      co_return;
+      refused_ = error.refused;
+      co_return false;
     }
     json start = {{"type", wire::msg::kForwardStart}, {"protocol", wire::kProtocolVersion}, {"target", request_.target},
                   {"remote_host", request_.remote_host}, {"remote_port", request_.remote_port}};
@@ -100,17 +139,50 @@ class ForwardSession {
       // Sent at once, not after forward_started: ssh's connection is up one round trip sooner.
       co_await open_stream(-1);
     }
-    co_await read_loop();
-    if (!finished_ && status_ == kExitSessionLost && message_.empty()) message_ = "the connection to the gateway was lost";
-    finish();
+    co_return true;
   }
 
-  asio::awaitable<void> read_loop() {
+  // After the link was lost: closes the connections that went through it (their bytes in
+  // flight are gone) and tries again, with back-off, until a new session starts, the gateway
+  // refuses, or the user stops. New local connections wait in the listen backlog meanwhile.
+  asio::awaitable<bool> reconnect() {
+    connected_ = false;
+    drop_connections("the connection to the gateway was lost");
+    if (!reconnecting_) {
+      reconnecting_ = true;
+      reconnect_pause_ = kFirstReconnectPause;
+      err_ << "sallyport: the connection to the gateway was lost (open connections were closed); reconnecting...\n";
+      err_.flush();
+    }
+    for (;;) {
+      retry_timer_.expires_after(reconnect_pause_);
+      boost::system::error_code ignored;
+      co_await retry_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      if (finished_) co_return false;
+      reconnect_pause_ = std::min(reconnect_pause_ * 2, kMaxReconnectPause);
+      status_ = kExitSessionLost;
+      message_.clear();
+      if (co_await open_session()) co_return true;
+      if (refused_) co_return false;
+    }
+  }
+
+  void drop_connections(const std::string& reason) {
+    for (auto& [channel, fd] : pending_) {
+      if (fd >= 0) ::close(fd);
+    }
+    pending_.clear();
+    auto streams = std::move(streams_);
+    streams_.clear();
+    for (auto& [channel, stream] : streams) stream->abort(reason);
+  }
+
+  asio::awaitable<Ending> read_loop() {
     while (auto bytes = co_await socket_->read()) {
       const auto header = wire::peek_header(*bytes);
       if (!header) {
         message_ = "protocol error from the gateway";
-        co_return;
+        co_return Ending::kProtocolError;
       }
       if (header->channel != wire::kClientChannel) {
         on_stream_frame(std::move(*bytes), *header);
@@ -122,39 +194,67 @@ class ForwardSession {
       const auto& message = parsed.message;
       const std::string type = message["type"].get<std::string>();
       if (type == wire::msg::kForwardStarted) {
-        session_id_ = message["session_id"].get<std::string>();
-        if (mode_ == Mode::kListen) {
-          const auto local = acceptor_.local_endpoint();
-          out_ << "Starting session with SessionId: " << session_id_ << "\n"
-               << "Port " << local.port() << " opened for sessionId " << session_id_ << ".\n"
-               << "Forwarding " << local.address().to_string() << ":" << local.port() << " to "
-               << request_.remote_host << ":" << request_.remote_port << " on " << message["node_id"].get<std::string>()
-               << "\nWaiting for connections...\n";
-          out_.flush();
-          asio::co_spawn(io_, accept_loop(), asio::detached);
-        }
+        on_started(message);
       } else if (type == wire::msg::kSessionFailed) {
-        status_ = exit_status_for_failure(message["code"].get<std::string>());
+        failure_code_ = message["code"].get<std::string>();
+        status_ = exit_status_for_failure(failure_code_);
         message_ = message["message"].get<std::string>();
-        co_return;
+        co_return Ending::kFailed;
       } else if (type == wire::msg::kSessionEnded) {
         status_ = kExitSessionTerminated;
         message_ = message["reason"].get<std::string>();
-        co_return;
+        co_return message.value("reconnect", false) ? Ending::kGatewayLeaving : Ending::kEnded;
       } else if (type == wire::msg::kNotice) {
         err_ << "[sallyport] " << message["message"].get<std::string>() << "\n";
         err_.flush();
       }
     }
+    co_return Ending::kLost;
+  }
+
+  void on_started(const nlohmann::json& message) {
+    const bool first = session_id_.empty();
+    session_id_ = message["session_id"].get<std::string>();
+    connected_ = true;
+    if (mode_ != Mode::kListen) return;
+    const auto local = acceptor_.local_endpoint();
+    if (first) {
+      out_ << "Starting session with SessionId: " << session_id_ << "\n"
+           << "Port " << local.port() << " opened for sessionId " << session_id_ << ".\n"
+           << "Forwarding " << local.address().to_string() << ":" << local.port() << " to " << request_.remote_host
+           << ":" << request_.remote_port << " on " << message["node_id"].get<std::string>()
+           << "\nWaiting for connections...\n";
+      out_.flush();
+      asio::co_spawn(io_, accept_loop(), asio::detached);
+      return;
+    }
+    reconnecting_ = false;
+    err_ << "sallyport: reconnected; port " << local.port() << " now forwards through session " << session_id_ << "\n";
+    err_.flush();
+    connected_changed_.cancel();
   }
 
   asio::awaitable<void> accept_loop() {
     while (!finished_) {
+      // While reconnecting, new connections wait in the kernel's listen backlog.
+      while (!connected_ && !finished_) {
+        boost::system::error_code ignored;
+        connected_changed_.expires_at(asio::steady_timer::time_point::max());
+        co_await connected_changed_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      }
+      if (finished_) co_return;
+      auto held = std::move(held_);
+      held_.clear();
+      for (auto& socket : held) co_await open_stream(socket.release());
       boost::system::error_code ec;
       auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (finished_ || ec == asio::error::operation_aborted) co_return;
         continue;  // e.g. EMFILE: keep serving the connections we have
+      }
+      if (!connected_) {  // the link went while this one was accepted: it waits for the next
+        held_.push_back(std::move(socket));
+        continue;
       }
       co_await open_stream(socket.release());
     }
@@ -232,13 +332,10 @@ class ForwardSession {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     signals_.cancel(ignored);
-    for (auto& [channel, fd] : pending_) {
-      if (fd >= 0) ::close(fd);
-    }
-    pending_.clear();
-    auto streams = std::move(streams_);
-    streams_.clear();
-    for (auto& [channel, stream] : streams) stream->abort("session over");
+    retry_timer_.cancel();
+    connected_changed_.cancel();
+    held_.clear();
+    drop_connections("session over");
     if (!socket_) {
       io_.stop();
       return;
@@ -258,8 +355,16 @@ class ForwardSession {
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
   asio::signal_set signals_;
+  asio::steady_timer retry_timer_;
+  asio::steady_timer connected_changed_;  // cancelled when a new session starts
+  std::vector<asio::ip::tcp::socket> held_;  // accepted as the link went; opened on the next
   std::shared_ptr<transport::MessageSocket> socket_;
-  std::string session_id_;
+  std::string session_id_;  // the latest; empty until the first session started
+  bool connected_ = false;  // a session is up
+  bool reconnecting_ = false;
+  bool refused_ = false;  // the last connection attempt was refused, not just unanswered
+  std::string failure_code_;
+  std::chrono::milliseconds reconnect_pause_ = kFirstReconnectPause;
   std::uint32_t next_channel_ = kFirstStreamChannel;
   std::map<std::uint32_t, int> pending_;
   std::map<std::uint32_t, std::shared_ptr<forward::Stream>> streams_;

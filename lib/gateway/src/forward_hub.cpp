@@ -277,7 +277,8 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
 
   // By value: a caller may pass by_id's own pointer, which the erase below destroys.
   void end(std::shared_ptr<Session> session, const std::string& status, const std::string& reason,
-           const std::string& actor, bool agent_reachable, std::optional<std::string> client_notice) {
+           const std::string& actor, bool agent_reachable, std::optional<std::string> client_notice,
+           bool client_may_reconnect = false) {
     if (session->ended) return;
     session->ended = true;
     session->watchdog.cancel();
@@ -301,11 +302,12 @@ struct ForwardHub::Impl : std::enable_shared_from_this<ForwardHub::Impl> {
                  status == "Failed" ? "failure" : "success", reason);
     spdlog::info("forwarding session {} ended: {} ({})", session->record.id, status, reason);
     auto client = session->client;
-    asio::co_spawn(executor, [client, client_notice]() -> asio::awaitable<void> {
+    asio::co_spawn(executor, [client, client_notice, client_may_reconnect]() -> asio::awaitable<void> {
       if (!client->is_open()) co_return;
       if (client_notice) {
-        std::string ended = control(json{{"type", wire::msg::kSessionEnded}, {"reason", client_notice->substr(0, 256)}},
-                                    wire::kClientChannel);
+        json message = {{"type", wire::msg::kSessionEnded}, {"reason", client_notice->substr(0, 256)}};
+        if (client_may_reconnect) message["reconnect"] = true;
+        std::string ended = control(message, wire::kClientChannel);
         co_await client->write(std::move(ended));
       }
       co_await client->close_gracefully("session ended");
@@ -621,7 +623,10 @@ bool ForwardHub::terminate(const std::string& session_id, const std::string& by,
 
 void ForwardHub::close_all(const std::string& reason) {
   auto sessions = impl_->by_id;
-  for (auto& [id, session] : sessions) impl_->end(session, "Terminated", reason, "gateway", true, "session ended: " + reason);
+  // The gateway is going away, not the session's reason to exist: its client may reconnect.
+  for (auto& [id, session] : sessions) {
+    impl_->end(session, "Terminated", reason, "gateway", true, "session ended: " + reason, true);
+  }
 }
 
 std::size_t ForwardHub::active_count() const { return impl_->by_id.size(); }

@@ -42,7 +42,7 @@ asio::awaitable<void> open_tls(impl::TlsStream& stream, impl::ClientTls& tls, co
   tcp_stream.socket().set_option(tcp::no_delay(true), ec);
   impl::set_server_name(stream.native_handle(), options.gateway.host);
   co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) throw TransportError(impl::handshake_failure(*tls.state, ec.message()));
+  if (ec) throw TransportError(impl::handshake_failure(*tls.state, ec.message()), !tls.state->failure.empty());
 }
 
 // Sends `message` and reads the answer into `parser`, its body at most body_limit; bytes read
@@ -140,7 +140,7 @@ asio::awaitable<LinkConnection> connect_websocket(asio::any_io_executor executor
   if (ec) {
     if (response.result_int() != 0 && response.result_int() != 101) {
       throw TransportError("the gateway refused the connection (HTTP " + std::to_string(response.result_int()) +
-                           "): " + response.body());
+                           "): " + response.body(), true);
     }
     throw TransportError("WebSocket handshake failed: " + ec.message());
   }
@@ -171,7 +171,7 @@ asio::awaitable<LinkConnection> connect_link(asio::any_io_executor executor, con
   const auto& response = parser.get();
   if (response.result() != http::status::switching_protocols) {
     throw TransportError("the gateway refused the connection (HTTP " + std::to_string(response.result_int()) +
-                         "): " + response.body());
+                         "): " + response.body(), true);
   }
   if (!beast::iequals(response[http::field::upgrade], impl::kLinkProtocol)) {
     throw TransportError("the gateway did not switch to " + std::string(impl::kLinkProtocol));

@@ -87,7 +87,7 @@ const std::map<std::string, std::vector<Field>, std::less<>>& schema() {
       {msg::kEof, {}},
       {msg::kExit, {{"exit_code", Kind::kInteger, 255, false}, {"signal", Kind::kInteger, 128, false}}},
       {msg::kSessionClose, {{"reason", Kind::kString, 256, true}, {"session_id", Kind::kString, 128, false}}},
-      {msg::kSessionEnded, {{"reason", Kind::kString, 256, true}}},
+      {msg::kSessionEnded, {{"reason", Kind::kString, 256, true}, {"reconnect", Kind::kBool, 0, false}}},
       {msg::kNotice, {{"message", Kind::kString, 1024, true}}},
       {msg::kForwardStart,
        {{"protocol", Kind::kInteger, 1000, true},

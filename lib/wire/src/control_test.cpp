@@ -101,6 +101,13 @@ TEST(Control, ResumeMessagesFollowTheSchema) {
             std::string::npos);
 }
 
+TEST(Control, SessionEndedMaySayTheClientMayReconnect) {
+  EXPECT_TRUE(parse_control(R"({"type":"session_ended","reason":"r"})").error.empty());
+  EXPECT_TRUE(parse_control(R"({"type":"session_ended","reason":"r","reconnect":true})").error.empty());
+  EXPECT_NE(parse_control(R"({"type":"session_ended","reason":"r","reconnect":"yes"})").error.find("true or false"),
+            std::string::npos);
+}
+
 TEST(Control, ReattachMessagesFollowTheSchema) {
   const json reattach = {{"type", "session_reattach"}, {"session_id", "alice-1"}, {"input_frames", 3},
                          {"input_credit", 131072}, {"output_credit", 0}};

@@ -51,6 +51,7 @@ class ForwardHub final : public SessionControl {
   bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) override;
   std::optional<std::string> read_recording(const std::string& session_id, std::string* error) override;
   std::string waiting_for(const std::string&) override { return ""; }  // forwards do not resume
+  // The gateway is stopping: ends every session and tells each client it may reconnect.
   void close_all(const std::string& reason);
   std::size_t active_count() const;
 

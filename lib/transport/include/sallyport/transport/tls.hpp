@@ -8,7 +8,11 @@
 namespace sallyport::transport {
 
 struct TransportError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  // refused: the gateway was reached and said no (an HTTP refusal, a certificate that is not
+  // the pinned one); trying again will not help. Otherwise it may be down or unreachable.
+  explicit TransportError(const std::string& what, bool was_refused = false)
+      : std::runtime_error(what), refused(was_refused) {}
+  bool refused;
 };
 
 struct TrustConfig {

@@ -42,6 +42,7 @@ inline constexpr const char* kEof = "eof";                         // client -> 
 inline constexpr const char* kExit = "exit";                       // agent -> gateway -> client
 inline constexpr const char* kSessionClose = "session_close";      // gateway -> agent: end it (SIGHUP)
 inline constexpr const char* kSessionEnded = "session_ended";      // gateway -> client: ended by someone
+// (with reconnect: true when the gateway is going away, so a port-forward may open a new session)
 inline constexpr const char* kNotice = "notice";                   // gateway -> client: a warning to show
 // Resuming a session over a new client link after the old one broke (a reset or a silent
 // network, not a closed connection). session_started gives a resumable client a token and how
