@@ -151,8 +151,8 @@ class Sessions : public ::testing::Test {
          "--ca-fingerprint", gateway_->fingerprint(), "--activation-id", activation.id, "--activation-code",
          activation.code, "--state-dir", state_dir.string(), "--name", "roamer"});
     ASSERT_EQ(registered.exit_code, 0) << registered.describe();
-    sandbox_.spawn("agent-roamer", {Binaries::agent(), "run", "--state-dir", state_dir.string(), "--max-backoff", "1s",
-                                    "--create-run-as-user"});
+    roamer_ = &sandbox_.spawn("agent-roamer", {Binaries::agent(), "run", "--state-dir", state_dir.string(),
+                                               "--max-backoff", "1s", "--create-run-as-user"});
     ASSERT_TRUE(wait_until([&] {
       const auto node = gateway_->api_node("roamer");
       return node && (*node)["ping_status"] == "Online";
@@ -250,6 +250,7 @@ class Sessions : public ::testing::Test {
   std::unique_ptr<TestGateway> gateway_;
   fs::path state_dir_;
   Process* agent_ = nullptr;
+  Process* roamer_ = nullptr;  // the roaming node's agent, once added
 };
 
 }  // namespace
@@ -767,12 +768,35 @@ TEST_F(Sessions, AnAgentThatStopsEndsItsSessionsAndExits) {
   auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 18))"},
                                 {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
   ASSERT_TRUE(wait_until([&] { return process_running("sleep 618"); }, 10s)) << sandbox_.tails();
+  const auto began = std::chrono::steady_clock::now();
   agent_->signal(SIGTERM);
   EXPECT_TRUE(agent_->wait_for(10s).has_value()) << "the agent did not exit: " << sandbox_.tails();
+  // The shell dies of its SIGHUP at once: nothing is left to wait for (a restart of the agent
+  // should not stall for the SIGKILL grace).
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 3s);
   EXPECT_TRUE(wait_until([] { return !process_running("sleep 618"); }, 10s)) << "the session's process outlived its agent";
   const auto status = client.wait_for(10s);
   ASSERT_TRUE(status.has_value()) << sandbox_.tails();
   EXPECT_EQ(*status, 13) << client.stderr_text();
+}
+
+// The same while the link is down and the sessions wait for it: stopping does not wait out
+// their grace either.
+TEST_F(Sessions, AnAgentThatStopsWhileItsLinkIsDownExitsAtOnce) {
+  CutProxy proxy(gateway_->port());
+  add_roaming_node(proxy);
+  auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "roamer", "--", "exec sleep $((600 + 19))"},
+                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
+  ASSERT_TRUE(wait_until([&] { return process_running("sleep 619"); }, 10s)) << sandbox_.tails();
+  proxy.cut(true);
+  ASSERT_TRUE(wait_until([&] { return roamer_->stderr_text().find("reconnecting") != std::string::npos; }, 10s))
+      << sandbox_.tails();
+  const auto began = std::chrono::steady_clock::now();
+  roamer_->signal(SIGTERM);
+  EXPECT_TRUE(roamer_->wait_for(15s).has_value()) << "the agent did not exit: " << sandbox_.tails();
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 3s);
+  EXPECT_FALSE(process_running("sleep 619")) << "the session's process outlived its agent";
+  client.kill_group();
 }
 
 // A client that does not come back within the grace: the session ends and its processes with

@@ -149,6 +149,13 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   }
 
   // Ends the session for good: the gateway closed it, or nobody came back for it.
+  // The agent stops: no link will come back for this session.
+  void stop() {
+    ++link_generation_;
+    grace_timer_.cancel();
+    abandon();
+  }
+
   void abandon() {
     abandoned_ = true;
     if (finished_) {
@@ -197,7 +204,9 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     if (auto status = pty::try_reap(process_.pid)) {
       exit_status_ = status;
       exit_timer_.cancel();
-      arm_output_grace();
+      // Hung up, the session has nobody to drain its last output to.
+      if (hung_up_) close_descriptors();
+      else arm_output_grace();
       maybe_finish();
     }
   }
@@ -383,8 +392,10 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 };
 
 struct SessionManager::Reaper {
-  explicit Reaper(asio::any_io_executor executor) : signals(executor, SIGCHLD) {}
+  explicit Reaper(asio::any_io_executor executor) : signals(executor, SIGCHLD), sweep(executor) {}
   asio::signal_set signals;
+  asio::steady_timer sweep;  // once stopping: a last reap, should a SIGCHLD go missing
+  bool done = false;  // stopping, and every child is reaped: nothing keeps the agent running
 };
 
 SessionManager::SessionManager(asio::any_io_executor executor, pty::CreateUser create_users)
@@ -401,7 +412,7 @@ void SessionManager::start() {
       if (ec) return;
       if (auto self = weak.lock()) {
         self->reap();
-        self->reaper_->signals.async_wait(Rearm{weak});
+        if (!self->reaper_->done) self->reaper_->signals.async_wait(Rearm{weak});
       }
     }
   };
@@ -414,6 +425,14 @@ void SessionManager::reap() {
   for (auto& [channel, session] : sessions) session->check_exit();
   for (auto& session : leaving_) session->check_exit();
   std::erase_if(leaving_, [](const auto& session) { return session->exited(); });
+  if (!stopping_ || reaper_->done || !leaving_.empty()) return;
+  for (const auto& [channel, session] : sessions_) {
+    if (!session->exited()) return;
+  }
+  reaper_->done = true;
+  boost::system::error_code ignored;
+  reaper_->signals.cancel(ignored);
+  reaper_->sweep.cancel();
 }
 
 void SessionManager::forget(std::uint32_t channel, const AgentSession* session) {
@@ -449,17 +468,19 @@ asio::awaitable<bool> SessionManager::send(std::string frame) {
   co_return co_await link->write(std::move(frame));
 }
 
+// Hangs up every session and keeps reaping until the last child is gone (at once for a shell
+// that dies of its SIGHUP; at the SIGKILL grace for one that ignores it); then nothing holds
+// the agent's event loop.
 void SessionManager::close_all() {
   stopping_ = true;
   auto sessions = sessions_;
-  for (auto& [channel, session] : sessions) session->hang_up();
-  boost::system::error_code ignored;
-  reaper_->signals.cancel(ignored);
-  if (sessions.empty()) return;
-  // Children still get reaped: a last sweep after the hang-up grace.
-  auto timer = std::make_shared<asio::steady_timer>(executor_, kHangupGrace + std::chrono::seconds(1));
+  for (auto& [channel, session] : sessions) session->stop();
+  reaper_->sweep.expires_after(kHangupGrace + std::chrono::seconds(1));
   auto self = shared_from_this();
-  timer->async_wait([timer, self](const boost::system::error_code&) { self->reap(); });
+  reaper_->sweep.async_wait([self](const boost::system::error_code& ec) {
+    if (!ec) self->reap();
+  });
+  reap();  // children that already exited; ends the wait when there are none
 }
 
 asio::awaitable<void> SessionManager::open(std::uint32_t channel, const json& request) {
