@@ -376,10 +376,11 @@ TEST_F(ForwardE2e, TerminatingAForwardingSessionEndsItOnBothSidesAndTheGatewayGo
   EXPECT_EQ(gateway_->cli({"nodes", "ls"}).exit_code, 0) << "the gateway is still up";
 }
 
-// A broken connection or a gateway restart does not end a port-forward: the local port stays
-// open, connections through the lost link are closed, and a new session carries the next ones,
-// including one made while the gateway was down. Someone ending the session still ends it.
-TEST_F(ForwardE2e, APortForwardOutlivesABrokenConnectionAndAGatewayRestart) {
+// A broken connection, a gateway restart or an agent restart does not end a port-forward: the
+// local port stays open, connections through the lost link are closed, and a new session
+// carries the next ones, including one made while the gateway was down. Someone ending the
+// session still ends it.
+TEST_F(ForwardE2e, APortForwardOutlivesABrokenConnectionAndRestarts) {
   start();
   auto [echo_server, echo_port] = socat_server("echo-server", "PIPE");
   CutProxy proxy(gateway_->port());
@@ -422,10 +423,19 @@ TEST_F(ForwardE2e, APortForwardOutlivesABrokenConnectionAndAGatewayRestart) {
   EXPECT_TRUE(forward->running()) << forward->stderr_text();
   EXPECT_EQ(reconnections(), 2u) << forward->stderr_text();
 
-  // Each reconnection is a session of its own, audited and listed; the first two ended.
+  // So does a restart of the node's agent: the CLI retries while the node is offline.
+  agent_.process->signal(SIGTERM);
+  ASSERT_TRUE(agent_.process->wait_for(10s).has_value()) << sandbox_.tails();
+  ASSERT_TRUE(wait_until([&] { return contains(forward->stderr_text(), "connection to the node was lost"); }, 10s))
+      << forward->stderr_text();
+  agent_.process = &start_agent(*gateway_, agent_.state_dir);
+  EXPECT_EQ(echo_through(port, "after the agent's restart", 30s), "after the agent's restart") << forward->stderr_text();
+  EXPECT_EQ(reconnections(), 3u) << forward->stderr_text();
+
+  // Each reconnection is a session of its own, audited and listed; the first three ended.
   const auto history = gateway_->cli({"sessions", "ls", "--state", "history", "--json"});
   ASSERT_EQ(history.exit_code, 0) << history.describe();
-  EXPECT_GE(json::parse(history.out)["sessions"].size(), 2u) << history.out;
+  EXPECT_GE(json::parse(history.out)["sessions"].size(), 3u) << history.out;
   const auto active = gateway_->cli({"sessions", "ls", "--state", "active", "--json"});
   ASSERT_EQ(active.exit_code, 0) << active.describe();
   const auto sessions = json::parse(active.out)["sessions"];

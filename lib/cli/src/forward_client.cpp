@@ -113,7 +113,10 @@ class ForwardSession {
         if (ending == Ending::kLost && message_.empty()) message_ = "the connection to the gateway was lost";
         break;
       }
-      if (!co_await reconnect()) break;
+      // Named, not a conditional in the co_await: GCC 12 destroys such a temporary twice.
+      std::string why = message_;
+      if (ending == Ending::kLost) why = "the connection to the gateway was lost";
+      if (!co_await reconnect(std::move(why))) break;
     }
     finish();
   }
@@ -142,16 +145,17 @@ class ForwardSession {
     co_return true;
   }
 
-  // After the link was lost: closes the connections that went through it (their bytes in
-  // flight are gone) and tries again, with back-off, until a new session starts, the gateway
-  // refuses, or the user stops. New local connections wait in the listen backlog meanwhile.
-  asio::awaitable<bool> reconnect() {
+  // After the link was lost, or the session ended for `why` with leave to reconnect: closes
+  // the connections that went through it (their bytes in flight are gone) and tries again,
+  // with back-off, until a new session starts, the gateway refuses, or the user stops. New
+  // local connections wait in the listen backlog meanwhile.
+  asio::awaitable<bool> reconnect(std::string why) {
     connected_ = false;
-    drop_connections("the connection to the gateway was lost");
+    drop_connections(why);
     if (!reconnecting_) {
       reconnecting_ = true;
       reconnect_pause_ = kFirstReconnectPause;
-      err_ << "sallyport: the connection to the gateway was lost (open connections were closed); reconnecting...\n";
+      err_ << "sallyport: " << why << " (open connections were closed); reconnecting...\n";
       err_.flush();
     }
     for (;;) {

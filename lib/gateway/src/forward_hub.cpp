@@ -603,9 +603,11 @@ void ForwardHub::on_link_closed(const std::string& node_id) {
   for (const auto& [id, session] : impl_->by_id) {
     if (session->record.node_id == node_id) lost.push_back(session);
   }
+  // The node may come back (a restarted agent, a network that blinked): its clients may
+  // reconnect, and are refused if it was deregistered.
   for (auto& session : lost) {
     impl_->end(session, "Failed", "connection to the node was lost", "gateway", false,
-               "session ended: connection to the node was lost");
+               "session ended: connection to the node was lost", true);
   }
 }
 

@@ -47,6 +47,7 @@ class ForwardHub final : public SessionControl {
                                             std::shared_ptr<transport::MessageSocket> socket);
   // A frame from an agent on a stream channel, as received.
   boost::asio::awaitable<void> on_agent_frame(const std::string& node_id, std::string frame, wire::Header header);
+  // The node's link is gone: ends its sessions, telling their clients they may reconnect.
   void on_link_closed(const std::string& node_id);
   bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) override;
   std::optional<std::string> read_recording(const std::string& session_id, std::string* error) override;
