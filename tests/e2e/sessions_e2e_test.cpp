@@ -401,6 +401,30 @@ TEST_F(Sessions, IdleSessionsEndWithAWarning) {
   EXPECT_NE(result.output.find("idle"), std::string::npos) << result.output;
 }
 
+// A deleted user keeps nothing: their live sessions end with them (the admin's own do not).
+TEST_F(Sessions, DeletingAUserEndsTheirLiveSessions) {
+  ASSERT_EQ(gateway_->cli({"users", "create", "dave", "--policy", "SessionUser"}, "admin",
+                          {{"SALLYPORT_NEW_PASSWORD", "dave-Pa55word"}}).exit_code, 0);
+  ASSERT_EQ(gateway_->cli_login("dave", "dave-Pa55word").exit_code, 0);
+  const EnvOverrides dave = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("dave").string()}};
+  const EnvOverrides admin = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}};
+  auto& daves = sandbox_.spawn("dave-long", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 22))"}, dave);
+  auto& admins = sandbox_.spawn("admin-long", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 23))"}, admin);
+  ASSERT_TRUE(wait_until([&] { return process_running("sleep 622") && process_running("sleep 623"); }, 10s)) << sandbox_.tails();
+
+  const auto deleted = gateway_->cli({"users", "delete", "dave"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.describe();
+  EXPECT_NE(deleted.out.find("ended their 1 live session"), std::string::npos) << deleted.out;
+  EXPECT_EQ(daves.wait_for(10s), 13) << daves.stderr_text();
+  EXPECT_NE(daves.stderr_text().find("user dave was deleted"), std::string::npos) << daves.stderr_text();
+  EXPECT_TRUE(wait_until([] { return !process_running("sleep 622"); }, 10s));
+  EXPECT_TRUE(admins.running()) << admins.stderr_text();
+  EXPECT_TRUE(process_running("sleep 623"));
+  const auto audit = gateway_->cli({"audit", "ls", "--limit", "50"});
+  EXPECT_NE(audit.out.find("user dave was deleted"), std::string::npos) << audit.describe();
+  admins.kill_group();
+}
+
 TEST_F(Sessions, OwnersTerminateTheirOwnSessionsOnly) {
   for (const std::string user : {"bob", "carol"}) {
     ASSERT_EQ(gateway_->cli({"users", "create", user, "--policy", "SessionUser"}, "admin",

@@ -94,8 +94,11 @@ void list(Context& context, bool as_json) {
 }
 
 void remove(Context& context, const std::string& name) {
-  context.api().del(user_target(name));
-  context.out() << "Deleted user " << name << "\n";
+  const auto answer = context.api().del(user_target(name));
+  const int ended = answer.is_object() ? answer.value("sessions_ended", 0) : 0;
+  context.out() << "Deleted user " << name;
+  if (ended > 0) context.out() << " and ended their " << ended << " live session" << (ended == 1 ? "" : "s");
+  context.out() << "\n";
 }
 
 void passwd(Context& context, const std::string& name, bool from_stdin) {

@@ -11,6 +11,7 @@ namespace {
 
 constexpr std::int64_t kMaxActivationSeconds = 30LL * 24 * 3600;
 constexpr std::size_t kMinPasswordBytes = 8;
+constexpr int kMaxSessionsEndedWithAUser = 100000;  // every live session, in practice
 constexpr char kAdministratorPolicy[] = "AdministratorAccess";
 
 std::string password_problem(const std::string& password) {
@@ -96,7 +97,16 @@ std::optional<HttpResponse> handle_users(Context& context, const HttpRequest& re
     if (name == caller.user.name) return error_response(400, "bad_request", "you cannot delete yourself");
     if (!context.store.delete_user(name)) return error_response(404, "not_found", "no user " + name.substr(0, 64));
     context.audit.record(caller.user.name, source, "user:Delete", resource, "success");
-    return json_response(200, {{"name", name}, {"status", "deleted"}});
+    // Their logins went with the record; their live sessions end too, or a deleted user would
+    // keep a shell open for as long as they liked.
+    const std::string why = "user " + name + " was deleted";
+    int ended = 0;
+    for (const auto& session : context.store.list_sessions(true, kMaxSessionsEndedWithAUser)) {
+      if (session.owner != name || !context.sessions.terminate(session.id, caller.user.name, why)) continue;
+      context.audit.record(caller.user.name, source, "session:Terminate", "session/" + session.id, "success", why);
+      ++ended;
+    }
+    return json_response(200, {{"name", name}, {"status", "deleted"}, {"sessions_ended", ended}});
   }
   if (path.size() == 4 && path[3] == "password" && request.method == "PUT") {
     // Everyone may change their own password; others' need user:UpdatePassword.
