@@ -148,7 +148,6 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     spdlog::info("session {} is back on the gateway ({} output frames sent again)", session_id_, cursor - output_frames);
   }
 
-  // Ends the session for good: the gateway closed it, or nobody came back for it.
   // The agent stops: no link will come back for this session.
   void stop() {
     ++link_generation_;
@@ -156,6 +155,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     abandon();
   }
 
+  // Ends the session for good: the gateway closed it, or nobody came back for it.
   void abandon() {
     abandoned_ = true;
     if (finished_) {

@@ -152,6 +152,10 @@ class ForwardSession {
   asio::awaitable<bool> reconnect(std::string why) {
     connected_ = false;
     drop_connections(why);
+    if (socket_ && socket_->is_open()) {  // ended by the gateway: answer its close, do not make it wait
+      std::string reason = "reconnecting";
+      co_await socket_->close_gracefully(std::move(reason));
+    }
     if (!reconnecting_) {
       reconnecting_ = true;
       reconnect_pause_ = kFirstReconnectPause;

@@ -95,7 +95,8 @@ void list(Context& context, bool as_json) {
 
 void remove(Context& context, const std::string& name) {
   const auto answer = context.api().del(user_target(name));
-  const int ended = answer.is_object() ? answer.value("sessions_ended", 0) : 0;
+  const auto field = answer.is_object() ? answer.find("sessions_ended") : answer.end();
+  const std::int64_t ended = field != answer.end() && field->is_number_integer() ? field->get<std::int64_t>() : 0;
   context.out() << "Deleted user " << name;
   if (ended > 0) context.out() << " and ended their " << ended << " live session" << (ended == 1 ? "" : "s");
   context.out() << "\n";
