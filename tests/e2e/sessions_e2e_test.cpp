@@ -141,6 +141,18 @@ class Sessions : public ::testing::Test {
     EXPECT_EQ(readers.there->stdout_text(), sum + "  -\n") << "input lost, repeated or reordered";
   }
 
+  // `sallyport start-session --target TARGET -- exec sleep 6NN` with USER's login, returned once
+  // `sleep 6NN` runs on the node. Spelled $((600 + NN)) so that the CLI's own command line
+  // does not match: a test that kills or cuts must do it once the session runs.
+  Process& start_sleeper(const std::string& label, const std::string& target, int nn, const std::string& user = "admin") {
+    const std::string sleep = "sleep " + std::to_string(600 + nn);
+    auto& client = sandbox_.spawn(label, {Binaries::cli(), "start-session", "--target", target, "--",
+                                          "exec sleep $((600 + " + std::to_string(nn) + "))"},
+                                  {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir(user).string()}});
+    if (!wait_until([&] { return process_running(sleep); }, 10s)) throw E2eError(sleep + " never ran: " + sandbox_.tails());
+    return client;
+  }
+
   // A second node, "roamer", whose agent reaches the gateway through the proxy.
   void add_roaming_node(const CutProxy& proxy) {
     const auto activation = gateway_->create_activation();
@@ -368,12 +380,9 @@ TEST_F(Sessions, TerminationAndVanishedClientsLeaveNoProcesses) {
   EXPECT_NE(first.stderr_text().find("maintenance"), std::string::npos) << first.stderr_text();
   EXPECT_TRUE(wait_until([] { return !process_running("sleep 611"); }, 10s));
 
-  // Spelled so that the CLI's own command line does not match "sleep 612": the kill must come
-  // once the session runs (a CLI killed while output is still unread in its socket is reset
-  // by its kernel, which the gateway takes for a broken network and gives the grace).
-  auto& second = sandbox_.spawn("long-2", {Binaries::cli(), "start-session", "--target", "web", "--",
-                                           "exec sleep $((600 + 12))"}, env);
-  ASSERT_TRUE(wait_until([] { return process_running("sleep 612"); }, 10s));
+  // The kill comes once the session runs (a CLI killed while output is still unread in its
+  // socket is reset by its kernel, which the gateway takes for a broken network and gives the grace).
+  auto& second = start_sleeper("long-2", "web", 12);
   std::this_thread::sleep_for(300ms);
   second.kill_group();
   EXPECT_TRUE(wait_until([] { return !process_running("sleep 612"); }, 10s)) << "orphaned remote process";
@@ -406,11 +415,8 @@ TEST_F(Sessions, DeletingAUserEndsTheirLiveSessions) {
   ASSERT_EQ(gateway_->cli({"users", "create", "dave", "--policy", "SessionUser"}, "admin",
                           {{"SALLYPORT_NEW_PASSWORD", "dave-Pa55word"}}).exit_code, 0);
   ASSERT_EQ(gateway_->cli_login("dave", "dave-Pa55word").exit_code, 0);
-  const EnvOverrides dave = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("dave").string()}};
-  const EnvOverrides admin = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}};
-  auto& daves = sandbox_.spawn("dave-long", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 22))"}, dave);
-  auto& admins = sandbox_.spawn("admin-long", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 23))"}, admin);
-  ASSERT_TRUE(wait_until([&] { return process_running("sleep 622") && process_running("sleep 623"); }, 10s)) << sandbox_.tails();
+  auto& daves = start_sleeper("dave-long", "web", 22, "dave");
+  auto& admins = start_sleeper("admin-long", "web", 23);
 
   const auto deleted = gateway_->cli({"users", "delete", "dave"});
   ASSERT_EQ(deleted.exit_code, 0) << deleted.describe();
@@ -431,8 +437,7 @@ TEST_F(Sessions, OwnersTerminateTheirOwnSessionsOnly) {
                             {{"SALLYPORT_NEW_PASSWORD", user + "-Pa55word"}}).exit_code, 0);
     ASSERT_EQ(gateway_->cli_login(user, user + "-Pa55word").exit_code, 0);
   }
-  const EnvOverrides env = {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("bob").string()}};
-  auto& client = sandbox_.spawn("bob-long", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 13))"}, env);
+  auto& client = start_sleeper("bob-long", "web", 13, "bob");
   std::string id;
   ASSERT_TRUE(wait_until([&] {
     const auto items = listed_sessions("active");
@@ -721,9 +726,7 @@ TEST_F(Sessions, ANodeThatDoesNotComeBackEndsItsSessionsAfterTheGrace) {
   CutProxy proxy(gateway_->port());
   add_roaming_node(proxy);
   ASSERT_FALSE(process_running("sleep 615")) << "left over from an earlier run";
-  auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "roamer", "--", "exec sleep $((600 + 15))"},
-                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
-  ASSERT_TRUE(wait_until([&] { return process_running("sleep 615"); }, 10s)) << sandbox_.tails();
+  auto& client = start_sleeper("client", "roamer", 15);
   proxy.cut(true);
   RunResult listed;  // the grace is short: looked at as soon as the gateway knows
   EXPECT_TRUE(wait_until([&] {
@@ -750,9 +753,7 @@ TEST_F(Sessions, ANodeThatDoesNotComeBackEndsItsSessionsAfterTheGrace) {
 TEST_F(Sessions, ASessionEndsAtOnceWhenItsNodeComesBackWithoutIt) {
   CutProxy proxy(gateway_->port());
   add_roaming_node(proxy);
-  auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "roamer", "--", "exec sleep $((600 + 16))"},
-                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
-  ASSERT_TRUE(wait_until([&] { return process_running("sleep 616"); }, 10s)) << sandbox_.tails();
+  auto& client = start_sleeper("client", "roamer", 16);
   proxy.cut(true);
   std::this_thread::sleep_for(500ms);
   ASSERT_TRUE(client.running()) << "the session ended with the node's link: " << client.stderr_text();
@@ -774,9 +775,7 @@ TEST_F(Sessions, ASessionEndsAtOnceWhenItsNodeComesBackWithoutIt) {
 // instead, which looks like a broken network: the session then waits for the agent to come back
 // without it, or for the grace. So the agent first reads what the session's start sent it.)
 TEST_F(Sessions, SessionsEndAtOnceWhenTheirAgentDies) {
-  auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 17))"},
-                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
-  ASSERT_TRUE(wait_until([&] { return process_running("sleep 617"); }, 10s)) << sandbox_.tails();
+  auto& client = start_sleeper("client", "web", 17);
   std::this_thread::sleep_for(1s);
   agent_->signal(SIGKILL);
   const auto status = client.wait_for(10s);  // the grace is 60 s
@@ -789,9 +788,7 @@ TEST_F(Sessions, SessionsEndAtOnceWhenTheirAgentDies) {
 
 // An agent told to stop hangs up its sessions and exits; it does not wait for a grace.
 TEST_F(Sessions, AnAgentThatStopsEndsItsSessionsAndExits) {
-  auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 18))"},
-                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
-  ASSERT_TRUE(wait_until([&] { return process_running("sleep 618"); }, 10s)) << sandbox_.tails();
+  auto& client = start_sleeper("client", "web", 18);
   const auto began = std::chrono::steady_clock::now();
   agent_->signal(SIGTERM);
   EXPECT_TRUE(agent_->wait_for(10s).has_value()) << "the agent did not exit: " << sandbox_.tails();
@@ -809,9 +806,7 @@ TEST_F(Sessions, AnAgentThatStopsEndsItsSessionsAndExits) {
 TEST_F(Sessions, AnAgentThatStopsWhileItsLinkIsDownExitsAtOnce) {
   CutProxy proxy(gateway_->port());
   add_roaming_node(proxy);
-  auto& client = sandbox_.spawn("client", {Binaries::cli(), "start-session", "--target", "roamer", "--", "exec sleep $((600 + 19))"},
-                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
-  ASSERT_TRUE(wait_until([&] { return process_running("sleep 619"); }, 10s)) << sandbox_.tails();
+  auto& client = start_sleeper("client", "roamer", 19);
   proxy.cut(true);
   ASSERT_TRUE(wait_until([&] { return roamer_->stderr_text().find("reconnecting") != std::string::npos; }, 10s))
       << sandbox_.tails();
@@ -830,10 +825,7 @@ TEST_F(Sessions, ASessionWhoseClientDoesNotComeBackEndsAfterTheGrace) {
   CutProxy proxy(gateway_->port());
   login_through(proxy);
   ASSERT_FALSE(process_running("sleep 613")) << "left over from an earlier run";
-  // Spelled so that the CLI's own command line does not match "sleep 613".
-  auto& client = sandbox_.spawn("roaming",
-                                {Binaries::cli(), "start-session", "--target", "web", "--", "exec sleep $((600 + 13))"},
-                                {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("roaming").string()}});
+  auto& client = start_sleeper("roaming", "web", 13, "roaming");
   ASSERT_TRUE(wait_until([&] {
     return !listed_sessions("active").empty() && process_running("sleep 613");
   }, 10s)) << sandbox_.tails();

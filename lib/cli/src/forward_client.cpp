@@ -14,8 +14,8 @@
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
-#include <vector>
 
 #include "sallyport/cli/exit_codes.hpp"
 #include "sallyport/cli/session_client.hpp"
@@ -251,9 +251,11 @@ class ForwardSession {
         co_await connected_changed_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
       }
       if (finished_) co_return;
-      auto held = std::move(held_);
-      held_.clear();
-      for (auto& socket : held) co_await open_stream(socket.release());
+      if (held_) {
+        const int fd = held_->release();
+        held_.reset();
+        co_await open_stream(fd);
+      }
       boost::system::error_code ec;
       auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
@@ -261,7 +263,7 @@ class ForwardSession {
         continue;  // e.g. EMFILE: keep serving the connections we have
       }
       if (!connected_) {  // the link went while this one was accepted: it waits for the next
-        held_.push_back(std::move(socket));
+        held_.emplace(std::move(socket));
         continue;
       }
       co_await open_stream(socket.release());
@@ -342,7 +344,7 @@ class ForwardSession {
     signals_.cancel(ignored);
     retry_timer_.cancel();
     connected_changed_.cancel();
-    held_.clear();
+    held_.reset();
     drop_connections("session over");
     if (!socket_) {
       io_.stop();
@@ -365,7 +367,7 @@ class ForwardSession {
   asio::signal_set signals_;
   asio::steady_timer retry_timer_;
   asio::steady_timer connected_changed_;  // cancelled when a new session starts
-  std::vector<asio::ip::tcp::socket> held_;  // accepted as the link went; opened on the next
+  std::optional<asio::ip::tcp::socket> held_;  // accepted as the link went; opened on the next
   std::shared_ptr<transport::MessageSocket> socket_;
   std::string session_id_;  // the latest; empty until the first session started
   bool connected_ = false;  // a session is up

@@ -191,9 +191,13 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     return control(exit, wire::kClientChannel);
   }
 
+  static std::string close_frame(const std::string& session_id, std::uint32_t channel, const std::string& reason) {
+    return control({{"type", wire::msg::kSessionClose}, {"reason", reason.substr(0, 256)}, {"session_id", session_id}},
+                   channel);
+  }
+
   static std::string close_frame(const std::shared_ptr<Session>& session, const std::string& reason) {
-    return control({{"type", wire::msg::kSessionClose}, {"reason", reason.substr(0, 256)}, {"session_id", session->record.id}},
-                   session->channel);
+    return close_frame(session->record.id, session->channel, reason);
   }
 
   // The node's link while it has the session, else null: what is not sent then is resent, or
@@ -272,10 +276,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     const std::string id = offer["session_id"].get<std::string>();
     if (!session || session->state != Session::State::kOpen || session->record.id != id) {
       spdlog::info("node {} offered session {}, which has ended here; closing it", node_id, id.substr(0, 128));
-      std::string close = control({{"type", wire::msg::kSessionClose}, {"reason", "the session ended while the node was away"},
-                                   {"session_id", id}},
-                                  channel);
-      co_await link->write(std::move(close));
+      co_await link->write(close_frame(id, channel, "the session ended while the node was away"));
       co_return;
     }
     const auto input_frames = offer["input_frames"].get<std::uint64_t>();
