@@ -108,6 +108,7 @@ EventStream::EventStream(EventStreamOptions options) : options_(std::move(option
     const auto fd = open_event_log(options_.file);
     if (!fd) throw std::runtime_error(cannot_open(options_.file));
     file_ = std::make_shared<WriteTarget>(*fd);
+    file_padding_ = file_writer().hand_over(file_, file_buffer_, 0, kFileBufferBytes + kFileBufferBytes / 4);
   }
   if (options_.syslog) {
     syslog_ok_ = connect_syslog();
@@ -150,7 +151,8 @@ void EventStream::session_output(const OutputSource& source, std::string_view st
     file_buffer_ += prefix;
     file_buffer_ += escaped;
     file_buffer_ += "\"}\n";
-    if (file_buffer_.size() >= kFileBufferBytes || std::chrono::steady_clock::now() - last_file_flush_ >= kFileFlushInterval) {
+    if (file_buffer_.size() - file_padding_ >= kFileBufferBytes ||
+        std::chrono::steady_clock::now() - last_file_flush_ >= kFileFlushInterval) {
       flush_file();
     }
   }
@@ -215,6 +217,7 @@ std::string EventStream::reopen() {
     if (!fd) return cannot_open(options_.file);
     flush_file();  // what is buffered belongs to the old file
     old = std::exchange(file_, std::make_shared<WriteTarget>(*fd));
+    file_padding_ = file_writer().hand_over(file_, file_buffer_, file_padding_, kFileBufferBytes + kFileBufferBytes / 4);
     file_alerted_ = false;
   }
   // The old file is closed once the writer has appended everything queued for it.
@@ -226,7 +229,9 @@ std::string EventStream::reopen() {
 void EventStream::flush_if_due() {
   if (!file_) return;
   std::lock_guard lock(file_mutex_);
-  if (!file_buffer_.empty() && std::chrono::steady_clock::now() - last_file_flush_ >= kFileFlushInterval) flush_file();
+  if (file_buffer_.size() > file_padding_ && std::chrono::steady_clock::now() - last_file_flush_ >= kFileFlushInterval) {
+    flush_file();
+  }
 }
 
 void EventStream::flush_file() {
@@ -235,9 +240,7 @@ void EventStream::flush_file() {
     file_alerted_ = true;
     spdlog::error("ALERT cannot append to the event log {}", options_.file.string());
   }
-  std::string full = file_writer().spare_buffer(kFileBufferBytes + kFileBufferBytes / 4);
-  full.swap(file_buffer_);
-  file_writer().write(file_, std::move(full));
+  file_padding_ = file_writer().hand_over(file_, file_buffer_, file_padding_, kFileBufferBytes + kFileBufferBytes / 4);
 }
 
 void EventStream::enqueue(std::string message) {

@@ -35,6 +35,7 @@ RecordingFile::RecordingFile(std::filesystem::path path, const Header& header) :
     throw RecordingError("cannot write recording " + path_.string() + ": " + why);
   }
   target_ = std::make_shared<WriteTarget>(fd);
+  padding_ = file_writer().hand_over(target_, buffer_, 0, kFlushBytes + kFlushBytes / 4);
 }
 
 RecordingFile::~RecordingFile() { close(); }
@@ -46,7 +47,7 @@ double RecordingFile::elapsed() const {
 RecordedChunk RecordingFile::data(Stream stream, std::string_view bytes) {
   if (!target_ || bytes.empty()) return {};
   // Before appending: what is returned points into buffer_.
-  if (buffer_.size() >= kFlushBytes) {
+  if (buffer_.size() - padding_ >= kFlushBytes) {
     flush();
   } else {
     flush_if_due();
@@ -114,15 +115,12 @@ void RecordingFile::connection(std::string_view json_text) {
 }
 
 void RecordingFile::flush_if_due() {
-  if (target_ && !buffer_.empty() && std::chrono::steady_clock::now() - last_flush_ >= kFlushInterval) flush();
+  if (target_ && buffer_.size() > padding_ && std::chrono::steady_clock::now() - last_flush_ >= kFlushInterval) flush();
 }
 
 void RecordingFile::flush() {
   last_flush_ = std::chrono::steady_clock::now();
-  if (buffer_.empty()) return;
-  std::string full = file_writer().spare_buffer(kFlushBytes + kFlushBytes / 4);
-  full.swap(buffer_);
-  file_writer().write(target_, std::move(full));
+  if (buffer_.size() > padding_) padding_ = file_writer().hand_over(target_, buffer_, padding_, kFlushBytes + kFlushBytes / 4);
 }
 
 bool RecordingFile::close() {

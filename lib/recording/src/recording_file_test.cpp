@@ -2,9 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
-#include <linux/magic.h>
-#include <sys/mman.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,26 +13,14 @@
 
 #include "sallyport/recording/storage.hpp"
 
+#include "test_files.hpp"
+
 namespace sallyport::recording {
 namespace {
 namespace fs = std::filesystem;
 
-struct TempDir {
-  TempDir() {
-    path = fs::temp_directory_path() / ("recording-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-  static inline int counter = 0;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using test_files::slurp;
+using test_files::TempDir;
 
 // Concatenates the data of every event with the code, as a player would see it.
 std::string stream_of(const std::string& cast, const std::string& code) {
@@ -132,64 +117,6 @@ TEST(RecordingFile, ATerminalsOutputIsAlwaysPlainForPlayers) {
   const auto cast = slurp(path);
   EXPECT_EQ(lines_with_code(cast, "o64"), 0);
   EXPECT_EQ(stream_of(cast, "o"), zeros);
-}
-
-TEST(FileWriter, KeepsOrderPastItsBoundAndReportsAFailedWrite) {
-  TempDir dir;
-  const fs::path path = dir.path / "ordered";
-  FileWriter writer;
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  ASSERT_GE(fd, 0);
-  auto target = std::make_shared<WriteTarget>(fd);
-  std::string expected;
-  for (int i = 0; i < 40; ++i) {  // 40 x 1 MiB: five times what may wait, so callers wait too
-    std::string piece(1 << 20, static_cast<char>('a' + i % 26));
-    expected += piece;
-    writer.write(target, std::move(piece));
-  }
-  EXPECT_TRUE(writer.drain(target));
-  ::close(fd);
-  EXPECT_TRUE(slurp(path) == expected);
-
-  const int read_only = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  auto refused = std::make_shared<WriteTarget>(read_only);
-  writer.write(refused, "x");
-  EXPECT_FALSE(writer.drain(refused));
-  ::close(read_only);
-}
-
-// Pages of the file that are in the page cache.
-std::size_t cached_bytes(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  const auto size = static_cast<std::size_t>(fs::file_size(path));
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
-  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> resident((size + page - 1) / page);
-  const int result = ::mincore(map, size, resident.data());
-  ::munmap(map, size);
-  if (result != 0) return size;
-  return static_cast<std::size_t>(std::count_if(resident.begin(), resident.end(), [](unsigned char r) { return r & 1; })) * page;
-}
-
-TEST(FileWriter, WritesBehindAndLeavesAtMostItsWindowInThePageCache) {
-  TempDir dir;
-  struct statfs filesystem {};
-  ASSERT_EQ(::statfs(dir.path.c_str(), &filesystem), 0);
-  if (filesystem.f_type == TMPFS_MAGIC) GTEST_SKIP() << dir.path << " is on tmpfs, which has no writeback";
-  const fs::path path = dir.path / "long";
-  FileWriter writer;
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  ASSERT_GE(fd, 0);
-  auto target = std::make_shared<WriteTarget>(fd);
-  constexpr std::size_t kTotal = 4 * kWriteBehindWindowBytes;
-  for (std::size_t written = 0; written < kTotal; written += 256 << 10) writer.write(target, std::string(256 << 10, 'r'));
-  EXPECT_TRUE(writer.drain(target));
-  ::close(fd);
-  ASSERT_EQ(fs::file_size(path), kTotal);
-  // A recording nobody reads soon must not push other files' pages out of the cache (and on
-  // a fresh VM, fault in new memory for every page): what is on disk is dropped.
-  EXPECT_LE(cached_bytes(path), kWriteBehindWindowBytes + (1 << 20));
 }
 
 TEST(RecordingFile, ConnectionEventsCarryTheirJsonTextAndReachTheFileAtOnce) {
