@@ -8,6 +8,7 @@
 #include <set>
 
 #include "authorizer.hpp"
+#include "sallyport/recording/storage.hpp"
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/gateway/api.hpp"
 #include "sallyport/gateway/bootstrap.hpp"
@@ -41,6 +42,10 @@ struct FakeSessions : SessionControl {
   }
   std::optional<std::string> read_recording(const std::string& id, std::string* error) override {
     if (id == "bob-1") return std::string("{\"version\": 2}\n[0.1, \"o\", \"hi\"]\n");
+    if (id == "bob-3") {
+      *error = "the recording is 700 MiB, " + std::string(recording::kRecordingTooLarge) + " (at most 64 MiB)";
+      return std::nullopt;
+    }
     *error = "no recording is stored for this session";
     return std::nullopt;
   }
@@ -810,6 +815,10 @@ TEST_F(ApiPolicyTest, RecordingReadFollowsPolicyAndRefusesPathTricks) {
   EXPECT_EQ(call("GET", "/v1/sessions/bob-1/recording", "", admin_).status, 200u);
   EXPECT_EQ(call("GET", "/v1/sessions/bob-1/recording", "", alice).status, 403u);
   EXPECT_EQ(call("GET", "/v1/sessions/bob-2/recording", "", bob).status, 404u);   // none stored
+  add_session("bob-3", "bob", node, /*ended=*/true);
+  const auto large = call("GET", "/v1/sessions/bob-3/recording", "", bob);
+  EXPECT_EQ(large.status, 413u) << large.body;
+  EXPECT_NE(large.body.find("700 MiB"), std::string::npos) << large.body;
   EXPECT_EQ(call("GET", "/v1/sessions/bob-9/recording", "", bob).status, 404u);   // no session
   EXPECT_EQ(call("GET", "/v1/sessions/../recording", "", bob).status, 400u);
   EXPECT_EQ(call("GET", "/v1/sessions/..%2Fstate.db/recording", "", bob).status, 400u);

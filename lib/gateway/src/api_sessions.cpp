@@ -10,7 +10,6 @@ namespace {
 
 constexpr int kDefaultListLimit = 100;
 constexpr int kMaxListLimit = 1000;
-constexpr std::size_t kMaxServedRecordingBytes = 64 << 20;  // what the CLI accepts in one answer
 
 // session:owner, session:runAs, node:id and, when the node is known, node:tag/<key>.
 class SessionContexts {
@@ -88,11 +87,10 @@ HttpResponse serve_recording(Context& context, const HttpRequest& request, const
   if (auto refused = context.authorize(caller, request, "recording:Read", resource, contexts(*session))) return *refused;
   std::string error;
   auto text = context.sessions.read_recording(id, &error);
-  if (!text) return error_response(404, "not_found", "session " + id + ": " + error);
-  if (text->size() > kMaxServedRecordingBytes) {
-    return error_response(413, "too_large", "the recording of " + id + " is " + std::to_string(text->size() >> 20) +
-                                                " MiB; fetch it from the recording folder or bucket");
+  if (!text && error.find(recording::kRecordingTooLarge) != std::string::npos) {
+    return error_response(413, "too_large", "session " + id + ": " + error);
   }
+  if (!text) return error_response(404, "not_found", "session " + id + ": " + error);
   context.audit.record(caller.user.name, request.remote_address, "recording:Read", resource, "success");
   HttpResponse response;
   response.status = 200;

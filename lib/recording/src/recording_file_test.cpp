@@ -19,6 +19,7 @@ namespace sallyport::recording {
 namespace {
 namespace fs = std::filesystem;
 
+using test_files::eventually;
 using test_files::slurp;
 using test_files::TempDir;
 
@@ -216,13 +217,9 @@ TEST(RecordingStorage, FinishRecoverCompressAndRead) {
   RecordingStorage storage(options);
   EXPECT_EQ(storage.recover(), std::vector<std::string>{"bob-2"});
   storage.start_worker();
-  ASSERT_TRUE([&] {
-    for (int i = 0; i < 100; ++i) {
-      if (fs::exists(dir.path / "alice-1.cast.zst") && fs::exists(dir.path / "bob-2.cast.zst")) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }());
+  ASSERT_TRUE(eventually([&] {
+    return fs::exists(dir.path / "alice-1.cast.zst") && fs::exists(dir.path / "bob-2.cast.zst");
+  }));
   std::string error;
   const auto alice = storage.read("alice-1", &error);
   ASSERT_TRUE(alice) << error;
@@ -234,6 +231,51 @@ TEST(RecordingStorage, FinishRecoverCompressAndRead) {
   EXPECT_FALSE(storage.read("nobody-3", &error));
   EXPECT_EQ(storage.refusal(true, false), "");
   EXPECT_NE(storage.refusal(true, true), "");  // no bucket configured
+}
+
+// A recording larger than read() may return is refused before it is read, plain or
+// compressed; one within the bound comes back whole, through the streaming compressor.
+TEST(RecordingStorage, ReadRefusesWhatIsLargerThanItsBoundAndCompressionStreams) {
+  TempDir dir;
+  StorageOptions options;
+  options.dir = dir.path;
+  options.max_read_bytes = 4 << 20;
+  const auto record = [&](RecordingStorage& storage, const std::string& id, std::size_t bytes) {
+    auto file = storage.create(header_for(id));
+    std::string text;
+    for (std::size_t i = 0; text.size() < bytes; ++i) text += "line " + std::to_string(i * 7919 % 100003) + "\r\n";
+    file->data(Stream::kOutput, text);
+    file->close();
+    storage.finish(id);
+    return text;
+  };
+  {
+    RecordingStorage storage(options);
+    record(storage, "big-1", 5 << 20);
+    const std::string small = record(storage, "small-2", 3 << 20);
+    std::string error;
+    EXPECT_FALSE(storage.read("big-1", &error));
+    EXPECT_NE(error.find(kRecordingTooLarge), std::string::npos) << error;
+    const auto back = storage.read("small-2", &error);
+    ASSERT_TRUE(back) << error;
+    EXPECT_TRUE(stream_of(*back, "o") == small);
+  }
+  options.compress = true;
+  RecordingStorage storage(options);
+  const std::string packed = record(storage, "packed-3", 3 << 20);
+  record(storage, "packed-big-4", 6 << 20);  // compresses far below the bound, but says its size
+  storage.start_worker();
+  ASSERT_TRUE(eventually([&] {
+    return fs::exists(dir.path / "packed-3.cast.zst") && fs::exists(dir.path / "packed-big-4.cast.zst");
+  }));
+  EXPECT_LT(fs::file_size(dir.path / "packed-big-4.cast.zst"), std::uintmax_t{1} << 20);
+  std::string error;
+  const auto back = storage.read("packed-3", &error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_TRUE(stream_of(*back, "o") == packed);
+  EXPECT_FALSE(storage.read("packed-big-4", &error));
+  EXPECT_NE(error.find(kRecordingTooLarge), std::string::npos) << error;
+  EXPECT_FALSE(zstd_compress_file(dir.path / "missing.cast", dir.path / "missing.cast.zst"));
 }
 
 TEST(RecordingStorage, SessionIdsThatCouldEscapeTheFolderAreInvalid) {

@@ -1,10 +1,12 @@
 #include "sallyport/recording/s3.hpp"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -52,32 +54,71 @@ std::string host_of(const std::string& endpoint) {
   return endpoint.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+struct Answer {
+  std::string body;
+  std::size_t max_bytes;
+  bool too_large = false;
+};
+
 std::size_t collect(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  constexpr std::size_t kMaxObjectBytes = std::size_t{1} << 30;
-  if (body->size() + size * count > kMaxObjectBytes) return 0;
-  body->append(data, size * count);
+  auto* answer = static_cast<Answer*>(user);
+  if (answer->body.size() + size * count > answer->max_bytes) {
+    answer->too_large = true;
+    return 0;  // libcurl stops
+  }
+  answer->body.append(data, size * count);
   return size * count;
 }
 
-struct Upload {
-  const std::string* body;
-  std::size_t offset = 0;
-};
-
-std::size_t supply(char* buffer, std::size_t size, std::size_t count, void* user) {
-  auto* upload = static_cast<Upload*>(user);
-  const std::size_t n = std::min(size * count, upload->body->size() - upload->offset);
-  std::copy_n(upload->body->data() + upload->offset, n, buffer);
-  upload->offset += n;
-  return n;
-}
+constexpr std::size_t kFileChunkBytes = 1 << 20;
+constexpr std::size_t kSmallAnswerBytes = 64 << 10;  // what a PUT's answer may hold
 
 }  // namespace
+
+struct S3Client::Body {
+  const std::string* text = nullptr;  // the body in memory, or
+  std::FILE* file = nullptr;          // a file, read as libcurl asks
+  std::uint64_t size = 0;
+  std::uint64_t offset = 0;
+  std::string sha256;
+
+  static std::size_t supply(char* buffer, std::size_t size, std::size_t count, void* user) {
+    auto* body = static_cast<Body*>(user);
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size * count, body->size - body->offset));
+    std::size_t n = 0;
+    if (body->text != nullptr) {
+      std::copy_n(body->text->data() + body->offset, want, buffer);
+      n = want;
+    } else if (want > 0) {
+      n = std::fread(buffer, 1, want, body->file);
+      if (n == 0) return CURL_READFUNC_ABORT;  // the file shrank or broke
+    }
+    body->offset += n;
+    return n;
+  }
+};
 
 std::string sha256_hex(const std::string& bytes) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return hex(digest, sizeof digest);
+}
+
+std::optional<std::string> sha256_hex_of_file(const std::filesystem::path& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return std::nullopt;
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  bool ok = context != nullptr && EVP_DigestInit_ex(context, EVP_sha256(), nullptr) == 1;
+  std::string chunk(kFileChunkBytes, '\0');
+  std::size_t n;
+  while (ok && (n = std::fread(chunk.data(), 1, chunk.size(), file)) > 0) {
+    ok = EVP_DigestUpdate(context, chunk.data(), n) == 1;
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  ok = ok && std::ferror(file) == 0 && EVP_DigestFinal_ex(context, digest, nullptr) == 1;
+  EVP_MD_CTX_free(context);
+  std::fclose(file);
+  if (!ok) return std::nullopt;
   return hex(digest, sizeof digest);
 }
 
@@ -125,17 +166,38 @@ S3Client::S3Client(S3Options options) : options_(std::move(options)) {
 }
 
 S3Result S3Client::put(const std::string& key, const std::string& body, const std::string& content_type) const {
-  return send("PUT", key, body, content_type);
+  Body text{&body, nullptr, body.size(), 0, sha256_hex(body)};
+  return send("PUT", key, text, content_type, kSmallAnswerBytes);
 }
 
-S3Result S3Client::get(const std::string& key) const { return send("GET", key, "", ""); }
+S3Result S3Client::put_file(const std::string& key, const std::filesystem::path& path,
+                            const std::string& content_type) const {
+  S3Result result;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  auto sha256 = ec ? std::nullopt : sha256_hex_of_file(path);
+  std::FILE* file = sha256 ? std::fopen(path.c_str(), "rb") : nullptr;
+  if (file == nullptr) {
+    result.message = "cannot read " + path.string();
+    return result;
+  }
+  Body body{nullptr, file, size, 0, std::move(*sha256)};
+  result = send("PUT", key, body, content_type, kSmallAnswerBytes);
+  std::fclose(file);
+  return result;
+}
 
-S3Result S3Client::send(const std::string& method, const std::string& key, const std::string& body,
-                        const std::string& content_type) const {
+S3Result S3Client::get(const std::string& key, std::size_t max_bytes) const {
+  Body none{nullptr, nullptr, 0, 0, sha256_hex("")};
+  return send("GET", key, none, "", max_bytes);
+}
+
+S3Result S3Client::send(const std::string& method, const std::string& key, Body& body, const std::string& content_type,
+                        std::size_t max_answer_bytes) const {
   S3Result result;
   const std::string path = "/" + uri_encode(options_.bucket, false) + "/" + uri_encode(options_.prefix + key, true);
   const std::string amz_date = amz_now();
-  SigV4Request request{method, path, "", {}, sha256_hex(body)};
+  SigV4Request request{method, path, "", {}, body.sha256};
   request.headers = {{"host", host_of(options_.endpoint)},
                      {"x-amz-content-sha256", request.payload_sha256},
                      {"x-amz-date", amz_date}};
@@ -152,25 +214,32 @@ S3Result S3Client::send(const std::string& method, const std::string& key, const
   header_list = curl_slist_append(header_list, ("authorization: " + authorization).c_str());
   header_list = curl_slist_append(header_list, "expect:");
   const std::string url = options_.endpoint + path;
-  Upload upload{&body};
+  Answer answer{{}, max_answer_bytes};
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(options_.timeout.count()));
+  // A large recording takes as long as it takes; a stalled transfer (under 1 KiB/s for the
+  // timeout) is given up.
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.timeout.count()));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
   if (method == "PUT") {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_READFUNCTION, supply);
-    curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, Body::supply);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size));
   }
   const CURLcode code = curl_easy_perform(curl);
+  result.body = std::move(answer.body);
   if (code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
   curl_slist_free_all(header_list);
   curl_easy_cleanup(curl);
-  if (code != CURLE_OK) {
+  if (answer.too_large) {
+    result.message = "the object is larger than " + std::to_string(max_answer_bytes >> 20) + " MiB";
+    result.too_large = true;
+  } else if (code != CURLE_OK) {
     result.message = std::string(curl_easy_strerror(code));
   } else if (result.status < 200 || result.status >= 300) {
     result.message = "HTTP " + std::to_string(result.status) + " " + result.body.substr(0, 200);

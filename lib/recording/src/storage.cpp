@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <zstd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
-
 
 namespace sallyport::recording {
 namespace fs = std::filesystem;
@@ -21,20 +21,6 @@ std::optional<std::string> read_file(const fs::path& path) {
   text << in.rdbuf();
   if (!in.good() && !in.eof()) return std::nullopt;
   return text.str();
-}
-
-bool write_file_atomically(const fs::path& path, const std::string& bytes) {
-  const fs::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) return false;
-  }
-  fs::permissions(temporary, fs::perms::owner_read | fs::perms::owner_write);
-  std::error_code ec;
-  fs::rename(temporary, path, ec);
-  return !ec;
 }
 
 }  // namespace
@@ -55,13 +41,45 @@ std::optional<std::string> zstd_compress(const std::string& bytes) {
   return out;
 }
 
-std::optional<std::string> zstd_decompress(const std::string& bytes) {
+std::optional<std::string> zstd_decompress(const std::string& bytes, std::size_t max_bytes) {
   const auto size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxRecordingBytes) return std::nullopt;
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_bytes) return std::nullopt;
   std::string out(static_cast<std::size_t>(size), '\0');
   const std::size_t written = ZSTD_decompress(out.data(), out.size(), bytes.data(), bytes.size());
   if (ZSTD_isError(written) || written != size) return std::nullopt;
   return out;
+}
+
+bool zstd_compress_file(const fs::path& from, const fs::path& to) {
+  std::FILE* in = std::fopen(from.c_str(), "rb");
+  std::FILE* out = in ? std::fopen(to.c_str(), "wb") : nullptr;
+  ZSTD_CCtx* context = out ? ZSTD_createCCtx() : nullptr;
+  bool ok = context != nullptr && !ZSTD_isError(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, 3));
+  // The frame says its size, so a reader can bound what it decompresses before it starts.
+  std::error_code ec;
+  const auto size = fs::file_size(from, ec);
+  ok = ok && !ec && !ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(context, size));
+  std::string input(ZSTD_CStreamInSize(), '\0');
+  std::string output(ZSTD_CStreamOutSize(), '\0');
+  for (bool last = false; ok && !last;) {
+    const std::size_t read = std::fread(input.data(), 1, input.size(), in);
+    if (std::ferror(in)) {
+      ok = false;
+      break;
+    }
+    last = read < input.size();
+    ZSTD_inBuffer pending{input.data(), read, 0};
+    for (bool finished = false; ok && !finished;) {
+      ZSTD_outBuffer produced{output.data(), output.size(), 0};
+      const std::size_t left = ZSTD_compressStream2(context, &produced, &pending, last ? ZSTD_e_end : ZSTD_e_continue);
+      ok = !ZSTD_isError(left) && std::fwrite(output.data(), 1, produced.pos, out) == produced.pos;
+      finished = last ? left == 0 : pending.pos == pending.size;
+    }
+  }
+  ZSTD_freeCCtx(context);
+  if (out != nullptr && std::fclose(out) != 0) ok = false;
+  if (in != nullptr) std::fclose(in);
+  return ok;
 }
 
 RecordingStorage::RecordingStorage(StorageOptions options) : options_(std::move(options)) {
@@ -147,13 +165,21 @@ fs::path RecordingStorage::finished_path(const std::string& id) const {
 bool RecordingStorage::compress_one(const std::string& id) {
   const fs::path plain = options_.dir / (id + ".cast");
   if (!options_.compress || !fs::exists(plain)) return true;
-  const auto bytes = read_file(plain);
-  const auto packed = bytes ? zstd_compress(*bytes) : std::nullopt;
-  if (!packed || !write_file_atomically(options_.dir / (id + ".cast.zst"), *packed)) {
+  const fs::path packed = options_.dir / (id + ".cast.zst");
+  const fs::path temporary = packed.string() + ".tmp";
+  std::error_code ec;
+  if (!zstd_compress_file(plain, temporary)) {
     spdlog::error("recording {}: compression failed; kept uncompressed", id);
+    fs::remove(temporary, ec);
     return true;
   }
-  std::error_code ec;
+  fs::permissions(temporary, fs::perms::owner_read | fs::perms::owner_write, ec);
+  fs::rename(temporary, packed, ec);
+  if (ec) {
+    spdlog::error("recording {}: cannot store it compressed ({}); kept uncompressed", id, ec.message());
+    fs::remove(temporary, ec);
+    return true;
+  }
   fs::remove(plain, ec);
   return true;
 }
@@ -161,14 +187,13 @@ bool RecordingStorage::compress_one(const std::string& id) {
 bool RecordingStorage::upload_one(const std::string& id) {
   if (!s3_ || fs::exists(options_.dir / (id + ".uploaded"))) return true;
   const fs::path path = finished_path(id);
-  const auto bytes = read_file(path);
-  if (!bytes) {
+  if (!fs::exists(path)) {
     spdlog::error("recording {}: cannot read {} for upload", id, path.string());
     return true;  // nothing to retry
   }
   const bool packed = path.extension() == ".zst";
-  const auto result = s3_->put(id + (packed ? ".cast.zst" : ".cast"), *bytes,
-                               packed ? "application/zstd" : "application/x-asciicast");
+  const auto result = s3_->put_file(id + (packed ? ".cast.zst" : ".cast"), path,
+                                    packed ? "application/zstd" : "application/x-asciicast");
   s3_ok_ = result.ok;
   if (!result.ok) {
     spdlog::error("ALERT recording {}: upload to s3 bucket {} failed ({}); kept on local disk, retrying",
@@ -218,25 +243,40 @@ std::optional<std::string> RecordingStorage::read(const std::string& session_id,
     *error = "invalid session ID";
     return std::nullopt;
   }
+  const std::size_t max = options_.max_read_bytes;
+  const auto too_large = [&](std::optional<std::uint64_t> bytes) {
+    *error = "the recording is " + (bytes ? std::to_string(*bytes >> 20) + " MiB" : "larger than that") + ", " +
+             std::string(kRecordingTooLarge) + " (at most " + std::to_string(max >> 20) +
+             " MiB); fetch it from the recording folder or bucket";
+    return std::nullopt;
+  };
+  // A decompressed recording that claims more than it may hold is too large; one that does not
+  // say is damaged (ours always say).
+  const auto unpack = [&](const std::string& packed) -> std::optional<std::string> {
+    const auto claimed = ZSTD_getFrameContentSize(packed.data(), packed.size());
+    const bool says = claimed != ZSTD_CONTENTSIZE_ERROR && claimed != ZSTD_CONTENTSIZE_UNKNOWN;
+    if (says && claimed > max) return too_large(claimed);
+    auto text = zstd_decompress(packed, max);
+    if (!text) *error = "the compressed recording is damaged";
+    return text;
+  };
   for (const auto& name : {session_id + ".cast", session_id + ".cast.zst", "live/" + session_id + ".cast"}) {
     const fs::path path = options_.dir / name;
-    if (!fs::exists(path)) continue;
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec) continue;
+    if (size > max) return too_large(size);
     auto bytes = read_file(path);
     if (!bytes) continue;  // moved away while we looked: try the next place
-    if (name.ends_with(".zst")) {
-      bytes = zstd_decompress(*bytes);
-      if (!bytes) {
-        *error = "the compressed recording is damaged";
-        return std::nullopt;
-      }
-    }
+    if (name.ends_with(".zst")) return unpack(*bytes);
     return bytes;
   }
   if (s3_) {
     for (const auto& key : {session_id + ".cast.zst", session_id + ".cast"}) {
-      auto result = s3_->get(key);
+      auto result = s3_->get(key, max);
+      if (result.too_large) return too_large(std::nullopt);
       if (!result.ok) continue;
-      if (key.ends_with(".zst")) return zstd_decompress(result.body);
+      if (key.ends_with(".zst")) return unpack(result.body);
       return std::move(result.body);
     }
   }

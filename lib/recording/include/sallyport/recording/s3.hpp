@@ -4,6 +4,7 @@
 // libcurl. Works with AWS and S3-compatible stores (MinIO, Ceph, s3rver). Blocking: call it
 // from the uploader thread or a request handler that may wait.
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
@@ -33,6 +34,7 @@ std::string sigv4_authorization(const SigV4Request& request, const std::string& 
                                 const std::string& secret_key, const std::string& region,
                                 const std::string& service, const std::string& amz_date);  // YYYYMMDDTHHMMSSZ
 std::string sha256_hex(const std::string& bytes);
+std::optional<std::string> sha256_hex_of_file(const std::filesystem::path& path);  // nullopt: unreadable
 std::string uri_encode(const std::string& text, bool keep_slash);
 
 struct S3Result {
@@ -40,18 +42,24 @@ struct S3Result {
   long status = 0;      // HTTP status, 0 when no answer
   std::string message;  // what went wrong, for logs
   std::string body;     // GET: the object
+  bool too_large = false;  // GET: the object passed the bound
 };
 
 class S3Client {
  public:
   explicit S3Client(S3Options options);
   S3Result put(const std::string& key, const std::string& body, const std::string& content_type) const;
-  S3Result get(const std::string& key) const;
+  // Streams the file (hashed in a first pass, sent in a second): memory stays bounded. A single
+  // PUT, so at most 5 GiB, what S3 takes in one.
+  S3Result put_file(const std::string& key, const std::filesystem::path& path, const std::string& content_type) const;
+  // Fails, without keeping more, once the object passes max_bytes.
+  S3Result get(const std::string& key, std::size_t max_bytes) const;
   const S3Options& options() const { return options_; }
 
  private:
-  S3Result send(const std::string& method, const std::string& key, const std::string& body,
-                const std::string& content_type) const;
+  struct Body;  // what a request sends
+  S3Result send(const std::string& method, const std::string& key, Body& body, const std::string& content_type,
+                std::size_t max_answer_bytes) const;
   S3Options options_;
 };
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -22,11 +23,17 @@
 
 namespace sallyport::recording {
 
+// What read() returns at most (the API serves a recording in one answer); larger ones are
+// refused with an error that says kRecordingTooLarge, before anything is read.
+inline constexpr std::size_t kMaxReadRecordingBytes = 64 << 20;
+inline constexpr std::string_view kRecordingTooLarge = "too large to serve";
+
 struct StorageOptions {
   std::filesystem::path dir;
   bool compress = false;  // zstd
   std::optional<S3Options> s3;
   std::chrono::milliseconds retry_interval{5000};
+  std::size_t max_read_bytes = kMaxReadRecordingBytes;
 };
 
 // Session IDs as the hub makes them: [A-Za-z0-9._-], not starting with '.', at most 128.
@@ -49,7 +56,8 @@ class RecordingStorage {
   void start_worker();
 
   // The asciicast text (decompressed), from the local folder or else the object store.
-  // nullopt with *error set when it cannot be had.
+  // nullopt with *error set when it cannot be had or is larger than max_read_bytes.
+  // Compressing and uploading stream the file: memory stays bounded whatever its size.
   std::optional<std::string> read(const std::string& session_id, std::string* error) const;
 
   // Why new sessions must be refused now ("" when they may start), given which destinations
@@ -75,9 +83,11 @@ class RecordingStorage {
   std::thread worker_;
 };
 
-// zstd helpers (bounded: refuse frames that claim more than kMaxRecordingBytes).
+// zstd helpers (bounded: refuse frames that claim more than `max_bytes`).
 inline constexpr std::size_t kMaxRecordingBytes = std::size_t{1} << 30;
 std::optional<std::string> zstd_compress(const std::string& bytes);
-std::optional<std::string> zstd_decompress(const std::string& bytes);
+std::optional<std::string> zstd_decompress(const std::string& bytes, std::size_t max_bytes = kMaxRecordingBytes);
+// Compresses a file of any size into another, a block at a time; false on any failure.
+bool zstd_compress_file(const std::filesystem::path& from, const std::filesystem::path& to);
 
 }  // namespace sallyport::recording
