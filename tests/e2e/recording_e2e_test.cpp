@@ -414,6 +414,34 @@ struct S3Server {
   Process* process = nullptr;
 };
 
+// A recording larger than the part size goes up as a multipart upload and comes back whole.
+TEST_F(Recording, ALargeRecordingGoesUpInPartsAndComesBackWhole) {
+  if (s3rver_program().empty() || !fs::exists("/usr/bin/s3cmd")) {
+    GTEST_SKIP() << "needs s3rver (npm ci in tests/e2e/s3rver) and s3cmd (scripts/install-deps.sh test)";
+  }
+  S3Server s3(sandbox_, free_port());
+  s3.start();
+  const fs::path key_file = sandbox_.root() / "s3.key";
+  std::ofstream(key_file) << "S3RVER:S3RVER\n";
+  auto& gw = start({"--s3-endpoint", s3.endpoint(), "--s3-bucket", "recordings", "--s3-prefix", "rec/",
+                    "--s3-key-file", key_file.string(), "--s3-part-mib", "5"});
+  // 9 MB of random bytes, recorded as base64: a 12 MB recording, three parts.
+  const auto run = gw.cli({"start-session", "--target", "box", "--", "head", "-c", "9000000", "/dev/urandom"});
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  ASSERT_EQ(run.out.size(), 9000000u);
+  const std::string id = session_id_in(run.err);
+  ASSERT_TRUE(wait_until([&] { return fs::exists(gw.data_dir() / "recordings" / (id + ".uploaded")); }, 30s))
+      << gw.process().stderr_text();
+  const std::string log = gw.process().stderr_text();
+  EXPECT_TRUE(contains(log, "recording " + id + " uploaded to s3 bucket recordings in 3 parts")) << log;
+  const fs::path local = gw.data_dir() / "recordings" / (id + ".cast");
+  const fs::path fetched = sandbox_.root() / "fetched.cast";
+  const auto got = s3.get("rec/" + id + ".cast", fetched);
+  ASSERT_EQ(got.exit_code, 0) << got.describe();
+  EXPECT_GT(fs::file_size(local), std::uintmax_t{10} << 20);
+  EXPECT_TRUE(read_text(fetched) == read_text(local));
+}
+
 TEST_F(Recording, S3RoundTripAndUploadAfterTheStoreComesBack) {
   if (s3rver_program().empty() || !fs::exists("/usr/bin/s3cmd")) {
     GTEST_SKIP() << "needs s3rver (npm ci in tests/e2e/s3rver) and s3cmd (scripts/install-deps.sh test)";

@@ -60,13 +60,19 @@ TEST(Config, ValidateRefusesBadValues) {
 TEST(Config, RecordingDestinations) {
   const auto path = write_config(
       "[gateway]\nrecording_compress = true\ns3_endpoint = \"http://127.0.0.1:4568\"\ns3_bucket = \"rec\"\n"
-      "s3_prefix = \"gw1/\"\ns3_retry_seconds = 5\nsyslog = \"tcp://127.0.0.1:601\"\nrecording = true\n");
+      "s3_prefix = \"gw1/\"\ns3_retry_seconds = 5\ns3_part_mib = 16\nsyslog = \"tcp://127.0.0.1:601\"\nrecording = true\n");
   auto config = load_config_file(path);
   EXPECT_TRUE(config.recording_compress);
   EXPECT_EQ(config.s3_bucket, "rec");
   EXPECT_EQ(config.s3_prefix, "gw1/");
   EXPECT_EQ(config.s3_retry_seconds, 5);
+  EXPECT_EQ(config.s3_part_mib, 16);
   EXPECT_NO_THROW(validate(config));
+  config.s3_part_mib = 4;  // S3 refuses parts under 5 MiB
+  EXPECT_THROW(validate(config), ConfigError);
+  config.s3_part_mib = 5121;
+  EXPECT_THROW(validate(config), ConfigError);
+  config.s3_part_mib = 64;
   config.syslog = "smtp://x:1";
   EXPECT_THROW(validate(config), ConfigError);
   config.syslog = "";

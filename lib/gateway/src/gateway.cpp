@@ -162,7 +162,8 @@ struct Gateway::Impl {
     if (!config.s3_endpoint.empty()) {
       const auto [access_key, secret_key] = recording::load_s3_credentials(config.s3_key_file.string());
       options.s3 = recording::S3Options{config.s3_endpoint, config.s3_bucket, config.s3_prefix, config.s3_region,
-                                        access_key, secret_key, std::chrono::seconds(30)};
+                                        access_key, secret_key, std::chrono::seconds(30),
+                                        static_cast<std::uint64_t>(config.s3_part_mib) << 20};
     }
     return options;
   }

@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -70,6 +71,21 @@ std::size_t collect(char* data, std::size_t size, std::size_t count, void* user)
   return size * count;
 }
 
+// The ETag header of an answer (a part's, which completing the upload names), quotes kept.
+std::size_t keep_etag(char* data, std::size_t size, std::size_t count, void* user) {
+  const std::string_view line(data, size * count);
+  constexpr std::string_view kName = "etag:";
+  if (line.size() > kName.size() && line.size() < 512 &&
+      std::equal(kName.begin(), kName.end(), line.begin(),
+                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+    std::string_view value = line.substr(kName.size());
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.remove_suffix(1);
+    *static_cast<std::string*>(user) = std::string(value);
+  }
+  return size * count;
+}
+
 constexpr std::size_t kFileChunkBytes = 1 << 20;
 constexpr std::size_t kSmallAnswerBytes = 64 << 10;  // what a PUT's answer may hold
 
@@ -104,22 +120,40 @@ std::string sha256_hex(const std::string& bytes) {
   return hex(digest, sizeof digest);
 }
 
-std::optional<std::string> sha256_hex_of_file(const std::filesystem::path& path) {
+std::optional<std::string> sha256_hex_of_file(const std::filesystem::path& path, std::uint64_t offset,
+                                              std::uint64_t length) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) return std::nullopt;
   EVP_MD_CTX* context = EVP_MD_CTX_new();
-  bool ok = context != nullptr && EVP_DigestInit_ex(context, EVP_sha256(), nullptr) == 1;
+  bool ok = context != nullptr && EVP_DigestInit_ex(context, EVP_sha256(), nullptr) == 1 &&
+            ::fseeko(file, static_cast<off_t>(offset), SEEK_SET) == 0;
   std::string chunk(kFileChunkBytes, '\0');
-  std::size_t n;
-  while (ok && (n = std::fread(chunk.data(), 1, chunk.size(), file)) > 0) {
-    ok = EVP_DigestUpdate(context, chunk.data(), n) == 1;
+  while (ok && length > 0) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(length, chunk.size()));
+    const std::size_t n = std::fread(chunk.data(), 1, want, file);
+    ok = n > 0 && EVP_DigestUpdate(context, chunk.data(), n) == 1;
+    length -= n;
   }
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  ok = ok && std::ferror(file) == 0 && EVP_DigestFinal_ex(context, digest, nullptr) == 1;
+  ok = ok && EVP_DigestFinal_ex(context, digest, nullptr) == 1;
   EVP_MD_CTX_free(context);
   std::fclose(file);
   if (!ok) return std::nullopt;
   return hex(digest, sizeof digest);
+}
+
+std::optional<std::string> xml_element_text(std::string_view xml, std::string_view element) {
+  constexpr std::size_t kMaxTextBytes = 1024;
+  const std::string open = "<" + std::string(element) + ">";
+  const std::string close = "</" + std::string(element) + ">";
+  const auto start = xml.find(open);
+  if (start == std::string_view::npos) return std::nullopt;
+  const auto from = start + open.size();
+  const auto end = xml.find(close, from);
+  if (end == std::string_view::npos || end - from > kMaxTextBytes) return std::nullopt;
+  const std::string_view text = xml.substr(from, end - from);
+  if (text.find('<') != std::string_view::npos) return std::nullopt;
+  return std::string(text);
 }
 
 std::string uri_encode(const std::string& text, bool keep_slash) {
@@ -167,7 +201,7 @@ S3Client::S3Client(S3Options options) : options_(std::move(options)) {
 
 S3Result S3Client::put(const std::string& key, const std::string& body, const std::string& content_type) const {
   Body text{&body, nullptr, body.size(), 0, sha256_hex(body)};
-  return send("PUT", key, text, content_type, kSmallAnswerBytes);
+  return send({"PUT", key, "", content_type, kSmallAnswerBytes}, text);
 }
 
 S3Result S3Client::put_file(const std::string& key, const std::filesystem::path& path,
@@ -175,33 +209,92 @@ S3Result S3Client::put_file(const std::string& key, const std::filesystem::path&
   S3Result result;
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
-  auto sha256 = ec ? std::nullopt : sha256_hex_of_file(path);
+  if (!ec && size > std::max(options_.part_bytes, kMinPartBytes)) return put_parts(key, path, size, content_type);
+  auto sha256 = ec ? std::nullopt : sha256_hex_of_file(path, 0, size);
   std::FILE* file = sha256 ? std::fopen(path.c_str(), "rb") : nullptr;
   if (file == nullptr) {
     result.message = "cannot read " + path.string();
     return result;
   }
   Body body{nullptr, file, size, 0, std::move(*sha256)};
-  result = send("PUT", key, body, content_type, kSmallAnswerBytes);
+  result = send({"PUT", key, "", content_type, kSmallAnswerBytes}, body);
   std::fclose(file);
   return result;
 }
 
-S3Result S3Client::get(const std::string& key, std::size_t max_bytes) const {
-  Body none{nullptr, nullptr, 0, 0, sha256_hex("")};
-  return send("GET", key, none, "", max_bytes);
+S3Result S3Client::put_parts(const std::string& key, const std::filesystem::path& path, std::uint64_t size,
+                             const std::string& content_type) const {
+  constexpr std::uint64_t kMaxParts = 10000;  // S3's limit
+  const std::uint64_t part = std::max({options_.part_bytes, kMinPartBytes, (size + kMaxParts - 1) / kMaxParts});
+  const std::string empty;
+  Body none{&empty, nullptr, 0, 0, sha256_hex(empty)};
+  S3Result result = send({"POST", key, "uploads=", content_type, kSmallAnswerBytes}, none);
+  if (!result.ok) return result;
+  const auto upload_id = xml_element_text(result.body, "UploadId");
+  if (!upload_id || upload_id->empty()) {
+    result.ok = false;
+    result.message = "the store started no multipart upload (no UploadId in its answer)";
+    return result;
+  }
+  const std::string upload = "uploadId=" + uri_encode(*upload_id, false);
+  const auto abandon = [&](S3Result failed) {
+    send({"DELETE", key, upload, "", kSmallAnswerBytes}, none);  // best effort: frees the parts
+    return failed;
+  };
+  std::string complete = "<CompleteMultipartUpload>";
+  for (std::uint64_t number = 1, offset = 0; offset < size; ++number, offset += part) {
+    const std::uint64_t length = std::min(part, size - offset);
+    auto sha256 = sha256_hex_of_file(path, offset, length);
+    std::FILE* file = sha256 ? std::fopen(path.c_str(), "rb") : nullptr;
+    if (file == nullptr || ::fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0) {
+      if (file != nullptr) std::fclose(file);
+      S3Result failed;
+      failed.message = "cannot read " + path.string();
+      return abandon(failed);
+    }
+    Body body{nullptr, file, length, 0, std::move(*sha256)};
+    std::string etag;
+    const std::string query = "partNumber=" + std::to_string(number) + "&" + upload;  // sorted, as signing needs
+    result = send({"PUT", key, query, "", kSmallAnswerBytes}, body, &etag);
+    std::fclose(file);
+    if (!result.ok) return abandon(result);
+    if (etag.empty()) {
+      result.ok = false;
+      result.message = "the store gave part " + std::to_string(number) + " no ETag";
+      return abandon(result);
+    }
+    complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + etag + "</ETag></Part>";
+  }
+  complete += "</CompleteMultipartUpload>";
+  const std::uint64_t parts = (size + part - 1) / part;
+  Body finish{&complete, nullptr, complete.size(), 0, sha256_hex(complete)};
+  result = send({"POST", key, upload, "application/xml", kSmallAnswerBytes}, finish);
+  // S3 may answer 200 and still report an error in the body.
+  if (result.ok && xml_element_text(result.body, "Code")) {
+    result.ok = false;
+    result.message = "the store refused to complete the upload: " + result.body.substr(0, 200);
+  }
+  if (!result.ok) return abandon(result);
+  result.parts = parts;
+  return result;
 }
 
-S3Result S3Client::send(const std::string& method, const std::string& key, Body& body, const std::string& content_type,
-                        std::size_t max_answer_bytes) const {
+S3Result S3Client::get(const std::string& key, std::size_t max_bytes) const {
+  const std::string empty;
+  Body none{&empty, nullptr, 0, 0, sha256_hex(empty)};
+  return send({"GET", key, "", "", max_bytes}, none);
+}
+
+S3Result S3Client::send(const Request& call, Body& body, std::string* etag) const {
   S3Result result;
-  const std::string path = "/" + uri_encode(options_.bucket, false) + "/" + uri_encode(options_.prefix + key, true);
+  const std::string path =
+      "/" + uri_encode(options_.bucket, false) + "/" + uri_encode(options_.prefix + call.key, true);
   const std::string amz_date = amz_now();
-  SigV4Request request{method, path, "", {}, body.sha256};
+  SigV4Request request{call.method, path, call.query, {}, body.sha256};
   request.headers = {{"host", host_of(options_.endpoint)},
                      {"x-amz-content-sha256", request.payload_sha256},
                      {"x-amz-date", amz_date}};
-  if (!content_type.empty()) request.headers.emplace_back("content-type", content_type);
+  if (!call.content_type.empty()) request.headers.emplace_back("content-type", call.content_type);
   const std::string authorization = sigv4_authorization(request, options_.access_key, options_.secret_key,
                                                         options_.region, "s3", amz_date);
   CURL* curl = curl_easy_init();
@@ -213,8 +306,8 @@ S3Result S3Client::send(const std::string& method, const std::string& key, Body&
   for (const auto& [name, value] : request.headers) header_list = curl_slist_append(header_list, (name + ": " + value).c_str());
   header_list = curl_slist_append(header_list, ("authorization: " + authorization).c_str());
   header_list = curl_slist_append(header_list, "expect:");
-  const std::string url = options_.endpoint + path;
-  Answer answer{{}, max_answer_bytes};
+  const std::string url = options_.endpoint + path + (call.query.empty() ? "" : "?" + call.query);
+  Answer answer{{}, call.max_answer_bytes};
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -225,11 +318,22 @@ S3Result S3Client::send(const std::string& method, const std::string& key, Body&
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-  if (method == "PUT") {
+  if (call.method == "PUT") {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, Body::supply);
     curl_easy_setopt(curl, CURLOPT_READDATA, &body);
     curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size));
+  } else if (call.method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, Body::supply);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size));
+  } else if (call.method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, call.method.c_str());
+  }
+  if (etag != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, keep_etag);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, etag);
   }
   const CURLcode code = curl_easy_perform(curl);
   result.body = std::move(answer.body);
@@ -237,7 +341,7 @@ S3Result S3Client::send(const std::string& method, const std::string& key, Body&
   curl_slist_free_all(header_list);
   curl_easy_cleanup(curl);
   if (answer.too_large) {
-    result.message = "the object is larger than " + std::to_string(max_answer_bytes >> 20) + " MiB";
+    result.message = "the object is larger than " + std::to_string(call.max_answer_bytes >> 20) + " MiB";
     result.too_large = true;
   } else if (code != CURLE_OK) {
     result.message = std::string(curl_easy_strerror(code));
@@ -246,7 +350,7 @@ S3Result S3Client::send(const std::string& method, const std::string& key, Body&
   } else {
     result.ok = true;
   }
-  if (!result.ok && method == "GET") result.body.clear();
+  if (!result.ok && call.method == "GET") result.body.clear();
   return result;
 }
 

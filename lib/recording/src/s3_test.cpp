@@ -38,4 +38,19 @@ TEST(S3Client, UnreachableStoreIsAnErrorNotAThrow) {
 }
 
 }  // namespace
+TEST(S3Answer, ElementTextIsTakenOnlyWhenWholeAndPlain) {
+  const std::string initiated =
+      "<?xml version=\"1.0\"?><InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
+      "<UploadId>VXBsb2FkIElE-1.x_y</UploadId></InitiateMultipartUploadResult>";
+  EXPECT_EQ(xml_element_text(initiated, "UploadId"), "VXBsb2FkIElE-1.x_y");
+  EXPECT_EQ(xml_element_text(initiated, "Bucket"), "b");
+  EXPECT_EQ(xml_element_text(initiated, "Code"), std::nullopt);
+  EXPECT_EQ(xml_element_text("<Error><Code>NoSuchUpload</Code></Error>", "Code"), "NoSuchUpload");
+  EXPECT_EQ(xml_element_text("<UploadId>cut", "UploadId"), std::nullopt);                 // unterminated
+  EXPECT_EQ(xml_element_text("<UploadId><b>x</b></UploadId>", "UploadId"), std::nullopt);  // markup inside
+  EXPECT_EQ(xml_element_text("<UploadId>" + std::string(2000, 'a') + "</UploadId>", "UploadId"), std::nullopt);
+  EXPECT_EQ(xml_element_text("<UploadId></UploadId>", "UploadId"), "");
+  EXPECT_EQ(xml_element_text("", "UploadId"), std::nullopt);
+}
+
 }  // namespace sallyport::recording

@@ -201,7 +201,11 @@ bool RecordingStorage::upload_one(const std::string& id) {
     return false;
   }
   std::ofstream marker(options_.dir / (id + ".uploaded"));
-  spdlog::info("recording {} uploaded to s3 bucket {}", id, s3_->options().bucket);
+  if (result.parts > 0) {
+    spdlog::info("recording {} uploaded to s3 bucket {} in {} parts", id, s3_->options().bucket, result.parts);
+  } else {
+    spdlog::info("recording {} uploaded to s3 bucket {}", id, s3_->options().bucket);
+  }
   return true;
 }
 

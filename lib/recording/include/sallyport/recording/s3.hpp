@@ -4,9 +4,11 @@
 // libcurl. Works with AWS and S3-compatible stores (MinIO, Ceph, s3rver). Blocking: call it
 // from the uploader thread or a request handler that may wait.
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,8 +21,12 @@ struct S3Options {
   std::string region = "us-east-1";
   std::string access_key;
   std::string secret_key;
-  std::chrono::seconds timeout{30};
+  std::chrono::seconds timeout{30};  // a transfer that stalls (under 1 KiB/s) this long fails
+  // A file larger than this goes up in parts of this size (a multipart upload): S3 takes at
+  // most 5 GiB in one PUT and parts of at least 5 MiB.
+  std::uint64_t part_bytes = std::uint64_t{64} << 20;
 };
+inline constexpr std::uint64_t kMinPartBytes = std::uint64_t{5} << 20;
 
 // SigV4, pure (tested against AWS's published example).
 struct SigV4Request {
@@ -34,7 +40,12 @@ std::string sigv4_authorization(const SigV4Request& request, const std::string& 
                                 const std::string& secret_key, const std::string& region,
                                 const std::string& service, const std::string& amz_date);  // YYYYMMDDTHHMMSSZ
 std::string sha256_hex(const std::string& bytes);
-std::optional<std::string> sha256_hex_of_file(const std::filesystem::path& path);  // nullopt: unreadable
+// Of `length` bytes of the file from `offset`; nullopt when it cannot be read.
+std::optional<std::string> sha256_hex_of_file(const std::filesystem::path& path, std::uint64_t offset,
+                                              std::uint64_t length);
+// The text of the first <element>…</element> in an S3 answer (at most 1 KiB, no nested
+// markup); nullopt when there is none.
+std::optional<std::string> xml_element_text(std::string_view xml, std::string_view element);
 std::string uri_encode(const std::string& text, bool keep_slash);
 
 struct S3Result {
@@ -43,14 +54,15 @@ struct S3Result {
   std::string message;  // what went wrong, for logs
   std::string body;     // GET: the object
   bool too_large = false;  // GET: the object passed the bound
+  std::uint64_t parts = 0;  // put_file: the parts a multipart upload sent (0: one PUT)
 };
 
 class S3Client {
  public:
   explicit S3Client(S3Options options);
   S3Result put(const std::string& key, const std::string& body, const std::string& content_type) const;
-  // Streams the file (hashed in a first pass, sent in a second): memory stays bounded. A single
-  // PUT, so at most 5 GiB, what S3 takes in one.
+  // Streams the file (each piece hashed in a first pass, sent in a second): memory stays
+  // bounded. Larger than part_bytes: a multipart upload, aborted when a part fails.
   S3Result put_file(const std::string& key, const std::filesystem::path& path, const std::string& content_type) const;
   // Fails, without keeping more, once the object passes max_bytes.
   S3Result get(const std::string& key, std::size_t max_bytes) const;
@@ -58,8 +70,16 @@ class S3Client {
 
  private:
   struct Body;  // what a request sends
-  S3Result send(const std::string& method, const std::string& key, Body& body, const std::string& content_type,
-                std::size_t max_answer_bytes) const;
+  struct Request {
+    std::string method;
+    std::string key;
+    std::string query;  // canonical: sorted, encoded ("uploads=", "partNumber=1&uploadId=…")
+    std::string content_type;
+    std::size_t max_answer_bytes;
+  };
+  S3Result send(const Request& request, Body& body, std::string* etag = nullptr) const;
+  S3Result put_parts(const std::string& key, const std::filesystem::path& path, std::uint64_t size,
+                     const std::string& content_type) const;
   S3Options options_;
 };
 
