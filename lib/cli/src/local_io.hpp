@@ -97,13 +97,9 @@ class OutputWriter {
     thread_ = std::thread([this] { loop(); });
   }
   ~OutputWriter() { finish(); }
-  void push(int fd, std::string bytes) {
-    {
-      std::lock_guard lock(mutex_);
-      queue_.push_back({fd, std::move(bytes)});
-    }
-    changed_.notify_one();
-  }
+  void push(int fd, std::string bytes) { queue(fd, std::move(bytes), true); }
+  // Text of the CLI's own, in order with the output but not reported as written.
+  void push_notice(int fd, std::string text) { queue(fd, std::move(text), false); }
   // True when nothing is queued or being written: a caller may write itself, in order.
   bool idle() {
     std::lock_guard lock(mutex_);
@@ -121,9 +117,21 @@ class OutputWriter {
   }
 
  private:
+  struct Item {
+    int fd;
+    std::string bytes;
+    bool counted;  // session output, for which credit goes back
+  };
+  void queue(int fd, std::string bytes, bool counted) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back({fd, std::move(bytes), counted});
+    }
+    changed_.notify_one();
+  }
   void loop() {
     for (;;) {
-      std::pair<int, std::string> item;
+      Item item;
       {
         std::unique_lock lock(mutex_);
         changed_.wait(lock, [&] { return done_ || !queue_.empty(); });
@@ -132,8 +140,8 @@ class OutputWriter {
         queue_.pop_front();
         writing_ = true;
       }
-      write_all(item.first, item.second);
-      written_(item.second.size());
+      write_all(item.fd, item.bytes);
+      if (item.counted) written_(item.bytes.size());
       std::lock_guard lock(mutex_);
       writing_ = false;
     }
@@ -141,7 +149,7 @@ class OutputWriter {
   std::function<void(std::size_t)> written_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<std::pair<int, std::string>> queue_;
+  std::deque<Item> queue_;
   bool writing_ = false;
   bool done_ = false;
   std::thread thread_;

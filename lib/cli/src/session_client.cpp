@@ -137,7 +137,7 @@ int run_session(const SessionRequest& request) {
   // A line of its own on stderr, in order with the output. A raw terminal needs "\r\n" and a
   // fresh line first; a pipe or file gets plain lines.
   auto notify = [&](const std::string& text) {
-    writer.push(STDERR_FILENO, interactive ? "\r\n[sallyport] " + text + "\r\n" : "[sallyport] " + text + "\n");
+    writer.push_notice(STDERR_FILENO, interactive ? "\r\n[sallyport] " + text + "\r\n" : "[sallyport] " + text + "\n");
   };
   const transport::Headers headers = {{"Authorization", "Bearer " + request.token}};
   auto resize_frame = [] {
