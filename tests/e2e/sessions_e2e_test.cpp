@@ -88,7 +88,8 @@ class Sessions : public ::testing::Test {
                                       {"SLOW_COPY", slow_copy}};
     readers.here = &sandbox_.spawn(
         "slow-here",
-        {"/bin/sh", "-c", "\"$0\" start-session --target \"$3\" -- cat < \"$1\" | python3 -c \"$SLOW_COPY\" > \"$2\"",
+        {"/bin/bash", "-c",
+         "set -o pipefail; \"$0\" start-session --target \"$3\" -- cat < \"$1\" | python3 -c \"$SLOW_COPY\" > \"$2\"",
          Binaries::cli(), input_file.string(), readers.output_file.string(), target},
         environment);
     readers.there = &sandbox_.spawn(
