@@ -16,7 +16,7 @@ case "$flavour" in
 esac
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
 if [ "$flavour" = fuzz ]; then
-  targets=$(cmake --build "$dir" --target help | sed -n 's/^\(fuzz_[a-z_]*\):.*/\1/p')
+  targets=$(cmake --build "$dir" --target help | sed -n 's/^\(fuzz_[a-z0-9_]*\):.*/\1/p')
   # shellcheck disable=SC2086
   cmake --build "$dir" -j "$jobs" --target $targets
 else

@@ -23,5 +23,11 @@ for target in "$dir"/lib/*/fuzz_*; do
   count=$((count + 1))
   rm -rf "$work"
 done
+# Every declared target must have been built and run: a name the build missed counts as failed.
+declared=$(grep -ho 'sallyport_fuzz_target([a-z0-9_]*' lib/*/CMakeLists.txt | wc -l)
+if [ "$count" -ne "$declared" ]; then
+  echo "fuzz FAILED: $declared targets declared, $count built and run"
+  failed=$((failed + 1))
+fi
 echo "fuzz targets: $count run, $failed failed"
 [ "$failed" -eq 0 ] && [ "$count" -gt 0 ]
