@@ -442,6 +442,71 @@ TEST_F(Recording, ALargeRecordingGoesUpInPartsAndComesBackWhole) {
   EXPECT_TRUE(read_text(fetched) == read_text(local));
 }
 
+// A store that fails a part: the upload is aborted, and the retry uploads every part again
+// and completes. The store is a small Python stand-in that fails part 2 once and logs every
+// request (it checks no signatures; s3rver does, in the tests above).
+TEST_F(Recording, AMultipartUploadWithAFailedPartIsAbortedAndRetriedWhole) {
+  const fs::path log = sandbox_.root() / "store-requests.log";
+  const fs::path script = sandbox_.root() / "flaky_store.py";
+  std::ofstream(script) << R"PY(import http.server, sys
+log, failed = sys.argv[2], []
+class Store(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args): pass
+    def answer(self, code, body=b"", etag=None):
+        self.send_response(code)
+        if etag: self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def note(self, body):
+        with open(log, "a") as f: f.write("%s %s %d %s\n" % (self.command, self.path, len(body), body.count(b"<Part>")))
+    def body(self):
+        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+    def do_POST(self):
+        body = self.body(); self.note(body)
+        if "?uploads" in self.path:
+            started = b"<InitiateMultipartUploadResult><UploadId>up-%d</UploadId></InitiateMultipartUploadResult>"
+            self.answer(200, started % len(failed))
+        else:
+            self.answer(200, b"<CompleteMultipartUploadResult><ETag>\"all\"</ETag></CompleteMultipartUploadResult>")
+    def do_PUT(self):
+        body = self.body(); self.note(body)
+        if "partNumber=2&" in self.path and not failed:
+            failed.append(1)
+            return self.answer(500, b"<Error><Code>InternalError</Code></Error>")
+        self.answer(200, b"", "\"part-%d\"" % len(body))
+    def do_DELETE(self):
+        self.note(b""); self.answer(204)
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Store).serve_forever()
+)PY";
+  const std::uint16_t port = free_port();
+  sandbox_.spawn("flaky-store", {"/usr/bin/python3", script.string(), std::to_string(port), log.string()});
+  ASSERT_TRUE(wait_until([&] {
+    return ::system(("bash -c 'echo > /dev/tcp/127.0.0.1/" + std::to_string(port) + "' 2>/dev/null").c_str()) == 0;
+  }, 15s));
+  const fs::path key_file = sandbox_.root() / "s3.key";
+  std::ofstream(key_file) << "KEY:SECRET\n";
+  auto& gw = start({"--s3-endpoint", "http://127.0.0.1:" + std::to_string(port), "--s3-bucket", "recordings",
+                    "--s3-key-file", key_file.string(), "--s3-part-mib", "5", "--s3-retry-seconds", "1"});
+  const auto run = gw.cli({"start-session", "--target", "box", "--", "head", "-c", "9000000", "/dev/urandom"});
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const std::string id = session_id_in(run.err);
+  ASSERT_TRUE(wait_until([&] { return fs::exists(gw.data_dir() / "recordings" / (id + ".uploaded")); }, 30s))
+      << (fs::exists(log) ? read_text(log) : "(no requests)") << gw.process().stderr_text();
+  // Only this recording's requests (not the bucket probe), in order.
+  std::vector<std::string> calls;
+  std::istringstream lines(read_text(log));
+  for (std::string line; std::getline(lines, line);) {
+    if (!contains(line, id)) continue;
+    calls.push_back(line.substr(0, line.find(' ')) + (contains(line, "partNumber=") ? " part" : "") +
+                    (contains(line, "?uploads") ? " start" : "") + (line.ends_with(" 3") ? " complete-3" : ""));
+  }
+  const std::vector<std::string> expected = {"POST start", "PUT part", "PUT part", "DELETE",  // part 2 failed: aborted
+                                             "POST start", "PUT part", "PUT part", "PUT part", "POST complete-3"};
+  EXPECT_EQ(calls, expected) << read_text(log);
+}
+
 TEST_F(Recording, S3RoundTripAndUploadAfterTheStoreComesBack) {
   if (s3rver_program().empty() || !fs::exists("/usr/bin/s3cmd")) {
     GTEST_SKIP() << "needs s3rver (npm ci in tests/e2e/s3rver) and s3cmd (scripts/install-deps.sh test)";
