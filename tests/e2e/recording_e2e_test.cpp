@@ -460,7 +460,8 @@ class Store(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def note(self, body):
-        with open(log, "a") as f: f.write("%s %s %d %s\n" % (self.command, self.path, len(body), body.count(b"<Part>")))
+        parts, escaped = body.count(b"<Part>"), body.count(b"&amp;x")
+        with open(log, "a") as f: f.write("%s %s %d %d %d\n" % (self.command, self.path, len(body), parts, escaped))
     def body(self):
         return self.rfile.read(int(self.headers.get("Content-Length", 0)))
     def do_POST(self):
@@ -475,7 +476,7 @@ class Store(http.server.BaseHTTPRequestHandler):
         if "partNumber=2&" in self.path and not failed:
             failed.append(1)
             return self.answer(500, b"<Error><Code>InternalError</Code></Error>")
-        self.answer(200, b"", "\"part-%d\"" % len(body))
+        self.answer(200, b"", "\"part-%d&x\"" % len(body))  # markup in an ETag must come back escaped
     def do_DELETE(self):
         self.note(b""); self.answer(204)
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Store).serve_forever()
@@ -500,7 +501,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Store).serve_fo
   for (std::string line; std::getline(lines, line);) {
     if (!contains(line, id)) continue;
     calls.push_back(line.substr(0, line.find(' ')) + (contains(line, "partNumber=") ? " part" : "") +
-                    (contains(line, "?uploads") ? " start" : "") + (line.ends_with(" 3") ? " complete-3" : ""));
+                    (contains(line, "?uploads") ? " start" : "") + (line.ends_with(" 3 3") ? " complete-3" : ""));
   }
   const std::vector<std::string> expected = {"POST start", "PUT part", "PUT part", "DELETE",  // part 2 failed: aborted
                                              "POST start", "PUT part", "PUT part", "PUT part", "POST complete-3"};

@@ -86,6 +86,18 @@ std::size_t keep_etag(char* data, std::size_t size, std::size_t count, void* use
   return size * count;
 }
 
+// A store's ETag goes back inside our XML: its markup characters as entities.
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else out += c;
+  }
+  return out;
+}
+
 constexpr std::size_t kFileChunkBytes = 1 << 20;
 constexpr std::size_t kSmallAnswerBytes = 64 << 10;  // what a PUT's answer may hold
 
@@ -263,7 +275,8 @@ S3Result S3Client::put_parts(const std::string& key, const std::filesystem::path
       result.message = "the store gave part " + std::to_string(number) + " no ETag";
       return abandon(result);
     }
-    complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + etag + "</ETag></Part>";
+    complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + xml_escape(etag) +
+                "</ETag></Part>";
   }
   complete += "</CompleteMultipartUpload>";
   const std::uint64_t parts = (size + part - 1) / part;
