@@ -1,4 +1,4 @@
-// The S3 store's answers the uploader reads: the upload ID and error codes, bounded.
+// The S3 store's answers the uploader reads: the upload ID, error codes and ETag headers, bounded.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -13,5 +13,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto text = xml_element_text(input, element);
     if (text && (text->size() > 1024 || text->find('<') != std::string::npos)) std::abort();
   }
+  if (const auto etag = etag_of_header_line(input); etag && etag->size() > 512) std::abort();
   return 0;
 }

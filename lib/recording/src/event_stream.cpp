@@ -108,7 +108,7 @@ EventStream::EventStream(EventStreamOptions options) : options_(std::move(option
     const auto fd = open_event_log(options_.file);
     if (!fd) throw std::runtime_error(cannot_open(options_.file));
     file_ = std::make_shared<WriteTarget>(*fd);
-    file_padding_ = file_writer().hand_over(file_, file_buffer_, 0, kFileBufferBytes + kFileBufferBytes / 4);
+    file_buffer_.hand_over(file_);
   }
   if (options_.syslog) {
     syslog_ok_ = connect_syslog();
@@ -148,10 +148,10 @@ void EventStream::session_output(const OutputSource& source, std::string_view st
                              "\",\"data\":\"";
   if (file_) {
     std::lock_guard lock(file_mutex_);
-    file_buffer_ += prefix;
-    file_buffer_ += escaped;
-    file_buffer_ += "\"}\n";
-    if (file_buffer_.size() - file_padding_ >= kFileBufferBytes ||
+    file_buffer_.text() += prefix;
+    file_buffer_.text() += escaped;
+    file_buffer_.text() += "\"}\n";
+    if (file_buffer_.size() >= kFileBufferBytes ||
         std::chrono::steady_clock::now() - last_file_flush_ >= kFileFlushInterval) {
       flush_file();
     }
@@ -198,8 +198,8 @@ void EventStream::write_line(const nlohmann::json& line, int severity, const std
   const std::string text = dump(line);
   if (file_) {
     std::lock_guard lock(file_mutex_);
-    file_buffer_ += text;
-    file_buffer_ += '\n';
+    file_buffer_.text() += text;
+    file_buffer_.text() += '\n';
     flush_file();
   }
   if (options_.syslog) {
@@ -217,7 +217,7 @@ std::string EventStream::reopen() {
     if (!fd) return cannot_open(options_.file);
     flush_file();  // what is buffered belongs to the old file
     old = std::exchange(file_, std::make_shared<WriteTarget>(*fd));
-    file_padding_ = file_writer().hand_over(file_, file_buffer_, file_padding_, kFileBufferBytes + kFileBufferBytes / 4);
+    file_buffer_.hand_over(file_);
     file_alerted_ = false;
   }
   // The old file is closed once the writer has appended everything queued for it.
@@ -229,9 +229,7 @@ std::string EventStream::reopen() {
 void EventStream::flush_if_due() {
   if (!file_) return;
   std::lock_guard lock(file_mutex_);
-  if (file_buffer_.size() > file_padding_ && std::chrono::steady_clock::now() - last_file_flush_ >= kFileFlushInterval) {
-    flush_file();
-  }
+  if (!file_buffer_.empty() && std::chrono::steady_clock::now() - last_file_flush_ >= kFileFlushInterval) flush_file();
 }
 
 void EventStream::flush_file() {
@@ -240,7 +238,7 @@ void EventStream::flush_file() {
     file_alerted_ = true;
     spdlog::error("ALERT cannot append to the event log {}", options_.file.string());
   }
-  file_padding_ = file_writer().hand_over(file_, file_buffer_, file_padding_, kFileBufferBytes + kFileBufferBytes / 4);
+  file_buffer_.hand_over(file_);
 }
 
 void EventStream::enqueue(std::string message) {

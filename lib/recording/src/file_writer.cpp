@@ -52,6 +52,15 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
+// Writes runs of blocks from `first` on at `offset` through the page cache.
+bool write_runs(int fd, const std::vector<iovec>& runs, std::size_t first, std::int64_t offset) {
+  for (std::size_t i = first; i < runs.size(); ++i) {
+    if (!write_at(fd, static_cast<const char*>(runs[i].iov_base), runs[i].iov_len, offset)) return false;
+    offset += static_cast<std::int64_t>(runs[i].iov_len);
+  }
+  return true;
+}
+
 enum class Direct { written, refused, failed };
 
 // Writes the blocks (aligned memory, whole blocks) at the aligned `offset` bypassing the page
@@ -78,12 +87,8 @@ Direct write_direct(int fd, std::vector<iovec>& blocks, std::int64_t offset) {
   const bool refused = done == 0 && n < 0 && errno == EINVAL;
   ::fcntl(fd, F_SETFL, flags);
   if (refused) return Direct::refused;
-  for (; next < blocks.size(); ++next) {  // what is left after a short write, through the cache
-    const auto* data = static_cast<const char*>(blocks[next].iov_base);
-    if (!write_at(fd, data, blocks[next].iov_len, offset + static_cast<std::int64_t>(done))) return Direct::failed;
-    done += blocks[next].iov_len;
-  }
-  return Direct::written;
+  // What is left after a short write goes through the cache.
+  return write_runs(fd, blocks, next, offset + static_cast<std::int64_t>(done)) ? Direct::written : Direct::failed;
 }
 
 bool block_aligned(const void* data) { return reinterpret_cast<std::uintptr_t>(data) % kBlockBytes == 0; }
@@ -167,12 +172,7 @@ class Appender {
     Direct result = write_direct(target_.fd, blocks_, end_);
     if (result == Direct::refused) {  // this file takes no direct I/O: the page cache from now on
       target_.direct = false;
-      result = Direct::written;
-      std::int64_t at = end_;
-      for (const auto& run : blocks_) {
-        if (!write_at(target_.fd, static_cast<const char*>(run.iov_base), run.iov_len, at)) result = Direct::failed;
-        at += static_cast<std::int64_t>(run.iov_len);
-      }
+      result = write_runs(target_.fd, blocks_, 0, end_) ? Direct::written : Direct::failed;
     }
     if (result == Direct::failed) return false;
     end_ += static_cast<std::int64_t>(pending_);
@@ -315,6 +315,10 @@ void FileWriter::run() {
     completed_ += batch.size();
     written_.notify_all();
   }
+}
+
+void FlushBuffer::hand_over(const std::shared_ptr<WriteTarget>& target) {
+  padding_ = file_writer().hand_over(target, text_, padding_, capacity_);
 }
 
 FileWriter& file_writer() {

@@ -35,7 +35,7 @@ RecordingFile::RecordingFile(std::filesystem::path path, const Header& header) :
     throw RecordingError("cannot write recording " + path_.string() + ": " + why);
   }
   target_ = std::make_shared<WriteTarget>(fd);
-  padding_ = file_writer().hand_over(target_, buffer_, 0, kFlushBytes + kFlushBytes / 4);
+  buffer_.hand_over(target_);
 }
 
 RecordingFile::~RecordingFile() { close(); }
@@ -47,7 +47,7 @@ double RecordingFile::elapsed() const {
 RecordedChunk RecordingFile::data(Stream stream, std::string_view bytes) {
   if (!target_ || bytes.empty()) return {};
   // Before appending: what is returned points into buffer_.
-  if (buffer_.size() - padding_ >= kFlushBytes) {
+  if (buffer_.size() >= kFlushBytes) {
     flush();
   } else {
     flush_if_due();
@@ -60,32 +60,33 @@ RecordedChunk RecordingFile::data(Stream stream, std::string_view bytes) {
     joined.append(carry).append(bytes);
     input = joined;
   }
-  const std::size_t line_start = buffer_.size();
+  std::string& text = buffer_.text();
+  const std::size_t line_start = text.size();
   append_prefix(stream, false);
-  std::size_t text_start = buffer_.size();
+  std::size_t text_start = text.size();
   std::optional<std::size_t> held;
   if (binary_streams_) {
-    held = append_json_bytes_compact(buffer_, input, false);
+    held = append_json_bytes_compact(text, input, false);
   } else {
-    held = append_json_bytes(buffer_, input, false);
+    held = append_json_bytes(text, input, false);
   }
   bool base64 = false;
   if (!held) {
     base64 = true;
-    buffer_.resize(line_start);
+    text.resize(line_start);
     append_prefix(stream, true);
-    text_start = buffer_.size();
-    append_base64(buffer_, input);
+    text_start = text.size();
+    append_base64(text, input);
     held = 0;
   }
-  const std::size_t text_end = buffer_.size();
+  const std::size_t text_end = text.size();
   carry.assign(input.substr(input.size() - *held));  // input is `bytes` or a copy, never carry itself
   if (text_end == text_start) {
-    buffer_.resize(line_start);
+    text.resize(line_start);
     return {};
   }
-  buffer_ += "\"]\n";
-  return {stream_code(stream, base64), std::string_view(buffer_).substr(text_start, text_end - text_start), base64};
+  text += "\"]\n";
+  return {stream_code(stream, base64), std::string_view(text).substr(text_start, text_end - text_start), base64};
 }
 
 void RecordingFile::append_prefix(Stream stream, bool base64) {
@@ -93,16 +94,17 @@ void RecordingFile::append_prefix(Stream stream, bool base64) {
   // formatting showed in the gateway's per-keystroke profile. Same digits as "%.6f".
   char time[32];
   const auto formatted = std::to_chars(time, time + sizeof time, elapsed(), std::chars_format::fixed, 6);
-  buffer_ += '[';
-  buffer_.append(time, formatted.ptr);
-  buffer_ += ", \"";
-  buffer_ += stream_code(stream, base64);
-  buffer_ += "\", \"";
+  std::string& text = buffer_.text();
+  text += '[';
+  text.append(time, formatted.ptr);
+  text += ", \"";
+  text += stream_code(stream, base64);
+  text += "\", \"";
 }
 
 void RecordingFile::resize(int cols, int rows) {
   if (!target_) return;
-  buffer_ += encode_event(elapsed(), "r", std::to_string(cols) + "x" + std::to_string(rows));
+  buffer_.text() += encode_event(elapsed(), "r", std::to_string(cols) + "x" + std::to_string(rows));
   flush();
 }
 
@@ -110,17 +112,17 @@ void RecordingFile::connection(std::string_view json_text) {
   if (!target_) return;
   std::string escaped;
   append_json_bytes(escaped, json_text, true);
-  buffer_ += encode_event(elapsed(), kConnectionCode, escaped);
+  buffer_.text() += encode_event(elapsed(), kConnectionCode, escaped);
   flush();
 }
 
 void RecordingFile::flush_if_due() {
-  if (target_ && buffer_.size() > padding_ && std::chrono::steady_clock::now() - last_flush_ >= kFlushInterval) flush();
+  if (target_ && !buffer_.empty() && std::chrono::steady_clock::now() - last_flush_ >= kFlushInterval) flush();
 }
 
 void RecordingFile::flush() {
   last_flush_ = std::chrono::steady_clock::now();
-  if (buffer_.size() > padding_) padding_ = file_writer().hand_over(target_, buffer_, padding_, kFlushBytes + kFlushBytes / 4);
+  if (!buffer_.empty()) buffer_.hand_over(target_);
 }
 
 bool RecordingFile::close() {
@@ -129,7 +131,7 @@ bool RecordingFile::close() {
     if (carry_[i].empty()) continue;
     std::string escaped;
     append_json_bytes(escaped, carry_[i], true);
-    buffer_ += encode_event(elapsed(), stream_code(static_cast<Stream>(i)), escaped);
+    buffer_.text() += encode_event(elapsed(), stream_code(static_cast<Stream>(i)), escaped);
     carry_[i].clear();
   }
   flush();

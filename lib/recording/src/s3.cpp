@@ -73,16 +73,7 @@ std::size_t collect(char* data, std::size_t size, std::size_t count, void* user)
 
 // The ETag header of an answer (a part's, which completing the upload names), quotes kept.
 std::size_t keep_etag(char* data, std::size_t size, std::size_t count, void* user) {
-  const std::string_view line(data, size * count);
-  constexpr std::string_view kName = "etag:";
-  if (line.size() > kName.size() && line.size() < 512 &&
-      std::equal(kName.begin(), kName.end(), line.begin(),
-                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
-    std::string_view value = line.substr(kName.size());
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.remove_suffix(1);
-    *static_cast<std::string*>(user) = std::string(value);
-  }
+  if (auto etag = etag_of_header_line(std::string_view(data, size * count))) *static_cast<std::string*>(user) = *etag;
   return size * count;
 }
 
@@ -109,6 +100,11 @@ struct S3Client::Body {
   std::uint64_t size = 0;
   std::uint64_t offset = 0;
   std::string sha256;
+
+  static Body empty() {
+    static const std::string nothing;
+    return {&nothing, nullptr, 0, 0, sha256_hex(nothing)};
+  }
 
   static std::size_t supply(char* buffer, std::size_t size, std::size_t count, void* user) {
     auto* body = static_cast<Body*>(user);
@@ -152,6 +148,20 @@ std::optional<std::string> sha256_hex_of_file(const std::filesystem::path& path,
   std::fclose(file);
   if (!ok) return std::nullopt;
   return hex(digest, sizeof digest);
+}
+
+std::optional<std::string> etag_of_header_line(std::string_view line) {
+  constexpr std::string_view kName = "etag:";
+  constexpr std::size_t kMaxLineBytes = 512;
+  if (line.size() <= kName.size() || line.size() > kMaxLineBytes ||
+      !std::equal(kName.begin(), kName.end(), line.begin(),
+                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+    return std::nullopt;
+  }
+  std::string_view value = line.substr(kName.size());
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front()))) value.remove_prefix(1);
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.remove_suffix(1);
+  return std::string(value);
 }
 
 std::optional<std::string> xml_element_text(std::string_view xml, std::string_view element) {
@@ -238,8 +248,7 @@ S3Result S3Client::put_parts(const std::string& key, const std::filesystem::path
                              const std::string& content_type) const {
   constexpr std::uint64_t kMaxParts = 10000;  // S3's limit
   const std::uint64_t part = std::max({options_.part_bytes, kMinPartBytes, (size + kMaxParts - 1) / kMaxParts});
-  const std::string empty;
-  Body none{&empty, nullptr, 0, 0, sha256_hex(empty)};
+  Body none = Body::empty();
   S3Result result = send({"POST", key, "uploads=", content_type, kSmallAnswerBytes}, none);
   if (!result.ok) return result;
   const auto upload_id = xml_element_text(result.body, "UploadId");
@@ -293,8 +302,7 @@ S3Result S3Client::put_parts(const std::string& key, const std::filesystem::path
 }
 
 S3Result S3Client::get(const std::string& key, std::size_t max_bytes) const {
-  const std::string empty;
-  Body none{&empty, nullptr, 0, 0, sha256_hex(empty)};
+  Body none = Body::empty();
   return send({"GET", key, "", "", max_bytes}, none);
 }
 

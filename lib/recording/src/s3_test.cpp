@@ -53,4 +53,14 @@ TEST(S3Answer, ElementTextIsTakenOnlyWhenWholeAndPlain) {
   EXPECT_EQ(xml_element_text("", "UploadId"), std::nullopt);
 }
 
+TEST(S3Answer, EtagHeaderLinesGiveTheirValueWithQuotes) {
+  EXPECT_EQ(etag_of_header_line("ETag: \"3858f62230ac3c915f300c664312c63f\"\r\n"),
+            "\"3858f62230ac3c915f300c664312c63f\"");
+  EXPECT_EQ(etag_of_header_line("etag:\t\"a&b\"  \r\n"), "\"a&b\"");
+  EXPECT_EQ(etag_of_header_line("Content-Length: 0\r\n"), std::nullopt);
+  EXPECT_EQ(etag_of_header_line("ETag:"), std::nullopt);
+  EXPECT_EQ(etag_of_header_line("ETag: " + std::string(600, 'a')), std::nullopt);
+  EXPECT_EQ(etag_of_header_line("ETag:   \r\n"), "");
+}
+
 }  // namespace sallyport::recording

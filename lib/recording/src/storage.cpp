@@ -33,14 +33,6 @@ bool valid_session_id(const std::string& id) {
   return true;
 }
 
-std::optional<std::string> zstd_compress(const std::string& bytes) {
-  std::string out(ZSTD_compressBound(bytes.size()), '\0');
-  const std::size_t size = ZSTD_compress(out.data(), out.size(), bytes.data(), bytes.size(), 3);
-  if (ZSTD_isError(size)) return std::nullopt;
-  out.resize(size);
-  return out;
-}
-
 std::optional<std::string> zstd_decompress(const std::string& bytes, std::size_t max_bytes) {
   const auto size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_bytes) return std::nullopt;

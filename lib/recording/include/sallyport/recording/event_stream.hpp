@@ -95,8 +95,7 @@ class EventStream {
   std::shared_ptr<WriteTarget> file_;  // null: no file
   bool file_alerted_ = false;
   std::mutex file_mutex_;
-  std::string file_buffer_;
-  std::size_t file_padding_ = 0;  // file_buffer_'s first bytes, not data (FileWriter::hand_over)
+  FlushBuffer file_buffer_{kFileBufferBytes + kFileBufferBytes / 4};
   std::chrono::steady_clock::time_point last_file_flush_ = std::chrono::steady_clock::now();
   int socket_fd_ = -1;
   std::atomic<bool> syslog_ok_{false};

@@ -86,4 +86,23 @@ class FileWriter {
 // The process's writer, started on first use.
 FileWriter& file_writer();
 
+// A file's bytes on their way to the process's writer: appended to text(), handed over by
+// hand_over(). Its text starts with padding, not data, that lines the data up with the file's
+// 4 KiB blocks (FileWriter::hand_over), so the writer sends whole blocks without copying them.
+class FlushBuffer {
+ public:
+  explicit FlushBuffer(std::size_t capacity) : capacity_(capacity) {}
+  std::string& text() { return text_; }  // append here; positions in it hold until hand_over()
+  std::size_t size() const { return text_.size() - padding_; }  // data bytes
+  bool empty() const { return size() == 0; }
+  // Queues the data for `target` and lines the emptied buffer up with where its next byte goes
+  // (also with none: a new target's first call).
+  void hand_over(const std::shared_ptr<WriteTarget>& target);
+
+ private:
+  std::size_t capacity_;
+  std::string text_;
+  std::size_t padding_ = 0;
+};
+
 }  // namespace sallyport::recording

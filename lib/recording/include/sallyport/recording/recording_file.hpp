@@ -62,8 +62,7 @@ class RecordingFile {
   bool ok_ = true;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_flush_;
-  std::string buffer_;
-  std::size_t padding_ = 0;  // buffer_'s first bytes, not data (FileWriter::hand_over)
+  FlushBuffer buffer_{kFlushBytes + kFlushBytes / 4};
   bool binary_streams_ = false;  // a command's streams may be base64; a terminal's never
   std::string carry_[3];  // per stream: bytes held back for an incomplete UTF-8 sequence
 };

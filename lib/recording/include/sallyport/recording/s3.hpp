@@ -46,6 +46,9 @@ std::optional<std::string> sha256_hex_of_file(const std::filesystem::path& path,
 // The text of the first <element>…</element> in an S3 answer (at most 1 KiB, no nested
 // markup); nullopt when there is none.
 std::optional<std::string> xml_element_text(std::string_view xml, std::string_view element);
+// The value of an "ETag:" header line (any case, at most 512 bytes), quotes kept; nullopt for
+// any other line.
+std::optional<std::string> etag_of_header_line(std::string_view line);
 std::string uri_encode(const std::string& text, bool keep_slash);
 
 struct S3Result {

@@ -85,7 +85,6 @@ class RecordingStorage {
 
 // zstd helpers (bounded: refuse frames that claim more than `max_bytes`).
 inline constexpr std::size_t kMaxRecordingBytes = std::size_t{1} << 30;
-std::optional<std::string> zstd_compress(const std::string& bytes);
 std::optional<std::string> zstd_decompress(const std::string& bytes, std::size_t max_bytes = kMaxRecordingBytes);
 // Compresses a file of any size into another, a block at a time; false on any failure.
 bool zstd_compress_file(const std::filesystem::path& from, const std::filesystem::path& to);
