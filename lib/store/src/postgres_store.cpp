@@ -419,6 +419,17 @@ class PostgresStore final : public Store {
     changed(pg_sql::kFailGatewaySessions, {text(gateway_id), integer(now > 0 ? now : 1)});
   }
 
+  bool request_termination(const TerminationRequest& request) override {
+    return changed(pg_sql::kRequestTermination,
+                   {text(request.session_id), text(request.requested_by), text(request.reason)});
+  }
+
+  std::vector<TerminationRequest> list_termination_requests(const std::string& gateway_id) override {
+    return read_all(query(pg_sql::kSelectTerminationRequests, {text(gateway_id)}), [](const Result& r, int row) {
+      return TerminationRequest{r.text(row, 0), r.text(row, 1), r.text(row, 2)};
+    });
+  }
+
   std::optional<std::string> get_preference(const std::string& key) override {
     return read_first(query(pg_sql::kSelectPreference, {text(key)}), read_name);
   }

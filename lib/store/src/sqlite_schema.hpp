@@ -148,7 +148,14 @@ CREATE TABLE preferences (
 );
 )sql";
 
-inline constexpr std::array<const char*, 2> kMigrations = {kMigrationV1, kMigrationV2};
+// Scale-out: `sessions terminate` (or `users delete`) through a gateway that does not hold the
+// session leaves a request on the session's row; the holding gateway looks for them every second.
+inline constexpr char kMigrationV3[] = R"sql(
+ALTER TABLE sessions ADD COLUMN terminate_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN terminate_reason TEXT NOT NULL DEFAULT '';
+)sql";
+
+inline constexpr std::array<const char*, 3> kMigrations = {kMigrationV1, kMigrationV2, kMigrationV3};
 inline constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
 // Schema bookkeeping.
@@ -329,6 +336,11 @@ inline constexpr char kEndSession[] =
 inline constexpr char kFailGatewaySessions[] =
     "UPDATE sessions SET status = 'Failed', reason = 'gateway restarted', ended_at = ?2 "
     "WHERE gateway_id = ?1 AND ended_at = 0";
+inline constexpr char kRequestTermination[] =
+    "UPDATE sessions SET terminate_by = ?2, terminate_reason = ?3 WHERE id = ?1 AND ended_at = 0";
+inline constexpr char kSelectTerminationRequests[] =
+    "SELECT id, terminate_by, terminate_reason FROM sessions "
+    "WHERE gateway_id = ?1 AND ended_at = 0 AND terminate_by <> '' ORDER BY started_at, id";
 
 // Preferences.
 inline constexpr char kSelectPreference[] = "SELECT value FROM preferences WHERE name = ?1";

@@ -612,6 +612,25 @@ class SqliteStore final : public Store {
     q->run();
   }
 
+  bool request_termination(const TerminationRequest& request) override {
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kRequestTermination));
+    q->bind_text(1, request.session_id);
+    q->bind_text(2, request.requested_by);
+    q->bind_text(3, request.reason);
+    q->run();
+    return db_.changes() > 0;
+  }
+
+  std::vector<TerminationRequest> list_termination_requests(const std::string& gateway_id) override {
+    std::vector<TerminationRequest> requests;
+    std::lock_guard lock(mutex_);
+    StatementUse q(statement(sql::kSelectTerminationRequests));
+    q->bind_text(1, gateway_id);
+    while (q->step()) requests.push_back({q->column_text(0), q->column_text(1), q->column_text(2)});
+    return requests;
+  }
+
   std::optional<std::string> get_preference(const std::string& key) override {
     std::lock_guard lock(mutex_);
     StatementUse q(statement(sql::kSelectPreference));

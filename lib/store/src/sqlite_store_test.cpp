@@ -195,7 +195,7 @@ TEST(SqliteStore, MigratesOnceToTheLatestVersionInWalMode) {
   open_sqlite(path).reset();  // reopening does not migrate again
   RawDb raw(path);
   EXPECT_EQ(raw.column("SELECT version FROM schema_version ORDER BY version"),
-            (std::vector<std::string>{"1", "2"}));
+            (std::vector<std::string>{"1", "2", "3"}));
   EXPECT_EQ(raw.column("PRAGMA journal_mode"), (std::vector<std::string>{"wal"}));
 }
 
@@ -232,7 +232,32 @@ TEST(SqliteStore, MigratesAVersionOneDatabaseKeepingItsData) {
   store.reset();
   RawDb raw(path);
   EXPECT_EQ(raw.column("SELECT version FROM schema_version ORDER BY version"),
-            (std::vector<std::string>{"1", "2"}));
+            (std::vector<std::string>{"1", "2", "3"}));
+}
+
+// A database of the issue-3 release (schema 2) keeps its live sessions, which gain no
+// termination request, and can be asked to end them.
+TEST(SqliteStore, MigratesAVersionTwoDatabaseKeepingItsSessions) {
+  TempDir dir;
+  const std::string path = dir.file("state.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    std::string script = std::string(sql::kCreateSchemaVersion) + ";" + sql::kMigrationV1 + sql::kMigrationV2 +
+                         "INSERT INTO schema_version (version) VALUES (1), (2);"
+                         "INSERT INTO sessions VALUES ('s1', 'alice', 'mi-1', 'root', 'shell', '', 'Connected', '',"
+                         " 'gw-1', 5, 0, 1, 2, NULL, NULL);";
+    ASSERT_EQ(sqlite3_exec(db, script.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto store = open_sqlite(path);
+  const auto session = store->get_session("s1");
+  ASSERT_TRUE(session.has_value());
+  EXPECT_EQ(session->owner, "alice");
+  EXPECT_EQ(session->bytes_out, 2);
+  EXPECT_TRUE(store->list_termination_requests("gw-1").empty());
+  EXPECT_TRUE(store->request_termination({"s1", "admin", "why"}));
+  ASSERT_EQ(store->list_termination_requests("gw-1").size(), 1u);
 }
 
 // The schema itself refuses an attachment whose principal columns disagree, so no code path

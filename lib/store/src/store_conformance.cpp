@@ -1113,6 +1113,49 @@ TEST_P(StoreConformance, FailGatewaySessionsOnlyTouchesThatGatewaysActiveSession
   store().fail_gateway_sessions("gw-unknown", kNow);  // not an error
 }
 
+std::vector<std::string> requested_ids(const std::vector<TerminationRequest>& requests) {
+  std::vector<std::string> ids;
+  for (const auto& request : requests) ids.push_back(request.session_id);
+  return ids;
+}
+
+TEST_P(StoreConformance, TerminationRequestsReachOnlyTheHoldingGatewayWhileTheSessionLives) {
+  ASSERT_TRUE(store().create_session(make_session("late", kNow + 5, "gw-1")));
+  ASSERT_TRUE(store().create_session(make_session("early", kNow, "gw-1")));
+  ASSERT_TRUE(store().create_session(make_session("unasked", kNow + 1, "gw-1")));
+  ASSERT_TRUE(store().create_session(make_session("elsewhere", kNow + 2, "gw-2")));
+  EXPECT_TRUE(store().list_termination_requests("gw-1").empty());
+
+  EXPECT_TRUE(store().request_termination({"late", "bob", ""}));
+  EXPECT_TRUE(store().request_termination({"early", "carol", "first"}));
+  EXPECT_TRUE(store().request_termination({"elsewhere", "dave", "caf\xc3\xa9 \"quoted\""}));
+  EXPECT_TRUE(store().request_termination({"early", "admin", "second"}));  // replaces carol's
+  EXPECT_FALSE(store().request_termination({"missing", "admin", ""}));
+
+  const auto mine = store().list_termination_requests("gw-1");
+  ASSERT_EQ(requested_ids(mine), (Names{"early", "late"}));  // oldest session first
+  EXPECT_EQ(mine[0].requested_by, "admin");
+  EXPECT_EQ(mine[0].reason, "second");
+  EXPECT_EQ(mine[1].requested_by, "bob");
+  EXPECT_EQ(mine[1].reason, "");
+  const auto theirs = store().list_termination_requests("gw-2");
+  ASSERT_EQ(requested_ids(theirs), Names{"elsewhere"});
+  EXPECT_EQ(theirs[0].reason, "caf\xc3\xa9 \"quoted\"");
+  EXPECT_TRUE(store().list_termination_requests("gw-unknown").empty());
+
+  // An ended session has no request left to act on, and cannot be asked again.
+  SessionRecord ended = *store().get_session("early");
+  ended.status = "Terminated";
+  ended.reason = "terminated by admin";
+  ended.ended_at = kNow + 100;
+  ASSERT_TRUE(store().end_session(ended));
+  EXPECT_EQ(requested_ids(store().list_termination_requests("gw-1")), Names{"late"});
+  EXPECT_FALSE(store().request_termination({"early", "admin", ""}));
+  store().fail_gateway_sessions("gw-1", kNow + 200);
+  EXPECT_TRUE(store().list_termination_requests("gw-1").empty());
+  expect_same_session(*store().get_session("early"), ended);  // a request changes no session field
+}
+
 // ---- Preferences ------------------------------------------------------------------------------
 
 TEST_P(StoreConformance, PreferencesRoundTripAndOverwrite) {

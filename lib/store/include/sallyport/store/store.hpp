@@ -102,6 +102,12 @@ class Store {
   virtual bool end_session(const SessionRecord& ended) = 0;
   // Marks active sessions held by gateway_id as Failed ("gateway restarted").
   virtual void fail_gateway_sessions(const std::string& gateway_id, Millis now) = 0;
+  // Asks the gateway that holds an active session to end it (a session lives on one gateway;
+  // `sessions terminate` may come through another). False when the session is missing or has
+  // ended; a later request replaces an earlier one.
+  virtual bool request_termination(const TerminationRequest& request) = 0;
+  // The requests for active sessions held by gateway_id, oldest session first.
+  virtual std::vector<TerminationRequest> list_termination_requests(const std::string& gateway_id) = 0;
 
   // Gateway-wide preferences as key/value text (the gateway validates values).
   virtual std::optional<std::string> get_preference(const std::string& key) = 0;

@@ -107,4 +107,11 @@ struct SessionRecord {
   std::optional<int> exit_signal;
 };
 
+// A request, made through one gateway, that the gateway holding a live session end it.
+struct TerminationRequest {
+  std::string session_id;
+  std::string requested_by;  // user name
+  std::string reason;        // as the user gave it ("" for none)
+};
+
 }  // namespace sallyport::store
