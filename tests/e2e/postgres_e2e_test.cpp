@@ -3,8 +3,12 @@
 // serves. Each gateway gets its own sandbox, hence its own CLI config dirs.
 #include <gtest/gtest.h>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -20,6 +24,28 @@ namespace {
 constexpr char kDatabasePassword[] = "pg-Secret-0f-e2e";
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+bool process_running(const std::string& pattern) {
+  // "[s]leep 641" matches the process but not this shell, whose command line holds the brackets.
+  const std::string command = "pgrep -f '[" + pattern.substr(0, 1) + "]" + pattern.substr(1) + "' >/dev/null";
+  return std::system(command.c_str()) == 0;
+}
+
+std::string current_user() {
+  const passwd* entry = ::getpwuid(::geteuid());
+  return entry != nullptr ? entry->pw_name : "root";
+}
+
+// The ID of the live session whose command holds `part`, as `sessions ls --json` through
+// `gateway` shows it; "" when there is none.
+std::string live_session_id(TestGateway& gateway, const std::string& part) {
+  const auto listed = gateway.cli({"sessions", "ls", "--json"});
+  if (listed.exit_code != 0) return "";
+  for (const auto& session : json::parse(listed.out).value("sessions", json::array())) {
+    if (contains(session.value("command", ""), part)) return session.value("id", "");
+  }
+  return "";
+}
 
 class PostgresE2e : public ::testing::Test {
  protected:
@@ -111,6 +137,63 @@ TEST_F(PostgresE2e, ASessionThroughTheOtherGatewayNamesTheGatewayThatHoldsTheAge
   EXPECT_NE(forward.exit_code, 0) << forward.describe();
   EXPECT_TRUE(contains(forward.err, "is connected to gateway ")) << forward.describe();
   EXPECT_EQ(node_status(a, "web-1"), "Online");
+}
+
+// A session lives on the gateway its node's agent is connected to; `sessions terminate` and
+// `users delete` through another gateway reach it through the shared store.
+TEST_F(PostgresE2e, ASessionOnOneGatewayEndsWhenTerminatedThroughTheOther) {
+  auto& a = start(first_box_, first_);
+  auto& b = start(second_box_, second_);
+  add_agent(a, "web-1");
+  ASSERT_TRUE(wait_for_status(a, "web-1", "Online", 30s)) << first_box_.tails();
+  ASSERT_EQ(a.cli({"preferences", "set", "default_run_as", current_user()}).exit_code, 0);
+  ASSERT_EQ(a.cli({"users", "create", "erin", "--policy", "SessionUser"}, "admin",
+                  {{"SALLYPORT_NEW_PASSWORD", "erin-Pa55word"}}).exit_code, 0);
+  ASSERT_EQ(a.cli_login("erin", "erin-Pa55word").exit_code, 0);
+  const auto open = [&](const std::string& label, int nn, const std::string& user) -> Process& {
+    auto& client = first_box_.spawn(label, {Binaries::cli(), "start-session", "--target", "web-1", "--",
+                                            "exec sleep $((640 + " + std::to_string(nn) + "))"},
+                                    {{"SALLYPORT_CONFIG_DIR", a.cli_config_dir(user).string()}});
+    if (!wait_until([&] { return process_running("sleep " + std::to_string(640 + nn)); }, 15s)) {
+      throw E2eError("sleep " + std::to_string(640 + nn) + " never ran: " + first_box_.tails());
+    }
+    return client;
+  };
+  auto& first = open("erin-1", 1, "erin");
+  auto& second = open("erin-2", 2, "erin");
+  const std::string first_id = live_session_id(b, "640 + 1");
+  ASSERT_FALSE(first_id.empty()) << b.cli({"sessions", "ls", "--json"}).describe();
+
+  // The admin, logged in to B, terminates a session A holds.
+  const auto terminated = b.cli({"sessions", "terminate", first_id, "--reason", "incident 7"});
+  EXPECT_EQ(terminated.exit_code, 0) << terminated.describe();
+  EXPECT_EQ(terminated.out, "Terminated session " + first_id + " (Terminated)\n") << terminated.describe();
+  EXPECT_EQ(first.wait_for(10s), 13) << first.stderr_text();
+  EXPECT_TRUE(contains(first.stderr_text(), "terminated by admin: incident 7")) << first.stderr_text();
+  EXPECT_TRUE(wait_until([] { return !process_running("sleep 641"); }, 10s)) << "the remote process outlived it";
+  EXPECT_TRUE(second.running()) << second.stderr_text();
+  const auto audit = a.cli({"audit", "ls", "--json", "--limit", "200"});
+  EXPECT_TRUE(contains(audit.out, "requested from gateway ")) << audit.describe();
+  EXPECT_TRUE(contains(audit.out, "as asked through another gateway; reason: incident 7")) << audit.describe();
+
+  // Deleting erin through B ends her other session on A.
+  const auto deleted = b.cli({"users", "delete", "erin"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.describe();
+  EXPECT_EQ(deleted.out, "Deleted user erin; the gateway holding 1 live session was asked to end it\n") << deleted.describe();
+  EXPECT_EQ(second.wait_for(10s), 13) << second.stderr_text();
+  EXPECT_TRUE(contains(second.stderr_text(), "user erin was deleted")) << second.stderr_text();
+
+  // While A cannot act (stopped), B's CLI says so after its wait; A ends the session once it runs again.
+  auto& third = open("admin-3", 3, "admin");
+  const std::string third_id = live_session_id(b, "640 + 3");
+  ASSERT_FALSE(third_id.empty());
+  a.process().signal(SIGSTOP);
+  const auto waited = b.cli({"sessions", "terminate", third_id});
+  a.process().signal(SIGCONT);
+  EXPECT_EQ(waited.exit_code, 1) << waited.describe();
+  EXPECT_TRUE(contains(waited.err, "was asked to end it, but it has not within 10 s")) << waited.describe();
+  EXPECT_EQ(third.wait_for(10s), 13) << third.stderr_text();
+  EXPECT_TRUE(wait_until([] { return !process_running("sleep 643"); }, 10s));
 }
 
 TEST_F(PostgresE2e, AnUnreachableStoreIsOneErrorLineAtStartUp) {

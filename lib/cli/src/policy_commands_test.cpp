@@ -316,9 +316,18 @@ TEST(SessionCommands, ListTableWithExitStatus) {
 TEST(SessionCommands, ShowAndTerminate) {
   Harness harness;
   harness.log_in();
-  harness.gateway = [](const transport::HttpRequest& request) {
+  int polls = 0;
+  harness.gateway = [&polls](const transport::HttpRequest& request) {
+    // Held by another gateway: accepted, then ended there by the time of the third look.
     if (request.method == "POST" && contains(request.target, "held")) {
-      return json_answer(503, R"({"error":{"code":"unavailable","message":"session held-1 is held by another gateway"}})");
+      return json_answer(202, R"({"id":"held-1","status":"Connected","ended_at":"","termination_requested_from":"gw-b"})");
+    }
+    if (contains(request.target, "held")) {
+      return ++polls < 3 ? json_answer(200, R"({"id":"held-1","status":"Connected","ended_at":""})")
+                         : json_answer(200, R"({"id":"held-1","status":"Terminated","ended_at":"2027-01-15T08:05:00.000Z"})");
+    }
+    if (request.method == "POST" && contains(request.target, "gone")) {
+      return json_answer(409, R"j({"error":{"code":"conflict","message":"session gone-1 has already ended (Failed)"}})j");
     }
     return json_answer(200, R"({"id":"alice-1","owner":"alice","node_id":"mi-1","status":"Terminated","exit_code":null,
                                 "exit_signal":null,"bytes_in":12,"bytes_out":3400})");
@@ -333,8 +342,13 @@ TEST(SessionCommands, ShowAndTerminate) {
   EXPECT_EQ(harness.out.str(), "Terminated session alice-1 (Terminated)\n");
   ASSERT_EQ(harness.run({"sessions", "terminate", "alice-1"}), kExitOk);
   EXPECT_EQ(json::parse(harness.requests.at(2).body), json::object());
-  EXPECT_EQ(harness.run({"sessions", "terminate", "held-1"}), kExitError);
-  EXPECT_TRUE(contains(harness.err.str(), "held by another gateway"));
+  harness.out.str("");
+  ASSERT_EQ(harness.run({"sessions", "terminate", "held-1"}), kExitOk) << harness.err.str();
+  EXPECT_EQ(polls, 3);
+  EXPECT_EQ(harness.requests.back().target, "/v1/sessions/held-1");
+  EXPECT_EQ(harness.out.str(), "Terminated session held-1 (Terminated)\n");
+  EXPECT_EQ(harness.run({"sessions", "terminate", "gone-1"}), kExitConflict);
+  EXPECT_TRUE(contains(harness.err.str(), "has already ended")) << harness.err.str();
 }
 
 // --- users create --policy ------------------------------------------------------------------

@@ -1,6 +1,9 @@
 // sessions ls|show|terminate: the records of live and past sessions (start-session opens one).
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "commands.hpp"
 #include "context.hpp"
 #include "error.hpp"
@@ -78,6 +81,8 @@ void show(Context& context, const std::string& id, bool as_json) {
                                {"Exit", exit_text(session)}});
 }
 
+constexpr std::chrono::seconds kRemoteTerminationWait{10};
+
 struct TerminateOptions {
   std::string id;
   std::string reason;
@@ -88,7 +93,23 @@ void terminate(Context& context, const TerminateOptions& options) {
   if (options.reason.size() > 256) throw usage_error("--reason must be at most 256 bytes");
   json body = json::object();
   if (!options.reason.empty()) body["reason"] = options.reason;
-  const json session = context.api().post(target, body);
+  json session = context.api().post(target, body);
+  // Held by another gateway: the request stands in the shared store and that gateway ends the
+  // session within a second or so; wait until its record says so.
+  const std::string holder = field_text(session, "termination_requested_from");
+  if (!holder.empty()) {
+    const auto deadline = std::chrono::steady_clock::now() + kRemoteTerminationWait;
+    while (field_text(session, "ended_at").empty()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        throw CliError(kExitError, "gateway " + sanitize_for_terminal(holder) + " holds session " + options.id +
+                                       " and was asked to end it, but it has not within " +
+                                       std::to_string(kRemoteTerminationWait.count()) +
+                                       " s (it does once it runs again: a restart ends its sessions)");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      session = context.api().get(session_target(options.id));
+    }
+  }
   context.out() << "Terminated session " << options.id << " (" << sanitize_for_terminal(field_text(session, "status"))
                 << ")\n";
 }

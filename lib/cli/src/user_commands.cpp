@@ -95,10 +95,19 @@ void list(Context& context, bool as_json) {
 
 void remove(Context& context, const std::string& name) {
   const auto answer = context.api().del(user_target(name));
-  const auto field = answer.is_object() ? answer.find("sessions_ended") : answer.end();
-  const std::int64_t ended = field != answer.end() && field->is_number_integer() ? field->get<std::int64_t>() : 0;
+  const auto count = [&answer](const char* key) -> std::int64_t {
+    const auto field = answer.is_object() ? answer.find(key) : answer.end();
+    return field != answer.end() && field->is_number_integer() ? field->get<std::int64_t>() : 0;
+  };
+  const std::int64_t ended = count("sessions_ended");
+  const std::int64_t ending = count("sessions_ending_elsewhere");
   context.out() << "Deleted user " << name;
   if (ended > 0) context.out() << " and ended their " << ended << " live session" << (ended == 1 ? "" : "s");
+  if (ending > 0) {
+    context.out() << "; the gateway" << (ending == 1 ? "" : "s") << " holding " << ending << (ended > 0 ? " more" : "")
+                  << " live session" << (ending == 1 ? " was" : "s were") << " asked to end "
+                  << (ending == 1 ? "it" : "them");
+  }
   context.out() << "\n";
 }
 

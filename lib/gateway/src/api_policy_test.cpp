@@ -27,12 +27,13 @@ namespace {
 struct FakeSessions : SessionControl {
   store::Store* store = nullptr;
   bool holds = true;
+  std::set<std::string> elsewhere;  // held by another gateway even when `holds`
   std::string waiting;  // what every held session waits for
   std::string waiting_for(const std::string&) override { return waiting; }
   std::vector<std::string> calls;  // "id by reason"
   bool terminate(const std::string& id, const std::string& by, const std::string& reason) override {
     calls.push_back(id + " " + by + " " + reason);
-    if (!holds) return false;
+    if (!holds || elsewhere.count(id) != 0) return false;
     auto session = store->get_session(id);
     session->status = "Terminated";
     session->reason = "terminated by " + by;
@@ -740,16 +741,52 @@ TEST_F(ApiPolicyTest, TerminateSession) {
   EXPECT_EQ(sessions_.calls, std::vector<std::string>{"alice-1 alice done for today"});
   EXPECT_EQ(call("POST", "/v1/sessions/alice-1/terminate", "{}", alice).status, 409u);
 
-  // Held elsewhere: the hub says no and the record is still live.
+  // Held elsewhere: the hub says no and the record is still live, so the request is left in
+  // the store for the gateway that holds it (it ends the session there).
   sessions_.holds = false;
-  const auto elsewhere = call("POST", "/v1/sessions/bob-1/terminate", "{}", admin_);
-  EXPECT_EQ(elsewhere.status, 503u);
-  EXPECT_NE(elsewhere.body.find("held by another gateway"), std::string::npos);
   EXPECT_EQ(call("POST", "/v1/sessions/bob-1/terminate", R"({"reason":5})", admin_).status, 400u);
+  EXPECT_TRUE(store_->list_termination_requests("gw-test").empty());
+  const auto elsewhere = call("POST", "/v1/sessions/bob-1/terminate", R"({"reason":"incident 7"})", admin_);
+  ASSERT_EQ(elsewhere.status, 202u) << elsewhere.body;
+  EXPECT_EQ(json::parse(elsewhere.body)["termination_requested_from"], "gw-test");
+  EXPECT_EQ(json::parse(elsewhere.body)["status"], "Connected");
+  const auto requests = store_->list_termination_requests("gw-test");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].session_id, "bob-1");
+  EXPECT_EQ(requests[0].requested_by, "admin");
+  EXPECT_EQ(requests[0].reason, "incident 7");
+  bool audited = false;
+  for (const auto& event : store_->list_audit(0, 10'000)) {
+    audited |= event.action == "session:Terminate" && event.target == "session/bob-1" && event.outcome == "success" &&
+               event.detail == "requested from gateway gw-test; reason: incident 7";
+  }
+  EXPECT_TRUE(audited);
   const auto actions = audit_actions();
   EXPECT_TRUE(actions.count("session:Terminate/success"));
-  EXPECT_TRUE(actions.count("session:Terminate/failure"));
   EXPECT_TRUE(actions.count("session:Terminate/denied"));
+}
+
+TEST_F(ApiPolicyTest, DeletingAUserEndsTheirSessionsHereAndAsksTheOtherGatewaysForTheRest) {
+  const std::string node = add_node("web-1", {});
+  add_session("carol-here", "carol", node);
+  add_session("carol-away", "carol", node);
+  add_session("carol-done", "carol", node, /*ended=*/true);
+  add_session("dave-1", "dave", node);
+  user("carol", {"SessionUser"});
+  sessions_.elsewhere = {"carol-away"};
+
+  const auto deleted = call("DELETE", "/v1/users/carol", "", admin_);
+  ASSERT_EQ(deleted.status, 200u) << deleted.body;
+  EXPECT_EQ(json::parse(deleted.body)["sessions_ended"], 1);
+  EXPECT_EQ(json::parse(deleted.body)["sessions_ending_elsewhere"], 1);
+  EXPECT_EQ(store_->get_session("carol-here")->status, "Terminated");
+  EXPECT_EQ(store_->get_session("carol-away")->status, "Connected");
+  EXPECT_EQ(store_->get_session("dave-1")->status, "Connected");
+  const auto requests = store_->list_termination_requests("gw-test");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].session_id, "carol-away");
+  EXPECT_EQ(requests[0].requested_by, "admin");
+  EXPECT_EQ(requests[0].reason, "user carol was deleted");
 }
 
 TEST_F(ApiPolicyTest, NodeListSaysWhetherASessionStartWouldBeAllowed) {

@@ -131,15 +131,18 @@ std::optional<HttpResponse> handle_sessions(Context& context, const HttpRequest&
     return error_response(409, "conflict", "session " + id + " has already ended (" + session->status + ")");
   }
   if (!context.sessions.terminate(id, caller.user.name, reason)) {
-    const auto now = context.store.get_session(id);
-    if (now && now->ended_at != 0) {
-      return error_response(409, "conflict", "session " + id + " has already ended (" + now->status + ")");
+    // Held by another gateway (they share the store): that gateway ends it within a second or
+    // so; 202 says the request stands, and the record shows when it has ended.
+    if (!context.store.request_termination({id, caller.user.name, reason})) {
+      const auto now = context.store.get_session(id);
+      return error_response(409, "conflict",
+                            "session " + id + " has already ended (" + (now ? now->status : "gone") + ")");
     }
-    context.audit.record(caller.user.name, request.remote_address, "session:Terminate", resource, "failure",
-                         "held by another gateway");
-    return error_response(503, "unavailable",
-                          "session " + id + " is held by another gateway (" + session->gateway_id +
-                              "); try again through that gateway or once it has ended");
+    context.audit.record(caller.user.name, request.remote_address, "session:Terminate", resource, "success",
+                         "requested from gateway " + session->gateway_id + (reason.empty() ? "" : "; reason: " + reason));
+    json answer = session_json(*session);
+    answer["termination_requested_from"] = session->gateway_id;
+    return json_response(202, answer);
   }
   context.audit.record(caller.user.name, request.remote_address, "session:Terminate", resource, "success",
                        reason.empty() ? "" : "reason: " + reason);

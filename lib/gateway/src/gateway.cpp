@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/gateway/agent_hub.hpp"
@@ -31,6 +32,9 @@ namespace sallyport::gateway {
 namespace asio = boost::asio;
 
 namespace {
+
+// How often a gateway looks for terminations of its sessions asked for through another one.
+constexpr std::chrono::seconds kTerminationPollInterval{1};
 
 // SQLite in the data dir unless the configuration names a PostgreSQL database. The connection
 // string stays out of the log: it may hold a password.
@@ -178,6 +182,28 @@ struct Gateway::Impl {
     return options;
   }
 
+  // `sessions terminate` or `users delete` through another gateway sharing the store left a
+  // request on the session's row: end the session here, as a local request would.
+  void poll_termination_requests() {
+    termination_poll.expires_after(kTerminationPollInterval);
+    termination_poll.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      try {
+        for (const auto& request : store->list_termination_requests(gateway_id)) {
+          if (!any_session.terminate(request.session_id, request.requested_by, request.reason)) continue;
+          spdlog::info("session {} terminated by {}, as asked through another gateway", request.session_id,
+                       request.requested_by);
+          auditor.record(request.requested_by, "gateway " + gateway_id, "session:Terminate",
+                         "session/" + request.session_id, "success",
+                         "as asked through another gateway" + (request.reason.empty() ? "" : "; reason: " + request.reason));
+        }
+      } catch (const store::Error& error) {
+        spdlog::warn("cannot read the termination requests: {}", error.what());
+      }
+      poll_termination_requests();
+    });
+  }
+
   // After logrotate renamed them: the gateway's own log and the event log start new files.
   void wait_for_hangup() {
     hangups.async_wait([this](const boost::system::error_code& ec, int) {
@@ -227,6 +253,7 @@ struct Gateway::Impl {
   Api api;
   asio::signal_set signals;
   asio::signal_set hangups;  // SIGHUP: reopen the log files (logrotate)
+  asio::steady_timer termination_poll{io};
   std::unique_ptr<transport::Server> server;
   std::string notice;
 };
@@ -248,9 +275,11 @@ void Gateway::run() {
     impl_->forwards.close_all("gateway shutting down");
     impl_->hub.close_all();
     impl_->hangups.cancel();
+    impl_->termination_poll.cancel();
     impl_->io.stop();
   });
   impl_->wait_for_hangup();
+  impl_->poll_termination_requests();
   impl_->io.run();
   for (const auto& node : impl_->store->list_nodes()) {
     if (node.connected && node.connected_gateway == impl_->gateway_id) {

@@ -37,9 +37,13 @@ export const sessionsPage: Page = (main) => {
       }
       button.disabled = true;
       try {
-        await post(`/v1/sessions/${encodeURIComponent(session.id)}/terminate`, { reason: "terminated from the web console" });
+        const answer = await post<{ termination_requested_from?: string }>(
+          `/v1/sessions/${encodeURIComponent(session.id)}/terminate`, { reason: "terminated from the web console" });
         clear(notice);
-        notice.appendChild(message("ok", `Session ${session.id} terminated.`));
+        // A session another gateway holds ends there within seconds; the list shows it then.
+        notice.appendChild(message("ok", answer.termination_requested_from
+          ? `Session ${session.id}: gateway ${answer.termination_requested_from} holds it and was asked to end it.`
+          : `Session ${session.id} terminated.`));
       } catch (error) {
         clear(notice);
         notice.appendChild(message("error", errorText(error)));
