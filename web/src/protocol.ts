@@ -4,7 +4,7 @@
 export const PROTOCOL_VERSION = 3;
 export const HEADER_BYTES = 9;
 export const INITIAL_WINDOW_BYTES = 1024 * 1024;
-export const DATA_CHUNK_BYTES = 64 * 1024;
+export const DATA_CHUNK_BYTES = 256 * 1024;
 export const CLIENT_CHANNEL = 1;
 
 export enum FrameType {

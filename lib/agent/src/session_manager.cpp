@@ -26,6 +26,7 @@ using asio::posix::stream_descriptor;
 namespace {
 constexpr auto kHangupGrace = std::chrono::seconds(5);      // SIGHUP, then SIGKILL after this
 constexpr auto kOutputGrace = std::chrono::milliseconds(500);  // output drained after exit
+constexpr std::size_t kFirstOutputReadBytes = 16 * 1024;      // a session's output buffer until a read fills it
 constexpr std::size_t kInputCreditBatchBytes = 128 * 1024;  // an eighth of the window
 static_assert(kInputCreditBatchBytes <= wire::kInitialWindowBytes / 4, "a client must never wait for a batch");
 
@@ -237,7 +238,9 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   };
 
   asio::awaitable<void> pump(stream_descriptor& source, wire::FrameType type, std::shared_ptr<AgentSession> /*keep_alive*/) {
-    std::string buffer(wire::kDataChunkBytes, '\0');
+    // Small at first (a shell's output comes a few KiB at a time); a command's bulk output
+    // grows it to a whole chunk once a read fills it.
+    std::string buffer(kFirstOutputReadBytes, '\0');
     for (;;) {
       while (credit_ == 0 && source.is_open()) {
         ++credit_waiters_;
@@ -253,6 +256,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
       credit_ -= n;
       bytes_read_ += n;
       co_await send_output(wire::encode(type, channel_, std::string_view(buffer.data(), n)), n);
+      if (n == buffer.size() && n < wire::kDataChunkBytes) buffer.resize(wire::kDataChunkBytes);
     }
     --pumps_running_;
     maybe_finish();

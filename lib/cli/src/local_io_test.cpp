@@ -1,6 +1,8 @@
 #include "local_io.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,6 +30,25 @@ TEST(OutputWriter, CreditsSessionOutputButNotTheCliSOwnNotices) {
   ::close(pipe_fds[0]);
   EXPECT_EQ(written, "output-1\n[sallyport] reconnecting...\noutput-2\n");
   EXPECT_EQ(credited.load(), std::string("output-1\noutput-2\n").size());
+}
+
+// A pipe on stdin or stdout gets room for a whole data chunk; a file is left as it is.
+TEST(EnlargeIfPipe, GivesAPipeRoomForAWholeChunkAndLeavesFilesAlone) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  ASSERT_LT(::fcntl(pipe_fds[1], F_GETPIPE_SZ), static_cast<int>(wire::kDataChunkBytes));
+  enlarge_if_pipe(pipe_fds[1]);
+  EXPECT_EQ(::fcntl(pipe_fds[0], F_GETPIPE_SZ), static_cast<int>(wire::kDataChunkBytes));
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+
+  char path[] = "/tmp/sallyport-enlarge-XXXXXX";
+  const int file = ::mkstemp(path);
+  ASSERT_GE(file, 0);
+  enlarge_if_pipe(file);  // not a pipe: nothing happens, nothing fails
+  EXPECT_EQ(::write(file, "x", 1), 1);
+  ::close(file);
+  ::unlink(path);
 }
 
 }  // namespace

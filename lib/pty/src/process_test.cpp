@@ -1,5 +1,6 @@
 #include "sallyport/pty/process.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <pwd.h>
@@ -58,6 +59,20 @@ TEST(Process, CommandKeepsStreamsApartAndReportsExit) {
   EXPECT_EQ(status.exit_code, 3);
   ::close(process.stdout_fd);
   ::close(process.stderr_fd);
+}
+
+// A bulk stream moves in large pieces: each of a command's pipes holds kCommandPipeBytes, not
+// Linux's default 64 KiB (an unprivileged user may go up to pipe-max-size, 1 MiB by default).
+TEST(Process, CommandPipesHoldALargeChunk) {
+  SpawnOptions options;
+  options.user = me();
+  options.command = {"exit 0"};
+  const auto process = spawn_command(options);
+  for (const int fd : {process.stdin_fd, process.stdout_fd, process.stderr_fd}) {
+    EXPECT_EQ(::fcntl(fd, F_GETPIPE_SZ), static_cast<int>(kCommandPipeBytes)) << "fd " << fd;
+  }
+  wait_exit(process.pid);
+  for (const int fd : {process.stdin_fd, process.stdout_fd, process.stderr_fd}) ::close(fd);
 }
 
 TEST(Process, InteractiveShellOnPtyWithSize) {

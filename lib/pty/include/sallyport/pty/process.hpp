@@ -4,6 +4,7 @@
 // Either way the child leads its own session, so one kill(-pid) reaches the whole group.
 #include <sys/types.h>
 
+#include <cstddef>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -46,6 +47,9 @@ struct Process {
   int stdout_fd = -1;   // command only: read end
   int stderr_fd = -1;   // command only: read end
 };
+
+// The size a command's stdin, stdout and stderr pipes are given (where the system allows).
+inline constexpr std::size_t kCommandPipeBytes = 256 * 1024;
 
 // Starts the process; switches to the user when running as root. All returned fds are
 // non-blocking and close-on-exec. Throws PtyError.

@@ -31,7 +31,7 @@ constexpr std::size_t kHeaderBytes = 9;
 constexpr std::size_t kMaxPayloadBytes = 256 * 1024;  // bounds memory per frame
 constexpr std::size_t kMaxFrameBytes = kHeaderBytes + kMaxPayloadBytes;
 constexpr std::size_t kInitialWindowBytes = 1024 * 1024;  // per channel and direction
-constexpr std::size_t kDataChunkBytes = 64 * 1024;        // producers read at most this at once (a pipe's size)
+constexpr std::size_t kDataChunkBytes = 256 * 1024;  // producers read at most this at once (a command's pipe)
 static_assert(kDataChunkBytes <= kMaxPayloadBytes && kDataChunkBytes <= kInitialWindowBytes);
 static_assert(kHeaderBytes == sizeof(std::uint8_t) + 2 * sizeof(std::uint32_t));
 static_assert(kMaxPayloadBytes < (std::size_t{1} << 31));
