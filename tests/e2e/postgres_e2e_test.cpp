@@ -179,7 +179,8 @@ TEST_F(PostgresE2e, ASessionOnOneGatewayEndsWhenTerminatedThroughTheOther) {
   // Deleting erin through B ends her other session on A.
   const auto deleted = b.cli({"users", "delete", "erin"});
   EXPECT_EQ(deleted.exit_code, 0) << deleted.describe();
-  EXPECT_EQ(deleted.out, "Deleted user erin; the gateway holding 1 live session was asked to end it\n") << deleted.describe();
+  EXPECT_EQ(deleted.out, "Deleted user erin; the gateway holding 1 live session was asked to end it\n")
+      << deleted.describe();
   EXPECT_EQ(second.wait_for(10s), 13) << second.stderr_text();
   EXPECT_TRUE(contains(second.stderr_text(), "user erin was deleted")) << second.stderr_text();
 

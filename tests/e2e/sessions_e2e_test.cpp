@@ -72,11 +72,14 @@ class Sessions : public ::testing::Test {
     Process* there = nullptr;
   };
   SlowReaders start_slow_readers(const std::string& target, const std::string& cli_user, std::uint64_t seed) {
+    // At most 64 KiB per 30 ms: the 12 MB take 6 s or more, so the readers are still slow
+    // while the other sessions start and the connection breaks (chunks of 256 KiB and pipes
+    // of that size move the rest of the way fast, even under the sanitizers).
     static const std::string slow_copy =
         "import sys, time\n"
         "while chunk := sys.stdin.buffer.read1(65536):\n"
         "    sys.stdout.buffer.write(chunk)\n"
-        "    time.sleep(0.015)\n";
+        "    time.sleep(0.03)\n";
     SlowReaders readers;
     readers.input.resize(12 << 20);
     std::mt19937_64 random(seed);
@@ -558,9 +561,10 @@ TEST_F(Sessions, OutputOfAnExitedCommandWaitsForASlowReader) {
   std::size_t size = 0;
   {
     PipedClient probe(probe_config, "true");
-    // Fills the window in flight, this test's pipe, and half of the agent's pipe.
-    size = sallyport::wire::kInitialWindowBytes + probe.pipe_capacity() + 32 * 1024;
-    probe.finish();
+    probe.finish();  // by then the CLI has made this test's pipe a chunk large
+    // Fills the window in flight, this test's pipe, and half of the agent's pipe (as large):
+    // the rest waits there when the command exits.
+    size = sallyport::wire::kInitialWindowBytes + probe.pipe_capacity() + sallyport::wire::kDataChunkBytes / 2;
   }
   PipedClient client(probe_config, "head -c " + std::to_string(size) + " /dev/zero | tr '\\0' a; echo; exit 4");
   std::this_thread::sleep_for(3s);  // the command is done; the agent waits for credit

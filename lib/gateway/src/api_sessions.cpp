@@ -138,8 +138,9 @@ std::optional<HttpResponse> handle_sessions(Context& context, const HttpRequest&
       return error_response(409, "conflict",
                             "session " + id + " has already ended (" + (now ? now->status : "gone") + ")");
     }
-    context.audit.record(caller.user.name, request.remote_address, "session:Terminate", resource, "success",
-                         "requested from gateway " + session->gateway_id + (reason.empty() ? "" : "; reason: " + reason));
+    const std::string detail =
+        "requested from gateway " + session->gateway_id + (reason.empty() ? "" : "; reason: " + reason);
+    context.audit.record(caller.user.name, request.remote_address, "session:Terminate", resource, "success", detail);
     json answer = session_json(*session);
     answer["termination_requested_from"] = session->gateway_id;
     return json_response(202, answer);

@@ -193,12 +193,15 @@ struct Gateway::Impl {
           if (!any_session.terminate(request.session_id, request.requested_by, request.reason)) continue;
           spdlog::info("session {} terminated by {}, as asked through another gateway", request.session_id,
                        request.requested_by);
+          const std::string why = request.reason.empty() ? "" : "; reason: " + request.reason;
           auditor.record(request.requested_by, "gateway " + gateway_id, "session:Terminate",
-                         "session/" + request.session_id, "success",
-                         "as asked through another gateway" + (request.reason.empty() ? "" : "; reason: " + request.reason));
+                         "session/" + request.session_id, "success", "as asked through another gateway" + why);
         }
+        termination_poll_failing = false;
       } catch (const store::Error& error) {
-        spdlog::warn("cannot read the termination requests: {}", error.what());
+        // Once per outage, not every second of it.
+        if (!termination_poll_failing) spdlog::warn("cannot read the termination requests: {}", error.what());
+        termination_poll_failing = true;
       }
       poll_termination_requests();
     });
@@ -254,6 +257,7 @@ struct Gateway::Impl {
   asio::signal_set signals;
   asio::signal_set hangups;  // SIGHUP: reopen the log files (logrotate)
   asio::steady_timer termination_poll{io};
+  bool termination_poll_failing = false;
   std::unique_ptr<transport::Server> server;
   std::string notice;
 };
