@@ -21,9 +21,8 @@ struct NoLinks : gateway::LinkControl {
 struct NoSessions : gateway::SessionControl {
   bool terminate(const std::string&, const std::string&, const std::string&) override { return false; }
   std::string waiting_for(const std::string&) override { return ""; }
-  std::optional<std::string> read_recording(const std::string&, std::string* error) override {
-    *error = "no recordings in this test";
-    return std::nullopt;
+  recording::RecordingRead read_recording(const std::string&) override {
+    return recording::RecordingRead::failed(recording::RecordingRead::Failure::kNotFound, "no recordings in this test");
   }
 };
 

@@ -41,14 +41,13 @@ struct FakeSessions : SessionControl {
     store->end_session(*session);
     return true;
   }
-  std::optional<std::string> read_recording(const std::string& id, std::string* error) override {
-    if (id == "bob-1") return std::string("{\"version\": 2}\n[0.1, \"o\", \"hi\"]\n");
+  recording::RecordingRead read_recording(const std::string& id) override {
+    using recording::RecordingRead;
+    if (id == "bob-1") return RecordingRead::found("{\"version\": 2}\n[0.1, \"o\", \"hi\"]\n");
     if (id == "bob-3") {
-      *error = "the recording is 700 MiB, " + std::string(recording::kRecordingTooLarge) + " (at most 64 MiB)";
-      return std::nullopt;
+      return RecordingRead::failed(RecordingRead::Failure::kTooLarge, "the recording is 700 MiB, too large to serve");
     }
-    *error = "no recording is stored for this session";
-    return std::nullopt;
+    return RecordingRead::failed(RecordingRead::Failure::kNotFound, "no recording is stored for this session");
   }
 };
 

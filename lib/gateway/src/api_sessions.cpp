@@ -85,17 +85,16 @@ HttpResponse serve_recording(Context& context, const HttpRequest& request, const
   }
   SessionContexts contexts(context.store);
   if (auto refused = context.authorize(caller, request, "recording:Read", resource, contexts(*session))) return *refused;
-  std::string error;
-  auto text = context.sessions.read_recording(id, &error);
-  if (!text && error.find(recording::kRecordingTooLarge) != std::string::npos) {
-    return error_response(413, "too_large", "session " + id + ": " + error);
+  auto read = context.sessions.read_recording(id);
+  if (read.failure == recording::RecordingRead::Failure::kTooLarge) {
+    return error_response(413, "too_large", "session " + id + ": " + read.error);
   }
-  if (!text) return error_response(404, "not_found", "session " + id + ": " + error);
+  if (!read.text) return error_response(404, "not_found", "session " + id + ": " + read.error);
   context.audit.record(caller.user.name, request.remote_address, "recording:Read", resource, "success");
   HttpResponse response;
   response.status = 200;
   response.content_type = "application/x-asciicast";
-  response.body = std::move(*text);
+  response.body = std::move(*read.text);
   return response;
 }
 

@@ -611,8 +611,8 @@ void ForwardHub::on_link_closed(const std::string& node_id) {
   }
 }
 
-std::optional<std::string> ForwardHub::read_recording(const std::string& session_id, std::string* error) {
-  return read_recording_via(impl_->tap, session_id, error);
+recording::RecordingRead ForwardHub::read_recording(const std::string& session_id) {
+  return read_recording_via(impl_->tap, session_id);
 }
 
 bool ForwardHub::terminate(const std::string& session_id, const std::string& by, const std::string& reason) {

@@ -243,8 +243,8 @@ struct Gateway::Impl {
       return first.terminate(id, by, reason) || second.terminate(id, by, reason);
     }
     // Both hubs record through the same recorder, which finds any session's recording by ID.
-    std::optional<std::string> read_recording(const std::string& id, std::string* error) override {
-      return first.read_recording(id, error);
+    recording::RecordingRead read_recording(const std::string& id) override {
+      return first.read_recording(id);
     }
     std::string waiting_for(const std::string& id) override {
       auto waiting = first.waiting_for(id);

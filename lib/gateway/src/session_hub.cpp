@@ -756,8 +756,8 @@ void SessionHub::close_all(const std::string& reason) {
 
 void SessionHub::set_tap(SessionTap* tap) { impl_->tap = tap; }
 
-std::optional<std::string> SessionHub::read_recording(const std::string& session_id, std::string* error) {
-  return read_recording_via(impl_->tap, session_id, error);
+recording::RecordingRead SessionHub::read_recording(const std::string& session_id) {
+  return read_recording_via(impl_->tap, session_id);
 }
 
 std::string SessionHub::waiting_for(const std::string& session_id) {

@@ -127,8 +127,8 @@ void SessionRecorder::ended(const store::SessionRecord& session) {
   events_.session_event(session.id, "end", fields);
 }
 
-std::optional<std::string> SessionRecorder::read(const std::string& session_id, std::string* error) {
-  return storage_.read(session_id, error);
+recording::RecordingRead SessionRecorder::read(const std::string& session_id) {
+  return storage_.read(session_id);
 }
 
 }  // namespace sallyport::gateway

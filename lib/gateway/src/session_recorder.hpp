@@ -23,7 +23,7 @@ class SessionRecorder final : public SessionTap {
   void connection(const ForwardEvent& event) override;
   void tick(const std::string& session_id) override;
   void ended(const store::SessionRecord& session) override;
-  std::optional<std::string> read(const std::string& session_id, std::string* error) override;
+  recording::RecordingRead read(const std::string& session_id) override;
 
  private:
   struct Live {

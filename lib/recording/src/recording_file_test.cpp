@@ -220,15 +220,22 @@ TEST(RecordingStorage, FinishRecoverCompressAndRead) {
   ASSERT_TRUE(eventually([&] {
     return fs::exists(dir.path / "alice-1.cast.zst") && fs::exists(dir.path / "bob-2.cast.zst");
   }));
-  std::string error;
-  const auto alice = storage.read("alice-1", &error);
-  ASSERT_TRUE(alice) << error;
-  EXPECT_EQ(stream_of(*alice, "o"), "hello");
-  const auto bob = storage.read("bob-2", &error);
-  ASSERT_TRUE(bob) << error;
-  EXPECT_EQ(stream_of(*bob, "o"), "partial");
-  EXPECT_FALSE(storage.read("../etc/passwd", &error));
-  EXPECT_FALSE(storage.read("nobody-3", &error));
+  const auto alice = storage.read("alice-1");
+  ASSERT_TRUE(alice.text) << alice.error;
+  EXPECT_EQ(stream_of(*alice.text, "o"), "hello");
+  const auto bob = storage.read("bob-2");
+  ASSERT_TRUE(bob.text) << bob.error;
+  EXPECT_EQ(stream_of(*bob.text, "o"), "partial");
+  EXPECT_EQ(storage.read("../etc/passwd").failure, RecordingRead::Failure::kInvalidId);
+  const auto nobody = storage.read("nobody-3");
+  EXPECT_FALSE(nobody.text);
+  EXPECT_EQ(nobody.failure, RecordingRead::Failure::kNotFound);
+  EXPECT_EQ(nobody.error, "no recording is stored for this session");
+  std::ofstream(dir.path / "broken-4.cast.zst", std::ios::binary) << "not a zstd frame";
+  const auto broken = storage.read("broken-4");
+  EXPECT_FALSE(broken.text);
+  EXPECT_EQ(broken.failure, RecordingRead::Failure::kDamaged);
+  EXPECT_EQ(broken.error, "the compressed recording is damaged");
   EXPECT_EQ(storage.refusal(true, false), "");
   EXPECT_NE(storage.refusal(true, true), "");  // no bucket configured
 }
@@ -253,12 +260,13 @@ TEST(RecordingStorage, ReadRefusesWhatIsLargerThanItsBoundAndCompressionStreams)
     RecordingStorage storage(options);
     record(storage, "big-1", 5 << 20);
     const std::string small = record(storage, "small-2", 3 << 20);
-    std::string error;
-    EXPECT_FALSE(storage.read("big-1", &error));
-    EXPECT_NE(error.find(kRecordingTooLarge), std::string::npos) << error;
-    const auto back = storage.read("small-2", &error);
-    ASSERT_TRUE(back) << error;
-    EXPECT_TRUE(stream_of(*back, "o") == small);
+    const auto big = storage.read("big-1");
+    EXPECT_FALSE(big.text);
+    EXPECT_EQ(big.failure, RecordingRead::Failure::kTooLarge);
+    EXPECT_NE(big.error.find("the recording is 5 MiB, too large to serve (at most 4 MiB)"), std::string::npos) << big.error;
+    const auto back = storage.read("small-2");
+    ASSERT_TRUE(back.text) << back.error;
+    EXPECT_TRUE(stream_of(*back.text, "o") == small);
   }
   options.compress = true;
   RecordingStorage storage(options);
@@ -269,12 +277,12 @@ TEST(RecordingStorage, ReadRefusesWhatIsLargerThanItsBoundAndCompressionStreams)
     return fs::exists(dir.path / "packed-3.cast.zst") && fs::exists(dir.path / "packed-big-4.cast.zst");
   }));
   EXPECT_LT(fs::file_size(dir.path / "packed-big-4.cast.zst"), std::uintmax_t{1} << 20);
-  std::string error;
-  const auto back = storage.read("packed-3", &error);
-  ASSERT_TRUE(back) << error;
-  EXPECT_TRUE(stream_of(*back, "o") == packed);
-  EXPECT_FALSE(storage.read("packed-big-4", &error));
-  EXPECT_NE(error.find(kRecordingTooLarge), std::string::npos) << error;
+  const auto back = storage.read("packed-3");
+  ASSERT_TRUE(back.text) << back.error;
+  EXPECT_TRUE(stream_of(*back.text, "o") == packed);
+  const auto packed_big = storage.read("packed-big-4");
+  EXPECT_FALSE(packed_big.text);
+  EXPECT_EQ(packed_big.failure, RecordingRead::Failure::kTooLarge) << packed_big.error;
   EXPECT_FALSE(zstd_compress_file(dir.path / "missing.cast", dir.path / "missing.cast.zst"));
 }
 

@@ -234,27 +234,25 @@ void RecordingStorage::work() {
   }
 }
 
-std::optional<std::string> RecordingStorage::read(const std::string& session_id, std::string* error) const {
-  if (!valid_session_id(session_id)) {
-    *error = "invalid session ID";
-    return std::nullopt;
-  }
+RecordingRead RecordingStorage::read(const std::string& session_id) const {
+  using Failure = RecordingRead::Failure;
+  if (!valid_session_id(session_id)) return RecordingRead::failed(Failure::kInvalidId, "invalid session ID");
   const std::size_t max = options_.max_read_bytes;
   const auto too_large = [&](std::optional<std::uint64_t> bytes) {
-    *error = "the recording is " + (bytes ? std::to_string(*bytes >> 20) + " MiB" : "larger than that") + ", " +
-             std::string(kRecordingTooLarge) + " (at most " + std::to_string(max >> 20) +
-             " MiB); fetch it from the recording folder or bucket";
-    return std::nullopt;
+    return RecordingRead::failed(
+        Failure::kTooLarge, "the recording is " + (bytes ? std::to_string(*bytes >> 20) + " MiB" : "larger than that") +
+                                ", too large to serve (at most " + std::to_string(max >> 20) +
+                                " MiB); fetch it from the recording folder or bucket");
   };
   // A decompressed recording that claims more than it may hold is too large; one that does not
   // say is damaged (ours always say).
-  const auto unpack = [&](const std::string& packed) -> std::optional<std::string> {
+  const auto unpack = [&](const std::string& packed) {
     const auto claimed = ZSTD_getFrameContentSize(packed.data(), packed.size());
     const bool says = claimed != ZSTD_CONTENTSIZE_ERROR && claimed != ZSTD_CONTENTSIZE_UNKNOWN;
     if (says && claimed > max) return too_large(claimed);
     auto text = zstd_decompress(packed, max);
-    if (!text) *error = "the compressed recording is damaged";
-    return text;
+    if (!text) return RecordingRead::failed(Failure::kDamaged, "the compressed recording is damaged");
+    return RecordingRead::found(std::move(*text));
   };
   for (const auto& name : {session_id + ".cast", session_id + ".cast.zst", "live/" + session_id + ".cast"}) {
     const fs::path path = options_.dir / name;
@@ -265,7 +263,7 @@ std::optional<std::string> RecordingStorage::read(const std::string& session_id,
     auto bytes = read_file(path);
     if (!bytes) continue;  // moved away while we looked: try the next place
     if (name.ends_with(".zst")) return unpack(*bytes);
-    return bytes;
+    return RecordingRead::found(std::move(*bytes));
   }
   if (s3_) {
     for (const auto& key : {session_id + ".cast.zst", session_id + ".cast"}) {
@@ -273,11 +271,10 @@ std::optional<std::string> RecordingStorage::read(const std::string& session_id,
       if (result.too_large) return too_large(std::nullopt);
       if (!result.ok) continue;
       if (key.ends_with(".zst")) return unpack(result.body);
-      return std::move(result.body);
+      return RecordingRead::found(std::move(result.body));
     }
   }
-  *error = "no recording is stored for this session";
-  return std::nullopt;
+  return RecordingRead::failed(Failure::kNotFound, "no recording is stored for this session");
 }
 
 std::string RecordingStorage::refusal(bool local_required, bool s3_required) const {

@@ -8,6 +8,7 @@
 
 #include "sallyport/gateway/audit.hpp"
 #include "sallyport/gateway/auth.hpp"
+#include "sallyport/recording/recording_read.hpp"
 #include "sallyport/store/store.hpp"
 #include "sallyport/transport/http_types.hpp"
 #include "sallyport/util/clock.hpp"
@@ -29,9 +30,9 @@ class SessionControl {
   virtual ~SessionControl() = default;
   // Ends a live session on both sides; false when this gateway does not hold it.
   virtual bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) = 0;
-  // A session's recording (asciicast v2 text); nullopt with *error when there is none.
+  // A session's recording (asciicast v2 text), or why there is none.
   // Pure: a composite that forgot to pass it on would silently answer "no recording".
-  virtual std::optional<std::string> read_recording(const std::string& session_id, std::string* error) = 0;
+  virtual recording::RecordingRead read_recording(const std::string& session_id) = 0;
   // What a live session on this gateway is waiting for after a broken connection: "client",
   // "node", or "" (nothing, or not held here).
   virtual std::string waiting_for(const std::string& session_id) = 0;

@@ -50,7 +50,7 @@ class ForwardHub final : public SessionControl {
   // The node's link is gone: ends its sessions, telling their clients they may reconnect.
   void on_link_closed(const std::string& node_id);
   bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) override;
-  std::optional<std::string> read_recording(const std::string& session_id, std::string* error) override;
+  recording::RecordingRead read_recording(const std::string& session_id) override;
   std::string waiting_for(const std::string&) override { return ""; }  // forwards do not resume
   // The gateway is stopping: ends every session and tells each client it may reconnect.
   void close_all(const std::string& reason);

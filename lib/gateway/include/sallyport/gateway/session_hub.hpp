@@ -67,7 +67,7 @@ class SessionHub final : public SessionControl {
   void close_all(const std::string& reason);
   // Recording and log streaming of every session (optional; not owned).
   void set_tap(SessionTap* tap);
-  std::optional<std::string> read_recording(const std::string& session_id, std::string* error) override;
+  recording::RecordingRead read_recording(const std::string& session_id) override;
   std::string waiting_for(const std::string& session_id) override;
   std::size_t active_count() const;
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "sallyport/recording/recording_read.hpp"
 #include "sallyport/store/types.hpp"
 
 namespace sallyport::gateway {
@@ -48,17 +49,16 @@ class SessionTap {
   virtual void tick(const std::string& session_id) = 0;  // periodic: flushes what is due
   virtual void ended(const store::SessionRecord& session) = 0;
   // The recording's asciicast text for the API.
-  virtual std::optional<std::string> read(const std::string& session_id, std::string* error) = 0;
+  virtual recording::RecordingRead read(const std::string& session_id) = 0;
 };
 
 // A session's recording through a hub's tap; null (--no-recording) says so.
-inline std::optional<std::string> read_recording_via(SessionTap* tap, const std::string& session_id,
-                                                     std::string* error) {
+inline recording::RecordingRead read_recording_via(SessionTap* tap, const std::string& session_id) {
   if (!tap) {
-    *error = "recording is off on this gateway (--no-recording)";
-    return std::nullopt;
+    return recording::RecordingRead::failed(recording::RecordingRead::Failure::kRecordingOff,
+                                            "recording is off on this gateway (--no-recording)");
   }
-  return tap->read(session_id, error);
+  return tap->read(session_id);
 }
 
 }  // namespace sallyport::gateway

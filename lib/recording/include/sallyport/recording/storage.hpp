@@ -19,14 +19,14 @@
 #include <vector>
 
 #include "sallyport/recording/recording_file.hpp"
+#include "sallyport/recording/recording_read.hpp"
 #include "sallyport/recording/s3.hpp"
 
 namespace sallyport::recording {
 
 // What read() returns at most (the API serves a recording in one answer); larger ones are
-// refused with an error that says kRecordingTooLarge, before anything is read.
+// refused (kTooLarge) before anything is read.
 inline constexpr std::size_t kMaxReadRecordingBytes = 64 << 20;
-inline constexpr std::string_view kRecordingTooLarge = "too large to serve";
 
 struct StorageOptions {
   std::filesystem::path dir;
@@ -55,10 +55,10 @@ class RecordingStorage {
   std::vector<std::string> recover();
   void start_worker();
 
-  // The asciicast text (decompressed), from the local folder or else the object store.
-  // nullopt with *error set when it cannot be had or is larger than max_read_bytes.
+  // The asciicast text (decompressed), from the local folder or else the object store; a
+  // failure when it cannot be had or is larger than max_read_bytes.
   // Compressing and uploading stream the file: memory stays bounded whatever its size.
-  std::optional<std::string> read(const std::string& session_id, std::string* error) const;
+  RecordingRead read(const std::string& session_id) const;
 
   // Why new sessions must be refused now ("" when they may start), given which destinations
   // the storage preferences mark as required.
