@@ -36,7 +36,7 @@ std::string errno_text(const char* what) { return std::string(what) + ": " + std
 
 void make_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// A command's pipes hold kCommandPipeBytes (Linux's default is 64 KiB), so a bulk stream
+// A command's stdin and stdout hold kCommandPipeBytes (Linux's default is 64 KiB), so a bulk stream
 // (`tar c | …`) moves in larger pieces with fewer wake-ups on both sides. Best effort: a
 // system whose pipe-max-size is lower keeps the default.
 void enlarge_pipe(int fd) {
@@ -183,7 +183,9 @@ Process spawn_command(const SpawnOptions& options) {
   Fd err_read(err[0]), err_write(err[1]);
   if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw PtyError(errno_text("pipe"));
   Fd error_read(status_pipe[0]), error_write(status_pipe[1]);
-  for (const int fd : {in_write.fd, out_read.fd, err_read.fd}) enlarge_pipe(fd);
+  // Not stderr: bulk rarely goes there, and each enlarged pipe counts against the user's
+  // pipe-user-pages-soft (64 MiB by default) for an agent not running as root.
+  for (const int fd : {in_write.fd, out_read.fd}) enlarge_pipe(fd);
 
   const pid_t pid = ::fork();
   if (pid < 0) throw PtyError(errno_text("fork"));

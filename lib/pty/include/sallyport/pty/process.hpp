@@ -48,7 +48,7 @@ struct Process {
   int stderr_fd = -1;   // command only: read end
 };
 
-// The size a command's stdin, stdout and stderr pipes are given (where the system allows).
+// The size a command's stdin and stdout pipes are given (where the system allows).
 inline constexpr std::size_t kCommandPipeBytes = 256 * 1024;
 
 // Starts the process; switches to the user when running as root. All returned fds are
