@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <optional>
 
 #include "sallyport/gateway/gateway.hpp"
 #include "sallyport/util/logging.hpp"
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   std::string config_file, data_dir, store, listen, tls_cert, tls_key, log_level, log_file;
   std::vector<std::string> extra_names;
   int heartbeat = 0, agent_timeout = 0, token_ttl = 0, s3_retry = 0, s3_part = 0;
+  std::optional<int> keep_days;  // 0 on the command line overrides a config file's value
   std::string recording_dir, s3_endpoint, s3_bucket, s3_prefix, s3_region, s3_key_file, event_log, syslog;
   bool compress = false, no_recording = false;
   app.add_option("--config", config_file, "TOML configuration file ([gateway] table)")->check(CLI::ExistingFile);
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
   app.add_option("--s3-key-file", s3_key_file, "file with ACCESS_KEY:SECRET_KEY (else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)");
   app.add_option("--s3-retry-seconds", s3_retry, "seconds between upload attempts while the store is down (default 30)");
   app.add_option("--s3-part-mib", s3_part, "upload recordings larger than this in parts of this many MiB (5-5120, default 64)");
+  app.add_option("--recording-keep-days", keep_days,
+                 "remove local recordings this many days old (once uploaded, with a bucket; default 0: keep)");
   app.add_option("--event-log", event_log, "JSON-lines log of session output and audit events (default DATA_DIR/events.log)");
   app.add_option("--syslog", syslog, "also stream events to syslog: udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH");
   CLI11_PARSE(app, argc, argv);
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
     if (!s3_key_file.empty()) config.s3_key_file = s3_key_file;
     if (s3_retry) config.s3_retry_seconds = s3_retry;
     if (s3_part) config.s3_part_mib = s3_part;
+    if (keep_days) config.recording_keep_days = *keep_days;
     if (!event_log.empty()) config.event_log_file = event_log;
     if (!syslog.empty()) config.syslog = syslog;
     sallyport::util::setup_logging("gateway", config.log_level, config.log_file);

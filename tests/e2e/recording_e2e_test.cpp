@@ -314,6 +314,29 @@ TEST_F(Recording, RecordingSurvivesSigkillOfTheGatewayAndIsFinishedOnRestart) {
   EXPECT_EQ(session["status"], "Failed");
 }
 
+// --recording-keep-days: a finished recording stays while it is young, and once older than the
+// retention (here aged by hand while the gateway is stopped) the next start removes it.
+TEST_F(Recording, LocalRecordingsOlderThanTheRetentionAreRemoved) {
+  auto& gw = start({"--recording-keep-days", "2"});
+  const auto ran = gw.cli({"start-session", "--target", "box", "--", "echo kept-for-now"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.describe();
+  const auto listed = gw.api_json("GET", "/v1/sessions?state=history&limit=1");
+  const std::string id = listed["sessions"][0]["id"].get<std::string>();
+  const fs::path finished = gw.data_dir() / "recordings" / (id + ".cast");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(finished); }, 10s));
+  EXPECT_EQ(cast_stream(download(id), "o"), "kept-for-now\n");
+
+  gw.stop(SIGTERM);
+  fs::last_write_time(finished, fs::file_time_type::clock::now() - std::chrono::hours(72));
+  gw.start();
+  EXPECT_TRUE(wait_until([&] { return !fs::exists(finished); }, 10s)) << "an old recording was kept";
+  const auto gone = gw.cli({"sessions", "recording", id, "-o", (sandbox_.root() / "gone.cast").string()});
+  EXPECT_EQ(gone.exit_code, 5) << gone.describe();
+  EXPECT_TRUE(contains(gone.err, "no recording is stored for this session")) << gone.describe();
+  EXPECT_TRUE(contains(gw.process().stderr_text() + gw.process().stdout_text(),
+                       "removed 1 local recording(s) older than 2 days"));
+}
+
 TEST_F(Recording, AnUnwritableRecordingFolderRefusesSessionsWhenRequiredAndAlertsWhenNot) {
   auto& gw = start();
   // A file where the live folder should be: nothing can be created in it, not even by root.

@@ -31,7 +31,7 @@ GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig 
                                                "agent_heartbeat_seconds", "agent_timeout_seconds",
                                                "token_ttl_minutes", "log_level", "log_file", "recording_dir",
                                                "recording_compress", "s3_endpoint", "s3_bucket", "s3_prefix",
-                                               "s3_region", "s3_key_file", "s3_retry_seconds", "s3_part_mib", "event_log_file",
+                                               "s3_region", "s3_key_file", "s3_retry_seconds", "s3_part_mib", "recording_keep_days", "event_log_file",
                                                "syslog", "recording", "store"};
   const toml::table* gateway = table["gateway"].as_table();
   if (!gateway) {
@@ -62,6 +62,9 @@ GatewayConfig load_config_file(const std::filesystem::path& path, GatewayConfig 
     if (name == "s3_key_file") config.s3_key_file = required_value<std::string>(node, name, path);
     if (name == "s3_retry_seconds") config.s3_retry_seconds = static_cast<int>(required_value<std::int64_t>(node, name, path));
     if (name == "s3_part_mib") config.s3_part_mib = static_cast<int>(required_value<std::int64_t>(node, name, path));
+    if (name == "recording_keep_days") {
+      config.recording_keep_days = static_cast<int>(required_value<std::int64_t>(node, name, path));
+    }
     if (name == "event_log_file") config.event_log_file = required_value<std::string>(node, name, path);
     if (name == "syslog") config.syslog = required_value<std::string>(node, name, path);
     if (name == "store") config.store = required_value<std::string>(node, name, path);
@@ -100,6 +103,9 @@ void validate(const GatewayConfig& config) {
   if (config.s3_retry_seconds < 1 || config.s3_retry_seconds > 3600) throw ConfigError("s3 retry must be 1-3600 seconds");
   // S3's bounds: parts of at least 5 MiB, and at most 5 GiB in one request.
   if (config.s3_part_mib < 5 || config.s3_part_mib > 5120) throw ConfigError("s3 part size must be 5-5120 MiB");
+  if (config.recording_keep_days < 0 || config.recording_keep_days > 36500) {
+    throw ConfigError("recording keep days must be 0 (keep) to 36500");
+  }
   if (!config.syslog.empty() && !recording::parse_syslog_target(config.syslog)) {
     throw ConfigError("syslog must be udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH");
   }

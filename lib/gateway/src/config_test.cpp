@@ -60,13 +60,21 @@ TEST(Config, ValidateRefusesBadValues) {
 TEST(Config, RecordingDestinations) {
   const auto path = write_config(
       "[gateway]\nrecording_compress = true\ns3_endpoint = \"http://127.0.0.1:4568\"\ns3_bucket = \"rec\"\n"
-      "s3_prefix = \"gw1/\"\ns3_retry_seconds = 5\ns3_part_mib = 16\nsyslog = \"tcp://127.0.0.1:601\"\nrecording = true\n");
+      "s3_prefix = \"gw1/\"\ns3_retry_seconds = 5\ns3_part_mib = 16\nsyslog = \"tcp://127.0.0.1:601\"\nrecording = true\n"
+      "recording_keep_days = 30\n");
   auto config = load_config_file(path);
   EXPECT_TRUE(config.recording_compress);
   EXPECT_EQ(config.s3_bucket, "rec");
   EXPECT_EQ(config.s3_prefix, "gw1/");
   EXPECT_EQ(config.s3_retry_seconds, 5);
   EXPECT_EQ(config.s3_part_mib, 16);
+  EXPECT_EQ(config.recording_keep_days, 30);
+  EXPECT_NO_THROW(validate(config));
+  config.recording_keep_days = -1;
+  EXPECT_THROW(validate(config), ConfigError);
+  config.recording_keep_days = 36501;
+  EXPECT_THROW(validate(config), ConfigError);
+  config.recording_keep_days = 0;  // keep
   EXPECT_NO_THROW(validate(config));
   config.s3_part_mib = 4;  // S3 refuses parts under 5 MiB
   EXPECT_THROW(validate(config), ConfigError);

@@ -163,6 +163,7 @@ struct Gateway::Impl {
     options.dir = config.recording_dir.empty() ? config.data_dir / "recordings" : config.recording_dir;
     options.compress = config.recording_compress;
     options.retry_interval = std::chrono::seconds(config.s3_retry_seconds);
+    options.keep_local = std::chrono::hours(24 * config.recording_keep_days);
     if (!config.s3_endpoint.empty()) {
       const auto [access_key, secret_key] = recording::load_s3_credentials(config.s3_key_file.string());
       options.s3 = recording::S3Options{config.s3_endpoint, config.s3_bucket, config.s3_prefix, config.s3_region,

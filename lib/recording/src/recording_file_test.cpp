@@ -242,6 +242,53 @@ TEST(RecordingStorage, FinishRecoverCompressAndRead) {
 
 // A recording larger than read() may return is refused before it is read, plain or
 // compressed; one within the bound comes back whole, through the streaming compressor.
+// Local retention: finished recordings older than keep_local go, by their last write; a live
+// one, a queued one, other files and, with a bucket, one it does not have yet stay.
+TEST(RecordingStorage, PrunesFinishedLocalCopiesOlderThanTheRetention) {
+  TempDir dir;
+  const auto now = fs::file_time_type::clock::now();
+  const auto write = [&](const std::string& name, std::chrono::hours age) {
+    std::ofstream(dir.path / name) << "{\"version\": 2}\n";
+    fs::last_write_time(dir.path / name, now - age);
+  };
+  StorageOptions options;
+  options.dir = dir.path;
+  {
+    RecordingStorage storage(options);  // creates live/
+    write("old-1.cast", std::chrono::hours(72));
+    write("old-2.cast.zst", std::chrono::hours(50));
+    write("young-3.cast", std::chrono::hours(47));
+    write("live/old-4.cast", std::chrono::hours(100));
+    write("notes.txt", std::chrono::hours(100));
+    EXPECT_EQ(storage.prune_local(now), 0u) << "no retention set: everything stays";
+  }
+  options.keep_local = std::chrono::hours(48);
+  {
+    RecordingStorage storage(options);
+    auto queued = storage.create(header_for("old-5"));
+    queued->close();
+    storage.finish("old-5");  // queued for the worker (not started): it stays however old
+    fs::last_write_time(dir.path / "old-5.cast", now - std::chrono::hours(90));
+    EXPECT_EQ(storage.prune_local(now), 2u);
+    EXPECT_FALSE(fs::exists(dir.path / "old-1.cast"));
+    EXPECT_FALSE(fs::exists(dir.path / "old-2.cast.zst"));
+    for (const char* kept : {"young-3.cast", "live/old-4.cast", "notes.txt", "old-5.cast"}) {
+      EXPECT_TRUE(fs::exists(dir.path / kept)) << kept;
+    }
+  }
+  // With a bucket, only what it has: the .uploaded marker goes with the copy.
+  options.s3 = S3Options{"http://127.0.0.1:9", "bucket", "", "us-east-1", "key", "secret"};
+  RecordingStorage storage(options);
+  write("sent-6.cast", std::chrono::hours(60));
+  write("sent-6.uploaded", std::chrono::hours(60));
+  write("unsent-7.cast", std::chrono::hours(60));
+  EXPECT_EQ(storage.prune_local(now), 1u);
+  EXPECT_FALSE(fs::exists(dir.path / "sent-6.cast"));
+  EXPECT_FALSE(fs::exists(dir.path / "sent-6.uploaded"));
+  EXPECT_TRUE(fs::exists(dir.path / "unsent-7.cast"));
+  EXPECT_TRUE(fs::exists(dir.path / "old-5.cast")) << "not uploaded either";
+}
+
 TEST(RecordingStorage, ReadRefusesWhatIsLargerThanItsBoundAndCompressionStreams) {
   TempDir dir;
   StorageOptions options;

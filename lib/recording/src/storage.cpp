@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr auto kProbeInterval = std::chrono::seconds(10);
+constexpr auto kPruneInterval = std::chrono::hours(1);  // local retention is counted in days
 constexpr const char* kProbeKey = ".sallyport-probe";
 
 std::optional<std::string> read_file(const fs::path& path) {
@@ -207,10 +209,52 @@ void RecordingStorage::probe_s3() {
   s3_ok_ = result.ok;
 }
 
+std::size_t RecordingStorage::prune_local(fs::file_time_type now) {
+  if (options_.keep_local.count() <= 0) return 0;
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.dir, ec)) {
+    std::error_code entry_ec;
+    if (!entry.is_regular_file(entry_ec)) continue;
+    const std::string name = entry.path().filename().string();
+    std::string id;
+    if (name.ends_with(".cast.zst")) {
+      id = name.substr(0, name.size() - 9);
+    } else if (name.ends_with(".cast")) {
+      id = name.substr(0, name.size() - 5);
+    } else {
+      continue;
+    }
+    if (!valid_session_id(id)) continue;
+    const auto written = entry.last_write_time(entry_ec);
+    if (entry_ec || now - written < options_.keep_local) continue;
+    const fs::path uploaded = options_.dir / (id + ".uploaded");
+    if (s3_ && !fs::exists(uploaded, entry_ec)) continue;  // the only copy until the bucket has it
+    {
+      std::lock_guard lock(mutex_);
+      if (std::find(queue_.begin(), queue_.end(), id) != queue_.end()) continue;
+    }
+    if (!fs::remove(entry.path(), entry_ec)) continue;
+    fs::remove(uploaded, entry_ec);
+    ++removed;
+  }
+  if (removed > 0) {
+    spdlog::info("removed {} local recording(s) older than {} days", removed, options_.keep_local.count() / 24);
+  }
+  return removed;
+}
+
 void RecordingStorage::work() {
   auto last_probe = std::chrono::steady_clock::now() - kProbeInterval;
+  auto last_prune = std::chrono::steady_clock::now() - kPruneInterval;
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    if (std::chrono::steady_clock::now() - last_prune >= kPruneInterval) {
+      last_prune = std::chrono::steady_clock::now();
+      lock.unlock();
+      prune_local(fs::file_time_type::clock::now());
+      lock.lock();
+    }
     std::deque<std::string> batch;
     batch.swap(queue_);
     lock.unlock();

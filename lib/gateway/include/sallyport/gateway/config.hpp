@@ -33,6 +33,7 @@ struct GatewayConfig {
   std::filesystem::path s3_key_file;         // ACCESS_KEY:SECRET_KEY; else AWS_* environment
   int s3_retry_seconds = 30;                 // between upload attempts while the store is down
   int s3_part_mib = 64;                      // larger recordings go up in parts of this size
+  int recording_keep_days = 0;               // 0: keep local copies; else remove them this much older
   std::filesystem::path event_log_file;      // empty: DATA_DIR/events.log
   std::string syslog;                        // "udp://HOST:PORT", "tcp://HOST:PORT", "unix:///PATH" or ""
   // Where the state lives: empty for SQLite in DATA_DIR/state.db, else a PostgreSQL connection

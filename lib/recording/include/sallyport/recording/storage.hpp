@@ -34,6 +34,9 @@ struct StorageOptions {
   std::optional<S3Options> s3;
   std::chrono::milliseconds retry_interval{5000};
   std::size_t max_read_bytes = kMaxReadRecordingBytes;
+  // 0: finished local copies stay; else they are removed once this old (by their last write),
+  // and with a bucket only once it has them.
+  std::chrono::hours keep_local{0};
 };
 
 // Session IDs as the hub makes them: [A-Za-z0-9._-], not starting with '.', at most 128.
@@ -64,6 +67,10 @@ class RecordingStorage {
   // the storage preferences mark as required.
   std::string refusal(bool local_required, bool s3_required) const;
   std::size_t pending_uploads() const;
+  // Removes finished local recordings older than keep_local as of `now` (the worker does it
+  // on start and hourly); returns how many. Never one in live/, queued, or not yet uploaded
+  // when a bucket is configured.
+  std::size_t prune_local(std::filesystem::file_time_type now);
   bool s3_healthy() const { return s3_ok_.load(); }
 
  private:
