@@ -27,6 +27,7 @@ namespace {
 constexpr auto kHangupGrace = std::chrono::seconds(5);      // SIGHUP, then SIGKILL after this
 constexpr auto kOutputGrace = std::chrono::milliseconds(500);  // output drained after exit
 constexpr std::size_t kFirstOutputReadBytes = 16 * 1024;      // a session's output buffer until a read fills it
+static_assert(pty::kCommandPipeBytes == wire::kDataChunkBytes, "a command's pipe holds one whole chunk");
 constexpr std::size_t kInputCreditBatchBytes = 128 * 1024;  // an eighth of the window
 static_assert(kInputCreditBatchBytes <= wire::kInitialWindowBytes / 4, "a client must never wait for a batch");
 

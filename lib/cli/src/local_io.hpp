@@ -27,6 +27,7 @@
 #include <thread>
 #include <utility>
 
+#include "sallyport/util/files.hpp"
 #include "sallyport/wire/frame.hpp"
 
 namespace sallyport::cli::local_io {
@@ -62,19 +63,8 @@ inline std::pair<int, int> terminal_size() {
   return {80, 24};
 }
 
-// A pipe on stdin or stdout (`tar c | sallyport … | tar x`) is given room for a whole data
-// chunk (Linux's default is 64 KiB), so a bulk stream moves in larger pieces with fewer
-// wake-ups. Best effort; anything but a pipe is left alone.
-inline void enlarge_if_pipe(int fd) {
-#ifdef F_SETPIPE_SZ
-  struct stat status {};
-  if (::fstat(fd, &status) == 0 && S_ISFIFO(status.st_mode)) {
-    ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(wire::kDataChunkBytes));
-  }
-#else
-  (void)fd;
-#endif
-}
+// A pipe on stdin or stdout (`tar c | sallyport … | tar x`) gets room for a whole data chunk.
+inline void enlarge_if_pipe(int fd) { util::enlarge_pipe(fd, wire::kDataChunkBytes); }
 
 inline void write_all(int fd, const std::string& bytes) {
   std::size_t done = 0;

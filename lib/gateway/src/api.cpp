@@ -258,6 +258,20 @@ json session_json(const store::SessionRecord& session) {
           {"exit_signal", optional_int(session.exit_signal)}};
 }
 
+Termination terminate_anywhere(Context& context, const store::SessionRecord& session, const std::string& by,
+                               const std::string& source, const std::string& reason) {
+  const std::string why = reason.empty() ? "" : "reason: " + reason;
+  std::string detail = why;
+  Termination outcome = Termination::kEnded;
+  if (!context.sessions.terminate(session.id, by, reason)) {
+    if (!context.store.request_termination({session.id, by, reason})) return Termination::kAlreadyEnded;
+    detail = "requested from gateway " + session.gateway_id + (why.empty() ? "" : "; " + why);
+    outcome = Termination::kRequested;
+  }
+  context.audit.record(by, source, "session:Terminate", "session/" + session.id, "success", detail);
+  return outcome;
+}
+
 }  // namespace impl
 
 struct Api::Impl {

@@ -99,22 +99,15 @@ std::optional<HttpResponse> handle_users(Context& context, const HttpRequest& re
     context.audit.record(caller.user.name, source, "user:Delete", resource, "success");
     // Their logins went with the record; their live sessions end too, or a deleted user would
     // keep a shell open for as long as they liked.
-    // Those another gateway holds, it ends within a second or so (the store carries the request).
+    // (Those another gateway holds, through the store: see terminate_anywhere.)
     const std::string why = "user " + name + " was deleted";
     int ended = 0;
     int ending = 0;
     for (const auto& session : context.store.list_sessions(true, kMaxSessionsEndedWithAUser)) {
       if (session.owner != name) continue;
-      std::string detail = why;
-      if (context.sessions.terminate(session.id, caller.user.name, why)) {
-        ++ended;
-      } else if (context.store.request_termination({session.id, caller.user.name, why})) {
-        detail = "requested from gateway " + session.gateway_id + "; reason: " + why;
-        ++ending;
-      } else {
-        continue;  // it ended meanwhile
-      }
-      context.audit.record(caller.user.name, source, "session:Terminate", "session/" + session.id, "success", detail);
+      const Termination outcome = terminate_anywhere(context, session, caller.user.name, source, why);
+      ended += outcome == Termination::kEnded;
+      ending += outcome == Termination::kRequested;
     }
     return json_response(200, {{"name", name}, {"status", "deleted"}, {"sessions_ended", ended},
                                {"sessions_ending_elsewhere", ending}});

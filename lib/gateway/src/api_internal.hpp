@@ -84,6 +84,13 @@ json activation_json(const store::Activation& activation);
 json audit_json(const store::AuditEvent& event);
 json session_json(const store::SessionRecord& session);
 
+// Ends a live session where it lives: at once when this gateway holds it, else by a request
+// the holding gateway acts on within a second or so (they share the store). Audited either
+// way as session:Terminate by `by` from `source`.
+enum class Termination { kEnded, kRequested, kAlreadyEnded };
+Termination terminate_anywhere(Context& context, const store::SessionRecord& session, const std::string& by,
+                               const std::string& source, const std::string& reason);
+
 // Handlers, grouped by resource; each returns nullopt when the route is not theirs.
 std::optional<HttpResponse> handle_auth(Context& context, const HttpRequest& request,
                                         const std::vector<std::string>& path, const std::optional<Caller>& caller);

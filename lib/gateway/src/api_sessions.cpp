@@ -129,23 +129,21 @@ std::optional<HttpResponse> handle_sessions(Context& context, const HttpRequest&
   if (session->ended_at != 0) {
     return error_response(409, "conflict", "session " + id + " has already ended (" + session->status + ")");
   }
-  if (!context.sessions.terminate(id, caller.user.name, reason)) {
-    // Held by another gateway (they share the store): that gateway ends it within a second or
-    // so; 202 says the request stands, and the record shows when it has ended.
-    if (!context.store.request_termination({id, caller.user.name, reason})) {
+  switch (terminate_anywhere(context, *session, caller.user.name, request.remote_address, reason)) {
+    case Termination::kAlreadyEnded: {
       const auto now = context.store.get_session(id);
       return error_response(409, "conflict",
                             "session " + id + " has already ended (" + (now ? now->status : "gone") + ")");
     }
-    const std::string detail =
-        "requested from gateway " + session->gateway_id + (reason.empty() ? "" : "; reason: " + reason);
-    context.audit.record(caller.user.name, request.remote_address, "session:Terminate", resource, "success", detail);
-    json answer = session_json(*session);
-    answer["termination_requested_from"] = session->gateway_id;
-    return json_response(202, answer);
+    case Termination::kRequested: {
+      // Held by another gateway: 202 says the request stands; the record shows when it has ended.
+      json answer = session_json(*session);
+      answer["termination_requested_from"] = session->gateway_id;
+      return json_response(202, answer);
+    }
+    case Termination::kEnded:
+      break;
   }
-  context.audit.record(caller.user.name, request.remote_address, "session:Terminate", resource, "success",
-                       reason.empty() ? "" : "reason: " + reason);
   const auto after = context.store.get_session(id);
   return json_response(200, session_json(after ? *after : *session));
 }

@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sallyport/util/files.hpp"
+
 namespace sallyport::pty {
 namespace {
 
@@ -35,17 +37,6 @@ struct Fd {
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
 void make_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-// A command's stdin and stdout hold kCommandPipeBytes (Linux's default is 64 KiB), so a bulk stream
-// (`tar c | …`) moves in larger pieces with fewer wake-ups on both sides. Best effort: a
-// system whose pipe-max-size is lower keeps the default.
-void enlarge_pipe(int fd) {
-#ifdef F_SETPIPE_SZ
-  ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(kCommandPipeBytes));
-#else
-  (void)fd;
-#endif
-}
 
 // Everything the child needs, prepared before fork so the child only makes system calls.
 struct Prepared {
@@ -183,9 +174,10 @@ Process spawn_command(const SpawnOptions& options) {
   Fd err_read(err[0]), err_write(err[1]);
   if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw PtyError(errno_text("pipe"));
   Fd error_read(status_pipe[0]), error_write(status_pipe[1]);
-  // Not stderr: bulk rarely goes there, and each enlarged pipe counts against the user's
-  // pipe-user-pages-soft (64 MiB by default) for an agent not running as root.
-  for (const int fd : {in_write.fd, out_read.fd}) enlarge_pipe(fd);
+  // A bulk stream (`tar c | …`) moves in kCommandPipeBytes pieces. Not stderr: bulk rarely goes
+  // there, and each enlarged pipe counts against the user's pipe-user-pages-soft (64 MiB by
+  // default) for an agent not running as root.
+  for (const int fd : {in_write.fd, out_read.fd}) util::enlarge_pipe(fd, kCommandPipeBytes);
 
   const pid_t pid = ::fork();
   if (pid < 0) throw PtyError(errno_text("fork"));

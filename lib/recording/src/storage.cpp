@@ -14,6 +14,13 @@ namespace {
 
 constexpr auto kProbeInterval = std::chrono::seconds(10);
 constexpr auto kPruneInterval = std::chrono::hours(1);  // local retention is counted in days
+
+// The session ID of a finished recording's file name (ID.cast or ID.cast.zst), else "".
+std::string finished_recording_id(const std::string& name) {
+  if (name.size() > 9 && name.ends_with(".cast.zst")) return name.substr(0, name.size() - 9);
+  if (name.size() > 5 && name.ends_with(".cast")) return name.substr(0, name.size() - 5);
+  return "";
+}
 constexpr const char* kProbeKey = ".sallyport-probe";
 
 std::optional<std::string> read_file(const fs::path& path) {
@@ -134,13 +141,11 @@ std::vector<std::string> RecordingStorage::recover() {
   std::lock_guard lock(mutex_);
   const std::set<std::string> queued(queue_.begin(), queue_.end());
   for (const auto& entry : fs::directory_iterator(options_.dir, ec)) {
-    std::string name = entry.path().filename().string();
-    std::string id;
-    if (name.size() > 5 && name.ends_with(".cast")) id = name.substr(0, name.size() - 5);
-    if (name.size() > 9 && name.ends_with(".cast.zst")) id = name.substr(0, name.size() - 9);
+    const std::string name = entry.path().filename().string();
+    const std::string id = finished_recording_id(name);
     if (id.empty() || queued.count(id)) continue;
     const bool needs_compress = options_.compress && name.ends_with(".cast");
-    const bool needs_upload = s3_ && !fs::exists(options_.dir / (id + ".uploaded"));
+    const bool needs_upload = s3_ && !fs::exists(uploaded_marker(id));
     if (needs_compress || needs_upload) queue_.push_back(id);
   }
   return recovered;
@@ -149,6 +154,8 @@ std::vector<std::string> RecordingStorage::recover() {
 void RecordingStorage::start_worker() {
   worker_ = std::thread([this] { work(); });
 }
+
+fs::path RecordingStorage::uploaded_marker(const std::string& id) const { return options_.dir / (id + ".uploaded"); }
 
 fs::path RecordingStorage::finished_path(const std::string& id) const {
   const fs::path plain = options_.dir / (id + ".cast");
@@ -179,7 +186,7 @@ bool RecordingStorage::compress_one(const std::string& id) {
 }
 
 bool RecordingStorage::upload_one(const std::string& id) {
-  if (!s3_ || fs::exists(options_.dir / (id + ".uploaded"))) return true;
+  if (!s3_ || fs::exists(uploaded_marker(id))) return true;
   const fs::path path = finished_path(id);
   if (!fs::exists(path)) {
     spdlog::error("recording {}: cannot read {} for upload", id, path.string());
@@ -194,7 +201,7 @@ bool RecordingStorage::upload_one(const std::string& id) {
                   id, s3_->options().bucket, result.message);
     return false;
   }
-  std::ofstream marker(options_.dir / (id + ".uploaded"));
+  std::ofstream marker(uploaded_marker(id));
   if (result.parts > 0) {
     spdlog::info("recording {} uploaded to s3 bucket {} in {} parts", id, s3_->options().bucket, result.parts);
   } else {
@@ -216,19 +223,11 @@ std::size_t RecordingStorage::prune_local(fs::file_time_type now) {
   for (const auto& entry : fs::directory_iterator(options_.dir, ec)) {
     std::error_code entry_ec;
     if (!entry.is_regular_file(entry_ec)) continue;
-    const std::string name = entry.path().filename().string();
-    std::string id;
-    if (name.ends_with(".cast.zst")) {
-      id = name.substr(0, name.size() - 9);
-    } else if (name.ends_with(".cast")) {
-      id = name.substr(0, name.size() - 5);
-    } else {
-      continue;
-    }
+    const std::string id = finished_recording_id(entry.path().filename().string());
     if (!valid_session_id(id)) continue;
     const auto written = entry.last_write_time(entry_ec);
     if (entry_ec || now - written < options_.keep_local) continue;
-    const fs::path uploaded = options_.dir / (id + ".uploaded");
+    const fs::path uploaded = uploaded_marker(id);
     if (s3_ && !fs::exists(uploaded, entry_ec)) continue;  // the only copy until the bucket has it
     {
       std::lock_guard lock(mutex_);
@@ -344,7 +343,7 @@ std::size_t RecordingStorage::pending_uploads() const {
   std::lock_guard lock(mutex_);
   std::size_t count = 0;
   for (const auto& id : queue_) {
-    if (s3_ && !fs::exists(options_.dir / (id + ".uploaded"))) ++count;
+    if (s3_ && !fs::exists(uploaded_marker(id))) ++count;
   }
   return count;
 }

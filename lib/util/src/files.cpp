@@ -68,4 +68,14 @@ void ensure_directory(const std::filesystem::path& path, unsigned mode) {
   ::chmod(path.c_str(), static_cast<mode_t>(mode));
 }
 
+void enlarge_pipe(int fd, std::size_t bytes) {
+#ifdef F_SETPIPE_SZ
+  struct stat status {};
+  if (::fstat(fd, &status) == 0 && S_ISFIFO(status.st_mode)) ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(bytes));
+#else
+  (void)fd;
+  (void)bytes;
+#endif
+}
+
 }  // namespace sallyport::util

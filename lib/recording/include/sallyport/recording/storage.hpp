@@ -79,6 +79,7 @@ class RecordingStorage {
   bool upload_one(const std::string& id);
   void probe_s3();
   std::filesystem::path finished_path(const std::string& id) const;  // the .cast or .cast.zst present
+  std::filesystem::path uploaded_marker(const std::string& id) const;  // exists once the bucket has it
 
   StorageOptions options_;
   std::unique_ptr<S3Client> s3_;

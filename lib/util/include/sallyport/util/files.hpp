@@ -21,5 +21,9 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& con
                        unsigned mode = 0600);
 // Creates the folder (and parents) with the given mode when missing.
 void ensure_directory(const std::filesystem::path& path, unsigned mode = 0700);
+// Gives a pipe room for `bytes` (Linux's default is 64 KiB), so a bulk stream moves in larger
+// pieces with fewer wake-ups. Best effort: anything but a pipe, or a system whose
+// pipe-max-size is lower, is left as it is.
+void enlarge_pipe(int fd, std::size_t bytes);
 
 }  // namespace sallyport::util
