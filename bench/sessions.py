@@ -4,9 +4,11 @@ machine in the same run. Prints each figure and its ratio to ssh -J.
 
   start     `… -- true` until exit, and until the first prompt byte of an interactive shell
   echo      keystroke round trip on an interactive shell (p50, p99), alternating between the two
-  bulk      512 MiB through a non-interactive session, remote to local and local to remote
+  bulk      512 MiB through a non-interactive session, remote to local and local to remote;
+            three runs of each side, alternating, and the median of each; timed from the command's
+            start, and printed again without each side's median start latency
 
-Usage: bench/sessions.py [--mib 512] [--starts 20] [--keys 300]   (build with scripts/build.sh release)
+Usage: bench/sessions.py [--mib 512] [--starts 20] [--keys 300] [--bulk-runs 3]   (build with scripts/build.sh release)
 """
 import argparse
 import os
@@ -51,13 +53,15 @@ def echo(ours, theirs, keys, env):
 
 
 def bulk(client, mib, env=None):
+    """Seconds for `mib` MiB remote to local and local to remote, each from the command's start
+    to its exit, so a session's start is in them."""
     size = mib << 20
     down = timed(["sh", "-c", f"{quote(client.command(f'head -c {size} /dev/zero'))} | wc -c > /dev/null"], env=env)
     with open("/dev/zero", "rb") as zero:
         feeder = subprocess.Popen(["head", "-c", str(size)], stdin=zero, stdout=subprocess.PIPE)
         up = timed(client.command("wc -c > /dev/null"), stdin=feeder.stdout, env=env)
         feeder.wait()
-    return size / down / 1e6, size / up / 1e6
+    return down, up
 
 
 def quote(argv):
@@ -67,7 +71,7 @@ def quote(argv):
 def row(name, ours, theirs, unit, better_low=True):
     ratio = ours / theirs if theirs else float("inf")
     verdict = f"{ratio:.2f}x of ssh -J" + (" (lower is better)" if better_low else " (higher is better)")
-    print(f"{name:<28} sallyport {ours:10.2f} {unit:<5}  ssh -J {theirs:10.2f} {unit:<5}  {verdict}")
+    print(f"{name:<34} sallyport {ours:10.2f} {unit:<5}  ssh -J {theirs:10.2f} {unit:<5}  {verdict}")
 
 
 def main():
@@ -75,6 +79,7 @@ def main():
     parser.add_argument("--mib", type=int, default=512)
     parser.add_argument("--starts", type=int, default=20)
     parser.add_argument("--keys", type=int, default=300)
+    parser.add_argument("--bulk-runs", type=int, default=3, help="alternating bulk runs per side; the median counts")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
 
@@ -92,10 +97,20 @@ def main():
         s_echo, o_echo = echo(ours, theirs, args.keys, env)
         row("echo round trip p50", percentile(s_echo, 50) * 1e3, percentile(o_echo, 50) * 1e3, "ms")
         row("echo round trip p99", percentile(s_echo, 99) * 1e3, percentile(o_echo, 99) * 1e3, "ms")
-        s_down, s_up = bulk(ours, args.mib, env)
-        o_down, o_up = bulk(theirs, args.mib)
-        row("bulk remote->local", s_down, o_down, "MB/s", better_low=False)
-        row("bulk local->remote", s_up, o_up, "MB/s", better_low=False)
+        # Alternated, then the median of each: this VM's speed drifts, and one run of each
+        # side apart from the other measured the drift as often as the difference.
+        s_runs, o_runs = [], []
+        for _ in range(args.bulk_runs):
+            s_runs.append(bulk(ours, args.mib, env))
+            o_runs.append(bulk(theirs, args.mib))
+        size = (args.mib << 20) / 1e6
+        label = f", median of {args.bulk_runs}" if args.bulk_runs > 1 else ""
+        for index, direction in enumerate(("remote->local", "local->remote")):
+            s_time, o_time = median([r[index] for r in s_runs]), median([r[index] for r in o_runs])
+            row(f"bulk {direction}{label}", size / s_time, size / o_time, "MB/s", better_low=False)
+            # The same without each side's median start (ssh -J's is a large part of its time).
+            s_stream, o_stream = s_time - median(s_start), o_time - median(o_start)
+            row("  the same, start excluded", size / s_stream, size / o_stream, "MB/s", better_low=False)
     finally:
         processes.stop()
         if args.keep:

@@ -144,6 +144,20 @@ TEST(Asciicast, Base64IsTheStandardEncodingAtEveryLengthWithEveryEncoder) {
     }
   }
   EXPECT_GE(kernels, 1);
+  // Long inputs, where the vector encoder runs many steps and hands the tail to the scalar one.
+  std::string long_bytes;
+  for (int i = 0; i < 40000; ++i) {
+    state = state * 1103515245u + 12345u;
+    long_bytes += static_cast<char>(state >> 16);
+  }
+  for (const auto kernel : {Base64Kernel::kScalar, Base64Kernel::kAvx2}) {
+    for (const std::size_t size : {3071u, 3072u, 3073u, 3074u, 6144u, 6146u, 9215u, 40000u}) {
+      const auto in = std::string_view(long_bytes).substr(0, size);
+      std::string ours = "prefix";
+      if (!append_base64_with(kernel, ours, in)) continue;
+      ASSERT_EQ(ours, "prefix" + openssl(in)) << "encoder " << static_cast<int>(kernel) << " size " << size;
+    }
+  }
   std::string ours;
   append_base64(ours, bytes);
   EXPECT_EQ(ours, openssl(bytes));
