@@ -1,11 +1,13 @@
 #include "sallyport/recording/s3.hpp"
 
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +15,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "sallyport/recording/recording_file.hpp"
 
@@ -91,6 +94,8 @@ std::string xml_escape(std::string_view text) {
 
 constexpr std::size_t kFileChunkBytes = 1 << 20;
 constexpr std::size_t kSmallAnswerBytes = 64 << 10;  // what a PUT's answer may hold
+constexpr int kPartAttempts = 3;  // sends of one part before its upload is aborted
+constexpr auto kPartRetryPause = std::chrono::milliseconds(500);  // times the attempt so far
 
 }  // namespace
 
@@ -244,6 +249,39 @@ S3Result S3Client::put_file(const std::string& key, const std::filesystem::path&
   return result;
 }
 
+// One part of a multipart upload, sent again (a store may answer 500 or 503 and ask for just
+// that) up to kPartAttempts times while the store is unreachable or busy, so one transient
+// failure does not cost the parts already sent. `etag` is the part's, for the completion.
+S3Result S3Client::put_part(const std::string& key, const std::filesystem::path& path, std::uint64_t offset,
+                            std::uint64_t length, std::uint64_t number, const std::string& upload,
+                            std::string& etag) const {
+  const std::string query = "partNumber=" + std::to_string(number) + "&" + upload;  // sorted, as signing needs
+  auto sha256 = sha256_hex_of_file(path, offset, length);
+  S3Result result;
+  for (int attempt = 1;; ++attempt) {
+    std::FILE* file = sha256 ? std::fopen(path.c_str(), "rb") : nullptr;
+    if (file == nullptr || ::fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0) {
+      if (file != nullptr) std::fclose(file);
+      result = S3Result{};
+      result.message = "cannot read " + path.string();
+      return result;
+    }
+    Body body{nullptr, file, length, 0, *sha256};
+    etag.clear();
+    result = send({"PUT", key, query, "", kSmallAnswerBytes}, body, &etag);
+    std::fclose(file);
+    const bool transient = result.status == 0 || result.status == 429 || result.status >= 500;
+    if (result.ok || !transient || attempt == kPartAttempts) break;
+    spdlog::warn("upload of {}: part {} failed ({}); sending it again", key, number, result.message);
+    std::this_thread::sleep_for(kPartRetryPause * attempt);
+  }
+  if (result.ok && etag.empty()) {
+    result.ok = false;
+    result.message = "the store gave part " + std::to_string(number) + " no ETag";
+  }
+  return result;
+}
+
 S3Result S3Client::put_parts(const std::string& key, const std::filesystem::path& path, std::uint64_t size,
                              const std::string& content_type) const {
   constexpr std::uint64_t kMaxParts = 10000;  // S3's limit
@@ -265,25 +303,9 @@ S3Result S3Client::put_parts(const std::string& key, const std::filesystem::path
   std::string complete = "<CompleteMultipartUpload>";
   for (std::uint64_t number = 1, offset = 0; offset < size; ++number, offset += part) {
     const std::uint64_t length = std::min(part, size - offset);
-    auto sha256 = sha256_hex_of_file(path, offset, length);
-    std::FILE* file = sha256 ? std::fopen(path.c_str(), "rb") : nullptr;
-    if (file == nullptr || ::fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0) {
-      if (file != nullptr) std::fclose(file);
-      S3Result failed;
-      failed.message = "cannot read " + path.string();
-      return abandon(failed);
-    }
-    Body body{nullptr, file, length, 0, std::move(*sha256)};
     std::string etag;
-    const std::string query = "partNumber=" + std::to_string(number) + "&" + upload;  // sorted, as signing needs
-    result = send({"PUT", key, query, "", kSmallAnswerBytes}, body, &etag);
-    std::fclose(file);
+    result = put_part(key, path, offset, length, number, upload, etag);
     if (!result.ok) return abandon(result);
-    if (etag.empty()) {
-      result.ok = false;
-      result.message = "the store gave part " + std::to_string(number) + " no ETag";
-      return abandon(result);
-    }
     complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + xml_escape(etag) +
                 "</ETag></Part>";
   }

@@ -83,6 +83,8 @@ class S3Client {
   S3Result send(const Request& request, Body& body, std::string* etag = nullptr) const;
   S3Result put_parts(const std::string& key, const std::filesystem::path& path, std::uint64_t size,
                      const std::string& content_type) const;
+  S3Result put_part(const std::string& key, const std::filesystem::path& path, std::uint64_t offset,
+                    std::uint64_t length, std::uint64_t number, const std::string& upload, std::string& etag) const;
   S3Options options_;
 };
 
