@@ -190,7 +190,7 @@ class Recording : public ::testing::Test {
     return fs::exists(file) ? read_text(file) : "";
   }
 
-  std::vector<std::string> multipart_calls_with_failing_part(int part_failures);
+  std::vector<std::string> multipart_calls_with_failing_part(int part_failures, bool restart_after_failure = false);
 
   Sandbox sandbox_;
   std::unique_ptr<TestGateway> gateway_;
@@ -472,8 +472,9 @@ TEST_F(Recording, ALargeRecordingGoesUpInPartsAndComesBackWhole) {
 // request (it checks no signatures; s3rver does, in the tests above).
 // The requests a 9 MB recording's multipart upload (5 MiB parts) makes of a store that answers
 // 500 to part 2 the first `part_failures` times, one line each: "POST start", "PUT part",
-// "DELETE", "POST complete-3" (a completion naming three parts, their markup escaped).
-std::vector<std::string> Recording::multipart_calls_with_failing_part(int part_failures) {
+// "DELETE", "POST complete-3" (a completion naming three parts, their markup escaped). With
+// `restart_after_failure`, the gateway is restarted once the first attempt has failed.
+std::vector<std::string> Recording::multipart_calls_with_failing_part(int part_failures, bool restart_after_failure) {
   const fs::path log = sandbox_.root() / "store-requests.log";
   const fs::path script = sandbox_.root() / "flaky_store.py";
   std::ofstream(script) << R"PY(import http.server, sys
@@ -518,10 +519,17 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Store).serve_fo
   const fs::path key_file = sandbox_.root() / "s3.key";
   std::ofstream(key_file) << "KEY:SECRET\n";
   auto& gw = start({"--s3-endpoint", "http://127.0.0.1:" + std::to_string(port), "--s3-bucket", "recordings",
-                         "--s3-key-file", key_file.string(), "--s3-part-mib", "5", "--s3-retry-seconds", "1"});
+                         "--s3-key-file", key_file.string(), "--s3-part-mib", "5", "--s3-retry-seconds",
+                         restart_after_failure ? "600" : "1"});
   const auto run = gw.cli({"start-session", "--target", "box", "--", "head", "-c", "9000000", "/dev/urandom"});
   EXPECT_EQ(run.exit_code, 0) << run.describe();
   const std::string id = session_id_in(run.err);
+  if (restart_after_failure) {
+    EXPECT_TRUE(wait_until([&] { return contains(gw.process().stderr_text(), "upload to s3 bucket recordings failed"); }, 30s));
+    EXPECT_TRUE(fs::exists(gw.data_dir() / "recordings" / (id + ".upload"))) << "no progress kept";
+    gw.stop(SIGTERM);
+    gw.start();
+  }
   EXPECT_TRUE(wait_until([&] { return fs::exists(gw.data_dir() / "recordings" / (id + ".uploaded")); }, 30s))
       << (fs::exists(log) ? read_text(log) : "(no requests)") << gw.process().stderr_text();
   // Only this recording's requests (not the bucket probe), in order.
@@ -532,6 +540,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Store).serve_fo
     calls.push_back(line.substr(0, line.find(' ')) + (contains(line, "partNumber=") ? " part" : "") +
                     (contains(line, "?uploads") ? " start" : "") + (line.ends_with(" 3 3") ? " complete-3" : ""));
   }
+  EXPECT_FALSE(fs::exists(gw.data_dir() / "recordings" / (id + ".upload"))) << "progress left after the upload";
   return calls;
 }
 
@@ -543,11 +552,20 @@ TEST_F(Recording, AFailedPartIsSentAgainWithinTheSameUpload) {
   EXPECT_TRUE(contains(gateway_->process().stderr_text(), "part 2 failed (HTTP 500")) << "the retry is not logged";
 }
 
-TEST_F(Recording, AMultipartUploadWhosePartKeepsFailingIsAbortedAndRetriedWhole) {
+TEST_F(Recording, AnUploadWhosePartKeepsFailingGoesOnFromThatPartAtTheNextTry) {
   const auto calls = multipart_calls_with_failing_part(3);
   const std::vector<std::string> expected = {"POST start", "PUT part", "PUT part", "PUT part", "PUT part",
-                                             "DELETE",  // part 2 failed three times: aborted
-                                             "POST start", "PUT part", "PUT part", "PUT part", "POST complete-3"};
+                                             // part 2 failed three times: the upload waits, then goes on
+                                             "PUT part", "PUT part", "POST complete-3"};
+  EXPECT_EQ(calls, expected);
+  EXPECT_TRUE(contains(gateway_->process().stderr_text(), "going on from part 2 of 3"));
+}
+
+TEST_F(Recording, AnUploadCutShortGoesOnFromWhereItStoppedAfterAGatewayRestart) {
+  const auto calls = multipart_calls_with_failing_part(3, true);
+  const std::vector<std::string> expected = {"POST start", "PUT part", "PUT part", "PUT part", "PUT part",
+                                             // restarted: no new upload, part 1 not sent again
+                                             "PUT part", "PUT part", "POST complete-3"};
   EXPECT_EQ(calls, expected);
 }
 

@@ -7,6 +7,9 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <vector>
+#include <optional>
+#include <charconv>
 #include <chrono>
 #include <cctype>
 #include <cstdio>
@@ -96,6 +99,56 @@ constexpr std::size_t kFileChunkBytes = 1 << 20;
 constexpr std::size_t kSmallAnswerBytes = 64 << 10;  // what a PUT's answer may hold
 constexpr int kPartAttempts = 3;  // sends of one part before its upload is aborted
 constexpr auto kPartRetryPause = std::chrono::milliseconds(500);  // times the attempt so far
+
+// How far a multipart upload got, kept beside the recording between attempts (and restarts):
+// a header line "sallyport-upload 1 PART_BYTES FILE_BYTES UPLOAD_ID", then "NUMBER ETAG" per
+// part the store took, in order. Our own file, but read with bounds all the same.
+struct UploadProgress {
+  std::string upload_id;
+  std::uint64_t part_bytes = 0;
+  std::uint64_t size = 0;
+  std::vector<std::string> etags;  // of parts 1, 2, ...
+};
+
+constexpr std::uintmax_t kMaxProgressBytes = 2 << 20;  // 10,000 parts of ETags up to 128 bytes
+
+std::optional<UploadProgress> read_upload_progress(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(file, ec);
+  if (ec || bytes > kMaxProgressBytes) return std::nullopt;
+  std::ifstream in(file);
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  std::istringstream header(line);
+  std::string magic, version;
+  UploadProgress progress;
+  if (!(header >> magic >> version >> progress.part_bytes >> progress.size >> progress.upload_id) ||
+      magic != "sallyport-upload" || version != "1" || progress.upload_id.empty()) {
+    return std::nullopt;
+  }
+  while (std::getline(in, line)) {
+    const auto space = line.find(' ');
+    if (space == std::string::npos || space + 1 >= line.size()) break;  // a line cut short by a crash
+    std::uint64_t number = 0;
+    const auto [end, error] = std::from_chars(line.data(), line.data() + space, number);
+    if (error != std::errc() || end != line.data() + space || number != progress.etags.size() + 1) break;
+    progress.etags.push_back(line.substr(space + 1));
+  }
+  return progress;
+}
+
+bool write_upload_progress(const std::filesystem::path& file, const UploadProgress& progress) {
+  if (progress.upload_id.find_first_of(" \t\r\n") != std::string::npos) return false;  // not one word
+  std::ofstream out(file, std::ios::trunc);
+  out << "sallyport-upload 1 " << progress.part_bytes << ' ' << progress.size << ' ' << progress.upload_id << '\n';
+  return static_cast<bool>(out.flush());
+}
+
+bool append_upload_part(const std::filesystem::path& file, std::uint64_t number, const std::string& etag) {
+  std::ofstream out(file, std::ios::app);
+  out << number << ' ' << etag << '\n';
+  return static_cast<bool>(out.flush());
+}
 
 }  // namespace
 
@@ -232,11 +285,11 @@ S3Result S3Client::put(const std::string& key, const std::string& body, const st
 }
 
 S3Result S3Client::put_file(const std::string& key, const std::filesystem::path& path,
-                            const std::string& content_type) const {
+                            const std::string& content_type, const std::filesystem::path& progress) const {
   S3Result result;
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > std::max(options_.part_bytes, kMinPartBytes)) return put_parts(key, path, size, content_type);
+  if (!ec && size > std::max(options_.part_bytes, kMinPartBytes)) return put_parts(key, path, size, content_type, progress);
   auto sha256 = ec ? std::nullopt : sha256_hex_of_file(path, 0, size);
   std::FILE* file = sha256 ? std::fopen(path.c_str(), "rb") : nullptr;
   if (file == nullptr) {
@@ -283,30 +336,59 @@ S3Result S3Client::put_part(const std::string& key, const std::filesystem::path&
 }
 
 S3Result S3Client::put_parts(const std::string& key, const std::filesystem::path& path, std::uint64_t size,
-                             const std::string& content_type) const {
+                             const std::string& content_type, const std::filesystem::path& progress_file) const {
   constexpr std::uint64_t kMaxParts = 10000;  // S3's limit
   const std::uint64_t part = std::max({options_.part_bytes, kMinPartBytes, (size + kMaxParts - 1) / kMaxParts});
   Body none = Body::empty();
-  S3Result result = send({"POST", key, "uploads=", content_type, kSmallAnswerBytes}, none);
-  if (!result.ok) return result;
-  const auto upload_id = xml_element_text(result.body, "UploadId");
-  if (!upload_id || upload_id->empty()) {
-    result.ok = false;
-    result.message = "the store started no multipart upload (no UploadId in its answer)";
-    return result;
+  std::error_code ignored;
+  const bool keep = !progress_file.empty();
+  auto progress = keep ? read_upload_progress(progress_file) : std::nullopt;
+  if (progress && (progress->part_bytes != part || progress->size != size)) {
+    progress.reset();  // another file, or another part size: start again
   }
-  const std::string upload = "uploadId=" + uri_encode(*upload_id, false);
+  S3Result result;
+  if (progress) {
+    spdlog::info("upload of {}: going on from part {} of {}", key, progress->etags.size() + 1, (size + part - 1) / part);
+  } else {
+    result = send({"POST", key, "uploads=", content_type, kSmallAnswerBytes}, none);
+    if (!result.ok) return result;
+    const auto upload_id = xml_element_text(result.body, "UploadId");
+    if (!upload_id || upload_id->empty()) {
+      result.ok = false;
+      result.message = "the store started no multipart upload (no UploadId in its answer)";
+      return result;
+    }
+    progress = UploadProgress{*upload_id, part, size, {}};
+    if (keep && !write_upload_progress(progress_file, *progress)) std::filesystem::remove(progress_file, ignored);
+  }
+  const std::string upload = "uploadId=" + uri_encode(progress->upload_id, false);
   const auto abandon = [&](S3Result failed) {
     send({"DELETE", key, upload, "", kSmallAnswerBytes}, none);  // best effort: frees the parts
+    if (keep) std::filesystem::remove(progress_file, ignored);
     return failed;
   };
-  std::string complete = "<CompleteMultipartUpload>";
-  for (std::uint64_t number = 1, offset = 0; offset < size; ++number, offset += part) {
+  // A store that did not answer or was busy may take the rest later: the parts stay.
+  const auto pause = [&](S3Result failed) {
+    const bool transient = failed.status == 0 || failed.status == 429 || failed.status >= 500;
+    if (!keep || !transient || !std::filesystem::exists(progress_file, ignored)) return abandon(failed);
+    return failed;
+  };
+  for (std::uint64_t number = progress->etags.size() + 1, offset = (number - 1) * part; offset < size;
+       ++number, offset += part) {
     const std::uint64_t length = std::min(part, size - offset);
     std::string etag;
     result = put_part(key, path, offset, length, number, upload, etag);
-    if (!result.ok) return abandon(result);
-    complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + xml_escape(etag) +
+    if (!result.ok && result.status == 404 && keep) {  // the store no longer has the upload
+      std::filesystem::remove(progress_file, ignored);
+      return result;
+    }
+    if (!result.ok) return pause(result);
+    progress->etags.push_back(etag);
+    if (keep && !append_upload_part(progress_file, number, etag)) std::filesystem::remove(progress_file, ignored);
+  }
+  std::string complete = "<CompleteMultipartUpload>";
+  for (std::size_t i = 0; i < progress->etags.size(); ++i) {
+    complete += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(progress->etags[i]) +
                 "</ETag></Part>";
   }
   complete += "</CompleteMultipartUpload>";
@@ -317,8 +399,10 @@ S3Result S3Client::put_parts(const std::string& key, const std::filesystem::path
   if (result.ok && xml_element_text(result.body, "Code")) {
     result.ok = false;
     result.message = "the store refused to complete the upload: " + result.body.substr(0, 200);
+    return abandon(result);
   }
-  if (!result.ok) return abandon(result);
+  if (!result.ok) return pause(result);
+  if (keep) std::filesystem::remove(progress_file, ignored);
   result.parts = parts;
   return result;
 }

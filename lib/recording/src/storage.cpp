@@ -157,6 +157,8 @@ void RecordingStorage::start_worker() {
 
 fs::path RecordingStorage::uploaded_marker(const std::string& id) const { return options_.dir / (id + ".uploaded"); }
 
+fs::path RecordingStorage::upload_progress(const std::string& id) const { return options_.dir / (id + ".upload"); }
+
 fs::path RecordingStorage::finished_path(const std::string& id) const {
   const fs::path plain = options_.dir / (id + ".cast");
   if (fs::exists(plain)) return plain;
@@ -194,7 +196,7 @@ bool RecordingStorage::upload_one(const std::string& id) {
   }
   const bool packed = path.extension() == ".zst";
   const auto result = s3_->put_file(id + (packed ? ".cast.zst" : ".cast"), path,
-                                    packed ? "application/zstd" : "application/x-asciicast");
+                                    packed ? "application/zstd" : "application/x-asciicast", upload_progress(id));
   s3_ok_ = result.ok;
   if (!result.ok) {
     spdlog::error("ALERT recording {}: upload to s3 bucket {} failed ({}); kept on local disk, retrying",

@@ -66,7 +66,11 @@ class S3Client {
   S3Result put(const std::string& key, const std::string& body, const std::string& content_type) const;
   // Streams the file (each piece hashed in a first pass, sent in a second): memory stays
   // bounded. Larger than part_bytes: a multipart upload, aborted when a part fails.
-  S3Result put_file(const std::string& key, const std::filesystem::path& path, const std::string& content_type) const;
+  // A file larger than the part size goes up in parts. With `progress`, a multipart upload that
+  // fails keeps its parts and writes down how far it got there, and the next call with the
+  // same file goes on from the first part the store does not have; without, it is aborted.
+  S3Result put_file(const std::string& key, const std::filesystem::path& path, const std::string& content_type,
+                    const std::filesystem::path& progress = {}) const;
   // Fails, without keeping more, once the object passes max_bytes.
   S3Result get(const std::string& key, std::size_t max_bytes) const;
   const S3Options& options() const { return options_; }
@@ -82,7 +86,7 @@ class S3Client {
   };
   S3Result send(const Request& request, Body& body, std::string* etag = nullptr) const;
   S3Result put_parts(const std::string& key, const std::filesystem::path& path, std::uint64_t size,
-                     const std::string& content_type) const;
+                     const std::string& content_type, const std::filesystem::path& progress) const;
   S3Result put_part(const std::string& key, const std::filesystem::path& path, std::uint64_t offset,
                     std::uint64_t length, std::uint64_t number, const std::string& upload, std::string& etag) const;
   S3Options options_;

@@ -80,6 +80,7 @@ class RecordingStorage {
   void probe_s3();
   std::filesystem::path finished_path(const std::string& id) const;  // the .cast or .cast.zst present
   std::filesystem::path uploaded_marker(const std::string& id) const;  // exists once the bucket has it
+  std::filesystem::path upload_progress(const std::string& id) const;  // a multipart upload's parts so far
 
   StorageOptions options_;
   std::unique_ptr<S3Client> s3_;
