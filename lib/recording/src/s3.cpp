@@ -7,11 +7,9 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
-#include <vector>
-#include <optional>
+#include <cctype>
 #include <charconv>
 #include <chrono>
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -19,6 +17,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "sallyport/recording/recording_file.hpp"
 
@@ -97,18 +96,8 @@ std::string xml_escape(std::string_view text) {
 
 constexpr std::size_t kFileChunkBytes = 1 << 20;
 constexpr std::size_t kSmallAnswerBytes = 64 << 10;  // what a PUT's answer may hold
-constexpr int kPartAttempts = 3;  // sends of one part before its upload is aborted
+constexpr int kPartAttempts = 3;  // sends of one part before its upload gives up for now
 constexpr auto kPartRetryPause = std::chrono::milliseconds(500);  // times the attempt so far
-
-// How far a multipart upload got, kept beside the recording between attempts (and restarts):
-// a header line "sallyport-upload 1 PART_BYTES FILE_BYTES UPLOAD_ID", then "NUMBER ETAG" per
-// part the store took, in order. Our own file, but read with bounds all the same.
-struct UploadProgress {
-  std::string upload_id;
-  std::uint64_t part_bytes = 0;
-  std::uint64_t size = 0;
-  std::vector<std::string> etags;  // of parts 1, 2, ...
-};
 
 constexpr std::uintmax_t kMaxProgressBytes = 2 << 20;  // 10,000 parts of ETags up to 128 bytes
 
@@ -116,25 +105,15 @@ std::optional<UploadProgress> read_upload_progress(const std::filesystem::path& 
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(file, ec);
   if (ec || bytes > kMaxProgressBytes) return std::nullopt;
-  std::ifstream in(file);
-  std::string line;
-  if (!std::getline(in, line)) return std::nullopt;
-  std::istringstream header(line);
-  std::string magic, version;
-  UploadProgress progress;
-  if (!(header >> magic >> version >> progress.part_bytes >> progress.size >> progress.upload_id) ||
-      magic != "sallyport-upload" || version != "1" || progress.upload_id.empty()) {
-    return std::nullopt;
-  }
-  while (std::getline(in, line)) {
-    const auto space = line.find(' ');
-    if (space == std::string::npos || space + 1 >= line.size()) break;  // a line cut short by a crash
-    std::uint64_t number = 0;
-    const auto [end, error] = std::from_chars(line.data(), line.data() + space, number);
-    if (error != std::errc() || end != line.data() + space || number != progress.etags.size() + 1) break;
-    progress.etags.push_back(line.substr(space + 1));
-  }
-  return progress;
+  std::ifstream in(file, std::ios::binary);
+  std::string text(static_cast<std::size_t>(bytes), '\0');
+  if (!in.read(text.data(), static_cast<std::streamsize>(text.size()))) return std::nullopt;
+  return parse_upload_progress(text);
+}
+
+// A store that did not answer or was busy may take the same request later.
+bool transient_failure(const S3Result& result) {
+  return result.status == 0 || result.status == 429 || result.status >= 500;
 }
 
 bool write_upload_progress(const std::filesystem::path& file, const UploadProgress& progress) {
@@ -279,6 +258,34 @@ S3Client::S3Client(S3Options options) : options_(std::move(options)) {
   while (!options_.endpoint.empty() && options_.endpoint.back() == '/') options_.endpoint.pop_back();
 }
 
+std::optional<UploadProgress> parse_upload_progress(std::string_view text) {
+  const auto next_line = [&text]() -> std::optional<std::string_view> {
+    const auto newline = text.find('\n');
+    if (newline == std::string_view::npos) return std::nullopt;  // a line cut short by a crash
+    const auto line = text.substr(0, newline);
+    text.remove_prefix(newline + 1);
+    return line;
+  };
+  const auto header_line = next_line();
+  if (!header_line) return std::nullopt;
+  std::istringstream header{std::string(*header_line)};
+  std::string magic, version, rest;
+  UploadProgress progress;
+  if (!(header >> magic >> version >> progress.part_bytes >> progress.size >> progress.upload_id) ||
+      (header >> rest) || magic != "sallyport-upload" || version != "1") {
+    return std::nullopt;
+  }
+  while (const auto line = next_line()) {
+    const auto space = line->find(' ');
+    if (space == std::string_view::npos || space + 1 >= line->size()) break;
+    std::uint64_t number = 0;
+    const auto [end, error] = std::from_chars(line->data(), line->data() + space, number);
+    if (error != std::errc() || end != line->data() + space || number != progress.etags.size() + 1) break;
+    progress.etags.emplace_back(line->substr(space + 1));
+  }
+  return progress;
+}
+
 S3Result S3Client::put(const std::string& key, const std::string& body, const std::string& content_type) const {
   Body text{&body, nullptr, body.size(), 0, sha256_hex(body)};
   return send({"PUT", key, "", content_type, kSmallAnswerBytes}, text);
@@ -323,8 +330,7 @@ S3Result S3Client::put_part(const std::string& key, const std::filesystem::path&
     etag.clear();
     result = send({"PUT", key, query, "", kSmallAnswerBytes}, body, &etag);
     std::fclose(file);
-    const bool transient = result.status == 0 || result.status == 429 || result.status >= 500;
-    if (result.ok || !transient || attempt == kPartAttempts) break;
+    if (result.ok || !transient_failure(result) || attempt == kPartAttempts) break;
     spdlog::warn("upload of {}: part {} failed ({}); sending it again", key, number, result.message);
     std::this_thread::sleep_for(kPartRetryPause * attempt);
   }
@@ -369,8 +375,7 @@ S3Result S3Client::put_parts(const std::string& key, const std::filesystem::path
   };
   // A store that did not answer or was busy may take the rest later: the parts stay.
   const auto pause = [&](S3Result failed) {
-    const bool transient = failed.status == 0 || failed.status == 429 || failed.status >= 500;
-    if (!keep || !transient || !std::filesystem::exists(progress_file, ignored)) return abandon(failed);
+    if (!keep || !transient_failure(failed) || !std::filesystem::exists(progress_file, ignored)) return abandon(failed);
     return failed;
   };
   for (std::uint64_t number = progress->etags.size() + 1, offset = (number - 1) * part; offset < size;

@@ -37,6 +37,36 @@ TEST(S3Client, UnreachableStoreIsAnErrorNotAThrow) {
   EXPECT_FALSE(result.message.empty());
 }
 
+TEST(UploadProgress, PartsAreTakenInOrderUpToTheFirstLineCutShort) {
+  const auto progress = parse_upload_progress(
+      "sallyport-upload 1 5242880 12000000 up-7\n1 \"etag one\"\n2 \"b\"\n3 \"cut");
+  ASSERT_TRUE(progress);
+  EXPECT_EQ(progress->upload_id, "up-7");
+  EXPECT_EQ(progress->part_bytes, 5242880u);
+  EXPECT_EQ(progress->size, 12000000u);
+  EXPECT_EQ(progress->etags, (std::vector<std::string>{"\"etag one\"", "\"b\""}));
+}
+
+TEST(UploadProgress, MalformedOrOutOfOrderPartLinesEndTheList) {
+  const std::string header = "sallyport-upload 1 10 20 up\n";
+  for (const std::string tail : {"2 \"a\"\n", "1\n", "1 \n", "x1 \"a\"\n", "1x \"a\"\n", "-1 \"a\"\n"}) {
+    const auto progress = parse_upload_progress(header + tail + "2 \"b\"\n");
+    ASSERT_TRUE(progress) << tail;
+    EXPECT_TRUE(progress->etags.empty()) << tail;
+  }
+  const auto two = parse_upload_progress(header + "1 \"a\"\n1 \"again\"\n");
+  ASSERT_TRUE(two);
+  EXPECT_EQ(two->etags.size(), 1u);
+}
+
+TEST(UploadProgress, AnythingButItsHeaderIsNoProgress) {
+  for (const std::string text : {"", "sallyport-upload 1 10 20 up", "sallyport-upload 2 10 20 up\n",
+                                 "other 1 10 20 up\n", "sallyport-upload 1 ten 20 up\n",
+                                 "sallyport-upload 1 10 20\n", "sallyport-upload 1 10 20 up extra\n"}) {
+    EXPECT_FALSE(parse_upload_progress(text)) << text;
+  }
+}
+
 }  // namespace
 TEST(S3Answer, ElementTextIsTakenOnlyWhenWholeAndPlain) {
   const std::string initiated =

@@ -237,6 +237,7 @@ std::size_t RecordingStorage::prune_local(fs::file_time_type now) {
     }
     if (!fs::remove(entry.path(), entry_ec)) continue;
     fs::remove(uploaded, entry_ec);
+    fs::remove(upload_progress(id), entry_ec);  // left by a bucket since unconfigured
     ++removed;
   }
   if (removed > 0) {

@@ -51,6 +51,19 @@ std::optional<std::string> xml_element_text(std::string_view xml, std::string_vi
 std::optional<std::string> etag_of_header_line(std::string_view line);
 std::string uri_encode(const std::string& text, bool keep_slash);
 
+// How far a multipart upload got, kept in a file beside the recording between attempts (and
+// restarts): a header line "sallyport-upload 1 PART_BYTES FILE_BYTES UPLOAD_ID", then
+// "NUMBER ETAG" for each part the store took, in order.
+struct UploadProgress {
+  std::string upload_id;
+  std::uint64_t part_bytes = 0;
+  std::uint64_t size = 0;
+  std::vector<std::string> etags;  // of parts 1, 2, ...
+};
+// nullopt when the header is not one; part lines are taken up to the first that is cut short,
+// malformed or out of order (a crash may leave one).
+std::optional<UploadProgress> parse_upload_progress(std::string_view text);
+
 struct S3Result {
   bool ok = false;
   long status = 0;      // HTTP status, 0 when no answer
@@ -65,8 +78,7 @@ class S3Client {
   explicit S3Client(S3Options options);
   S3Result put(const std::string& key, const std::string& body, const std::string& content_type) const;
   // Streams the file (each piece hashed in a first pass, sent in a second): memory stays
-  // bounded. Larger than part_bytes: a multipart upload, aborted when a part fails.
-  // A file larger than the part size goes up in parts. With `progress`, a multipart upload that
+  // bounded. A file larger than the part size goes up in parts. With `progress`, one that
   // fails keeps its parts and writes down how far it got there, and the next call with the
   // same file goes on from the first part the store does not have; without, it is aborted.
   S3Result put_file(const std::string& key, const std::filesystem::path& path, const std::string& content_type,
