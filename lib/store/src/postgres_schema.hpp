@@ -326,7 +326,7 @@ inline constexpr char kEndSession[] =
     "exit_code = $7, exit_signal = $8 WHERE id = $1 AND ended_at = 0";
 inline constexpr char kFailGatewaySessions[] =
     "UPDATE sessions SET status = 'Failed', reason = 'gateway restarted', ended_at = $2 "
-    "WHERE gateway_id = $1 AND ended_at = 0";
+    "WHERE gateway_id = $1 AND ended_at = 0 AND NOT (id IN (SELECT jsonb_array_elements_text($3::jsonb)))";
 inline constexpr char kRequestTermination[] =
     "UPDATE sessions SET terminate_by = $2, terminate_reason = $3 WHERE id = $1 AND ended_at = 0";
 inline constexpr char kSelectTerminationRequests[] =

@@ -415,8 +415,8 @@ class PostgresStore final : public Store {
                     Param::optional_integer(ended.exit_signal)});
   }
 
-  void fail_gateway_sessions(const std::string& gateway_id, Millis now) override {
-    changed(pg_sql::kFailGatewaySessions, {text(gateway_id), integer(now > 0 ? now : 1)});
+  void fail_gateway_sessions(const std::string& gateway_id, Millis now, const std::vector<std::string>& kept) override {
+    changed(pg_sql::kFailGatewaySessions, {text(gateway_id), integer(now > 0 ? now : 1), text(strings_to_json(kept))});
   }
 
   bool request_termination(const TerminationRequest& request) override {

@@ -41,6 +41,8 @@ std::string tags_to_json(const Tags& tags) {
   return dump(object, "tags");
 }
 
+std::string strings_to_json(const std::vector<std::string>& values) { return dump(json(values), "list"); }
+
 Tags tags_from_json(std::string_view text) {
   const json object = parse(text, "tags");
   if (!object.is_object()) throw Error("corrupt tags column (not an object)");

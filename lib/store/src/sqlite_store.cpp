@@ -604,11 +604,12 @@ class SqliteStore final : public Store {
     return db_.changes() > 0;
   }
 
-  void fail_gateway_sessions(const std::string& gateway_id, Millis now) override {
+  void fail_gateway_sessions(const std::string& gateway_id, Millis now, const std::vector<std::string>& kept) override {
     std::lock_guard lock(mutex_);
     StatementUse q(statement(sql::kFailGatewaySessions));
     q->bind_text(1, gateway_id);
     q->bind_int64(2, now > 0 ? now : 1);
+    q->bind_text(3, strings_to_json(kept));
     q->run();
   }
 

@@ -1113,6 +1113,21 @@ TEST_P(StoreConformance, FailGatewaySessionsOnlyTouchesThatGatewaysActiveSession
   store().fail_gateway_sessions("gw-unknown", kNow);  // not an error
 }
 
+TEST_P(StoreConformance, FailingAGatewaysSessionsSparesTheOnesItTakesBack) {
+  for (const char* id : {"kept-1", "lost", "kept-2", "o'quote"}) {
+    ASSERT_TRUE(store().create_session(make_session(id, kNow, "gw-1")));
+  }
+  store().fail_gateway_sessions("gw-1", kNow + 1000, {"kept-1", "kept-2", "not-there"});
+  for (const char* id : {"kept-1", "kept-2"}) {
+    EXPECT_EQ(store().get_session(id)->status, "Connected") << id;
+    EXPECT_EQ(store().get_session(id)->ended_at, 0) << id;
+  }
+  for (const char* id : {"lost", "o'quote"}) EXPECT_EQ(store().get_session(id)->status, "Failed") << id;
+  store().fail_gateway_sessions("gw-1", kNow + 2000, {"kept-2"});
+  EXPECT_EQ(store().get_session("kept-1")->status, "Failed");
+  EXPECT_EQ(store().get_session("kept-2")->status, "Connected");
+}
+
 std::vector<std::string> requested_ids(const std::vector<TerminationRequest>& requests) {
   std::vector<std::string> ids;
   for (const auto& request : requests) ids.push_back(request.session_id);

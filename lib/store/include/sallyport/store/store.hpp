@@ -100,8 +100,10 @@ class Store {
   virtual std::vector<SessionRecord> list_sessions(bool active, int limit) = 0;
   virtual bool add_session_bytes(const std::string& id, std::int64_t bytes_in, std::int64_t bytes_out) = 0;
   virtual bool end_session(const SessionRecord& ended) = 0;
-  // Marks active sessions held by gateway_id as Failed ("gateway restarted").
-  virtual void fail_gateway_sessions(const std::string& gateway_id, Millis now) = 0;
+  // Marks active sessions held by gateway_id as Failed ("gateway restarted"), except `kept`:
+  // those a gracefully restarted gateway takes back.
+  virtual void fail_gateway_sessions(const std::string& gateway_id, Millis now,
+                                     const std::vector<std::string>& kept = {}) = 0;
   // Asks the gateway that holds an active session to end it (a session lives on one gateway;
   // `sessions terminate` may come through another). False when the session is missing or has
   // ended; a later request replaces an earlier one.
