@@ -38,6 +38,18 @@ RecordingFile::RecordingFile(std::filesystem::path path, const Header& header) :
   buffer_.hand_over(target_);
 }
 
+RecordingFile::RecordingFile(std::filesystem::path path, Continued continued) : path_(std::move(path)) {
+  // A stop between two writes can leave a partial line: drop it so every line parses.
+  if (!repair_truncated(path_)) throw RecordingError("cannot continue recording " + path_.string() + ": it is damaged");
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) throw RecordingError("cannot continue recording " + path_.string() + ": " + std::strerror(errno));
+  start_ = std::chrono::steady_clock::now() - continued.elapsed;
+  last_flush_ = std::chrono::steady_clock::now();
+  binary_streams_ = continued.binary_streams;
+  target_ = std::make_shared<WriteTarget>(fd);  // appends after the file's end
+  buffer_.hand_over(target_);
+}
+
 RecordingFile::~RecordingFile() { close(); }
 
 double RecordingFile::elapsed() const {

@@ -197,6 +197,47 @@ TEST(RecordingFile, RepairDropsAPartialLastLine) {
   EXPECT_FALSE(repair_truncated(dir.path / "empty.cast"));
 }
 
+// A gateway that stops gracefully keeps the session's recording in live/; the next run goes on
+// in the same file, after its last whole line, with times that go on from the session's start.
+TEST(RecordingStorage, AKeptRecordingIsSkippedByRecoverAndContinuedInTheSameFile) {
+  TempDir dir;
+  StorageOptions options;
+  options.dir = dir.path;
+  {
+    RecordingStorage storage(options);
+    Header header = header_for("kept-1");
+    header.kind = "command";
+    auto file = storage.create(header);
+    file->data(Stream::kOutput, "before \xe2\x9c");  // an incomplete sequence: escaped at close
+    file->data(Stream::kInput, "typed");
+    EXPECT_TRUE(file->close());
+    std::ofstream(dir.path / "live" / "kept-1.cast", std::ios::app) << "[1.0, \"o\", \"cut";
+    auto other = storage.create(header_for("other-2"));
+    other->close();
+  }
+  RecordingStorage storage(options);
+  EXPECT_EQ(storage.recover({"kept-1"}), std::vector<std::string>{"other-2"});
+  EXPECT_TRUE(fs::exists(dir.path / "live" / "kept-1.cast"));
+  {
+    auto file = storage.reopen("kept-1", {std::chrono::milliseconds(90'000), true});
+    file->data(Stream::kOutput, "after");
+    file->data(Stream::kStderr, std::string("\x00\x01\xff", 3));
+    EXPECT_TRUE(file->close());
+  }
+  const auto cast = slurp(dir.path / "live" / "kept-1.cast");
+  EXPECT_EQ(std::count(cast.begin(), cast.end(), '\n'), 6) << cast;  // header, 3 before (the held-back tail), 2 after
+  EXPECT_EQ(stream_of(cast, "o"), "before \xe2\x9c" "after");
+  EXPECT_EQ(stream_of(cast, "i"), "typed");
+  EXPECT_EQ(cast.find("cut"), std::string::npos);
+  double last = 0;
+  std::istringstream lines(cast.substr(cast.find('\n') + 1));
+  for (std::string line; std::getline(lines, line);) last = parse_event(line)->time;
+  EXPECT_GE(last, 90.0);
+  EXPECT_LT(last, 120.0);
+  EXPECT_THROW(storage.reopen("nobody-3", {}), RecordingError);
+  EXPECT_THROW(storage.reopen("../etc/passwd", {}), RecordingError);
+}
+
 TEST(RecordingStorage, FinishRecoverCompressAndRead) {
   TempDir dir;
   StorageOptions options;

@@ -108,6 +108,12 @@ std::unique_ptr<RecordingFile> RecordingStorage::create(const Header& header) {
   return std::make_unique<RecordingFile>(options_.dir / "live" / (header.session_id + ".cast"), header);
 }
 
+std::unique_ptr<RecordingFile> RecordingStorage::reopen(const std::string& session_id,
+                                                        RecordingFile::Continued continued) {
+  if (!valid_session_id(session_id)) throw RecordingError("invalid session ID for a recording");
+  return std::make_unique<RecordingFile>(options_.dir / "live" / (session_id + ".cast"), continued);
+}
+
 void RecordingStorage::finish(const std::string& session_id) {
   std::error_code ec;
   fs::rename(options_.dir / "live" / (session_id + ".cast"), options_.dir / (session_id + ".cast"), ec);
@@ -122,13 +128,14 @@ void RecordingStorage::finish(const std::string& session_id) {
   wake_.notify_all();
 }
 
-std::vector<std::string> RecordingStorage::recover() {
+std::vector<std::string> RecordingStorage::recover(const std::set<std::string>& kept) {
   std::vector<std::string> recovered;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(options_.dir / "live", ec)) {
     const auto name = entry.path().filename().string();
     if (entry.path().extension() != ".cast") continue;
     const std::string id = name.substr(0, name.size() - 5);
+    if (kept.count(id)) continue;
     if (!repair_truncated(entry.path())) {
       spdlog::error("recording {} left by a previous run cannot be repaired; kept in live/", id);
       continue;

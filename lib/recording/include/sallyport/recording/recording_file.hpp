@@ -35,6 +35,14 @@ class RecordingFile {
  public:
   // Creates the file (0600, refuses to overwrite) and writes the header; throws RecordingError.
   RecordingFile(std::filesystem::path path, const Header& header);
+  // Reopens a recording that a gracefully stopped gateway left for the session it took back:
+  // events go on after the last line, timed from the session's start `elapsed` ago. A command's
+  // streams may be base64 (`binary_streams`), as when it was created. Throws RecordingError.
+  struct Continued {
+    std::chrono::milliseconds elapsed{0};
+    bool binary_streams = false;
+  };
+  RecordingFile(std::filesystem::path path, Continued continued);
   ~RecordingFile();  // flushes and closes
   RecordingFile(const RecordingFile&) = delete;
   RecordingFile& operator=(const RecordingFile&) = delete;

@@ -52,10 +52,13 @@ class RecordingStorage {
   const StorageOptions& options() const { return options_; }
   // A new recording in live/; throws RecordingError.
   std::unique_ptr<RecordingFile> create(const Header& header);
+  // The recording in live/ of a session a previous run kept for this one; throws RecordingError.
+  std::unique_ptr<RecordingFile> reopen(const std::string& session_id, RecordingFile::Continued continued);
   // The session ended and its file is closed: move it out of live/ and queue it.
   void finish(const std::string& session_id);
-  // Repairs and queues recordings a previous run left in live/; returns their IDs.
-  std::vector<std::string> recover();
+  // Repairs and queues recordings a previous run left in live/, except those of `kept`
+  // sessions (taken back, see reopen()); returns their IDs.
+  std::vector<std::string> recover(const std::set<std::string>& kept = {});
   void start_worker();
 
   // The asciicast text (decompressed), from the local folder or else the object store; a
