@@ -93,6 +93,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   // Input from the client; the gateway never sends more than the window we granted.
   bool input(std::string bytes) {
     ++input_frames_;
+    input_bytes_ += bytes.size();
     return queue_input(std::move(bytes));
   }
 
@@ -125,6 +126,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     std::string frame = control_frame(channel_, {{"type", wire::msg::kSessionReattach},
                                                  {"session_id", session_id_},
                                                  {"input_frames", input_frames_},
+                                                 {"input_bytes", input_bytes_},
                                                  {"input_credit", input_credit_sent_},
                                                  {"output_credit", output_credit_received_}});
     asio::co_spawn(manager->executor_, [manager, frame]() -> asio::awaitable<void> { co_await manager->send(frame); },
@@ -390,6 +392,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   bool attached_ = true;  // the gateway has the session on the current link
   std::uint64_t link_generation_ = 0;
   std::uint64_t input_frames_ = 0;  // data and eof frames received
+  std::uint64_t input_bytes_ = 0;   // in those frames: a restarted gateway lines its count up with it
   std::uint64_t input_credit_sent_ = 0;
   std::uint64_t output_credit_received_ = 0;
   asio::steady_timer grace_timer_;

@@ -93,6 +93,7 @@ int run_session(const SessionRequest& request) {
   std::string resume_token;
   std::chrono::seconds resume_grace{0};
   std::uint64_t output_frames = 0;
+  std::uint64_t output_bytes = 0;  // in those frames: a restarted gateway lines its count up with it
   wire::ReplayQueue input_replay;
   std::uint64_t input_credit_received = 0;  // over all links
   bool interrupted = false;
@@ -157,6 +158,7 @@ int run_session(const SessionRequest& request) {
       auto& frame = *decoded.frame;
       if (frame.type == wire::FrameType::kData || frame.type == wire::FrameType::kStderr) {
         ++output_frames;
+        output_bytes += frame.payload.size();
         // A terminal takes a keystroke's echo at once, and a pipe with room a small chunk:
         // writing it here saves a thread hop. In order: only when the writer has nothing queued.
         const int fd = frame.type == wire::FrameType::kData ? STDOUT_FILENO : STDERR_FILENO;
@@ -228,7 +230,8 @@ int run_session(const SessionRequest& request) {
         auto link = connection.socket;
         json resume = {{"type", wire::msg::kSessionResume}, {"protocol", wire::kProtocolVersion},
                        {"session_id", outcome.session_id}, {"resume_token", resume_token},
-                       {"output_frames", output_frames}, {"output_credit", output_credit_sent}};
+                       {"output_frames", output_frames}, {"output_bytes", output_bytes},
+                       {"output_credit", output_credit_sent}};
         std::string resume_frame = wire::encode_control(resume, wire::kClientChannel);
         co_await link->write(std::move(resume_frame));
         auto answer = co_await link->read();

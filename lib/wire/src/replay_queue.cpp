@@ -2,6 +2,16 @@
 
 namespace sallyport::wire {
 
+bool ReplayQueue::start_at(std::uint64_t frames, std::uint64_t counted, std::uint64_t credited) {
+  if (credited > counted) return false;
+  entries_.clear();
+  bytes_ = 0;
+  first_number_ = frames;
+  counted_sent_ = counted;
+  credited_ = credited;
+  return true;
+}
+
 void ReplayQueue::sent(Frame frame, std::uint64_t counted) {
   counted_sent_ += counted;
   bytes_ += frame->size();

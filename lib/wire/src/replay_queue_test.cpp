@@ -76,5 +76,27 @@ TEST(ReplayQueue, ReceivedCountDropsWhatArrivedAndRefusesTheImpossible) {
   EXPECT_EQ(queue.count(), 0u);
 }
 
+TEST(ReplayQueue, AQueueStartedPartWayNumbersOnAndCountsCreditForTheEarlierFramesFirst) {
+  ReplayQueue queue;
+  EXPECT_FALSE(queue.start_at(7, 100, 101));  // more credited than ever sent
+  ASSERT_TRUE(queue.start_at(7, 100, 90));    // 10 bytes of the first 7 frames are not credited yet
+  EXPECT_EQ(queue.next_number(), 7u);
+  EXPECT_FALSE(queue.received(6));  // before the start: those frames are not here to send again
+  queue.sent(frame("xyz"), 3);
+  queue.sent(frame("w"), 1);
+  queue.credited(10);  // the earlier frames' credit covers nothing of the new ones
+  EXPECT_EQ(queue.count(), 2u);
+  queue.credited(3);
+  ASSERT_EQ(queue.count(), 1u);
+  EXPECT_EQ(*queue.frame(0), "w");
+  std::uint64_t cursor = 7;
+  const auto next = queue.next_from(cursor);
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(*next, "w");
+  EXPECT_EQ(cursor, 9u);
+  EXPECT_TRUE(queue.received(9));
+  EXPECT_EQ(queue.count(), 0u);
+}
+
 }  // namespace
 }  // namespace sallyport::wire

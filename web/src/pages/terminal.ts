@@ -57,6 +57,7 @@ export const terminalPage: Page = (main, _me, args) => {
   let resumeToken = "";
   let resumeGraceMs = 0;
   let outputFrames = 0;
+  let outputBytes = 0;  // in those frames: a restarted gateway lines its count up with it
   let outputCreditSent = 0;
   let inputCreditReceived = 0;
   let inputSent = 0;  // counted bytes in all
@@ -124,6 +125,7 @@ export const terminalPage: Page = (main, _me, args) => {
     if (frame.type === FrameType.Data || frame.type === FrameType.Stderr) {
       outputFrames++;
       const size = frame.payload.length;
+      outputBytes += size;
       term.write(frame.payload.slice(), () => {
         unreturned += size;
         if (unreturned >= kCreditBatchBytes || socket?.bufferedAmount === 0) returnCredit();
@@ -187,7 +189,7 @@ export const terminalPage: Page = (main, _me, args) => {
     next.addEventListener("open", () => {
       send(resume
         ? encodeControl({ type: Msg.SessionResume, protocol: PROTOCOL_VERSION, session_id: sessionId, resume_token: resumeToken,
-          output_frames: outputFrames, output_credit: outputCreditSent })
+          output_frames: outputFrames, output_bytes: outputBytes, output_credit: outputCreditSent })
         : encodeControl({ type: Msg.SessionStart, protocol: PROTOCOL_VERSION, target, mode: "shell", cols: term.cols, rows: term.rows,
           term: "xterm-256color", resumable: true }));
     });

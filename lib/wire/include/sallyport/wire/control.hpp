@@ -48,13 +48,13 @@ inline constexpr const char* kNotice = "notice";                   // gateway ->
 // network, not a closed connection). session_started gives a resumable client a token and how
 // long the gateway waits; each side then tells the other how many frames it received (output:
 // data and stderr; input: data and eof) and sends again what came after (wire::ReplayQueue).
-inline constexpr const char* kSessionResume = "session_resume";    // client -> gateway: session_id, resume_token, output_frames, output_credit
+inline constexpr const char* kSessionResume = "session_resume";    // client -> gateway: session_id, resume_token, output_frames, output_bytes, output_credit
 inline constexpr const char* kSessionResumed = "session_resumed";  // gateway -> client: input_frames, input_credit
 // The same between the gateway and the agent after the agent's link broke: session_open gives
 // the grace (resume_grace_seconds), and on its next link the agent offers each session it kept
 // (counts as above, output counting exit too; credit as totals). The gateway answers with its
 // count, or session_close for a session it no longer has.
-inline constexpr const char* kSessionReattach = "session_reattach";      // agent -> gateway: session_id, input_frames, input_credit, output_credit
+inline constexpr const char* kSessionReattach = "session_reattach";      // agent -> gateway: session_id, input_frames, input_bytes, input_credit, output_credit
 inline constexpr const char* kSessionReattached = "session_reattached";  // gateway -> agent: output_frames
 
 // Port forwarding. A forwarding session is started on channel 1 of a client WebSocket on

@@ -16,6 +16,11 @@ namespace sallyport::wire {
 class ReplayQueue {
  public:
   using Frame = std::shared_ptr<const std::string>;
+  // For a side that takes a session over from another that kept the frames (a restarted
+  // gateway), on an empty queue: `frames` frames with `counted` counted bytes in all went before
+  // the next one, and the far end has credited `credited` bytes of them. False when credited >
+  // counted.
+  bool start_at(std::uint64_t frames, std::uint64_t counted, std::uint64_t credited);
   // Keeps a frame just sent; `counted` is the bytes credit will count for it.
   void sent(Frame frame, std::uint64_t counted);
   // The far end consumed `bytes` more counted bytes.
