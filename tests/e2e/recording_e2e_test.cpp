@@ -7,6 +7,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -314,6 +315,74 @@ TEST_F(Recording, RecordingSurvivesSigkillOfTheGatewayAndIsFinishedOnRestart) {
   EXPECT_EQ(cast_stream(cast, "o"), "before-the-kill\n");
   const auto session = gw.api_json("GET", "/v1/sessions/" + id);
   EXPECT_EQ(session["status"], "Failed");
+}
+
+// A graceful restart of the gateway (SIGTERM, then a new start: an upgrade) keeps a running
+// command session: the CLI and the agent reconnect to the new gateway, which takes the session
+// back. Every byte arrives once, and the recording stays one file holding exactly what the
+// client received and sent, although both sides sent again what was in flight.
+TEST_F(Recording, ASessionGoesOnAcrossAGracefulGatewayRestartAndItsRecordingStaysExact) {
+  auto& gw = start();
+  // 8 MiB of random bytes through a copy on the node. The client stops (SIGSTOP) before the
+  // restart and goes on after it: the gateway had recorded a window of output that never reached
+  // the client, and input was queued towards the node. Both are sent again after the restart,
+  // and must be recorded once.
+  std::string input(8 << 20, '\0');
+  std::mt19937_64 random(17);
+  for (auto& byte : input) byte = static_cast<char>(random());
+  const fs::path input_file = sandbox_.root() / "restart-input.bin";
+  const fs::path output_file = sandbox_.root() / "restart-output.bin";
+  std::ofstream(input_file, std::ios::binary) << input;
+  // On the node, a copy paced at 64 KiB per 20 ms: the 8 MiB take three seconds or more.
+  const std::string paced_copy =
+      "python3 -c 'import sys, time\n"
+      "while chunk := sys.stdin.buffer.read1(65536):\n"
+      "    sys.stdout.buffer.write(chunk)\n"
+      "    sys.stdout.flush()\n"
+      "    time.sleep(0.02)\n'";
+  auto& client = sandbox_.spawn(
+      "through-restart",
+      {"/bin/sh", "-c", "exec \"$0\" start-session --target box -- \"$3\" < \"$1\" > \"$2\"", Binaries::cli(),
+       input_file.string(), output_file.string(), paced_copy},
+      {{"SALLYPORT_CONFIG_DIR", gw.cli_config_dir().string()}});
+  ASSERT_TRUE(wait_until([&] { return !gw.api_json("GET", "/v1/sessions?state=active")["sessions"].empty(); }, 15s));
+  std::this_thread::sleep_for(1000ms);  // the copy runs, and output flows
+  client.signal(SIGSTOP);
+  std::this_thread::sleep_for(500ms);  // the client's socket fills, then the gateway's queue
+  gw.restart();
+  client.signal(SIGCONT);
+  const auto status = client.wait_for(120s);
+  ASSERT_TRUE(status.has_value()) << sandbox_.tails();
+  EXPECT_EQ(*status, 0) << client.stderr_text();
+  const std::string out = read_text(output_file);
+  EXPECT_EQ(out.size(), input.size()) << client.stderr_text();
+  EXPECT_TRUE(out == input) << "output or input lost, repeated or reordered";
+  const std::string err = client.stderr_text();
+  EXPECT_TRUE(contains(err, "reconnecting")) << err;
+  EXPECT_TRUE(contains(err, "reconnected")) << err;
+  EXPECT_TRUE(contains(gw.process().stderr_text(), "taken back after the gateway restart")) << gw.process().stderr_text();
+  const std::string id = session_id_in(err);
+  ASSERT_FALSE(id.empty()) << err;
+  const auto session = gw.api_json("GET", "/v1/sessions/" + id);
+  EXPECT_EQ(session["status"], "Terminated");
+  EXPECT_EQ(session["reason"], "exited with status 0");
+  EXPECT_EQ(session["bytes_out"], static_cast<std::int64_t>(input.size())) << "frames sent again were counted twice";
+  EXPECT_EQ(session["bytes_in"], static_cast<std::int64_t>(input.size()));
+  ASSERT_TRUE(wait_until([&] { return fs::exists(gw.data_dir() / "recordings" / (id + ".cast")); }, 10s));
+  EXPECT_FALSE(fs::exists(gw.data_dir() / "recordings" / "live" / (id + ".cast")));
+  const auto cast = download(id);
+  EXPECT_EQ(cast_stream(cast, "o").size(), input.size());
+  EXPECT_TRUE(cast_stream(cast, "o") == input) << "the recording's output differs from what the client received";
+  EXPECT_EQ(cast_stream(cast, "i").size(), input.size());
+  EXPECT_TRUE(cast_stream(cast, "i") == input) << "the recording's input differs from what the client sent";
+  int taken_back = 0;
+  for (const auto& line : gw.audit_log()) {
+    if (line.value("action", "") == "session:Resume" && line.value("outcome", "") == "success" &&
+        contains(line.value("detail", ""), "gateway restart")) {
+      ++taken_back;
+    }
+  }
+  EXPECT_EQ(taken_back, 1);
 }
 
 // --recording-keep-days: a finished recording stays while it is young, and once older than the

@@ -726,6 +726,60 @@ TEST_F(Sessions, AnInteractiveShellSurvivesABrokenNodeConnection) {
   EXPECT_NE(result.output.find("terminal-mode-restored"), std::string::npos) << result.output;
 }
 
+// A graceful restart of the gateway keeps an interactive shell: the CLI and the agent reconnect
+// to the new gateway, and the shell goes on with its state.
+TEST_F(Sessions, AnInteractiveShellSurvivesAGracefulGatewayRestart) {
+  on_cut_ = [&] { gateway_->restart(); };
+  const auto result = interactive({{"export MARK=kept-$((6*7))\r", 1000}, {kCut, 4000}, {"echo mark=$MARK\r", 1500},
+                                   {"exit 7\r", 1000}},
+                                  30s);
+  EXPECT_EQ(result.exit_code, 7) << result.output << sandbox_.tails();
+  EXPECT_NE(result.output.find("reconnected"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("mark=kept-42"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("terminal-mode-restored"), std::string::npos) << result.output;
+  const auto history = listed_sessions("history");
+  ASSERT_EQ(history.size(), 1u) << history.dump();
+  EXPECT_EQ(history[0]["reason"], "exited with status 7");
+}
+
+// A session kept across a restart whose client does not come back: the new gateway waits for the
+// grace, then ends it and the agent hangs up its processes. One whose node does not come back
+// ends the same way, and its client, waiting for the node, is told why.
+TEST_F(Sessions, AKeptSessionWhoseClientOrNodeDoesNotComeBackEndsAfterTheGrace) {
+  ASSERT_EQ(gateway_->cli({"preferences", "set", "reconnect_grace_seconds", "5"}).exit_code, 0);
+  ASSERT_FALSE(process_running("sleep 614")) << "left over from an earlier run";
+  auto& client = start_sleeper("gone", "web", 14);
+  gateway_->stop(SIGTERM);
+  client.kill_group();  // the client does not come back
+  EXPECT_TRUE(process_running("sleep 614")) << "the agent did not keep the session while the gateway was down";
+  gateway_->start();
+  json active;
+  EXPECT_TRUE(wait_until([&] {
+    active = listed_sessions("active");
+    return active.size() == 1 && active[0].value("waiting_for", "") == "client";
+  }, 2500ms)) << active.dump();
+  EXPECT_TRUE(wait_until([] { return !process_running("sleep 614"); }, 15s)) << "the session outlived its grace";
+  auto history = listed_sessions("history");
+  ASSERT_EQ(history.size(), 1u) << history.dump();
+  EXPECT_EQ(history[0]["status"], "Failed");
+  EXPECT_EQ(history[0]["reason"], "the gateway restarted and its client did not come back within 5 s") << history.dump();
+
+  // Now the node stays away: its client waits for it, and hears why the session ended.
+  auto& waiting = start_sleeper("waiting", "web", 15);
+  gateway_->stop(SIGTERM);
+  agent_->kill_group();
+  gateway_->start();
+  const auto status = waiting.wait_for(20s);
+  ASSERT_TRUE(status.has_value()) << waiting.stderr_text();
+  EXPECT_EQ(*status, 13) << waiting.stderr_text();
+  EXPECT_NE(waiting.stderr_text().find("the gateway restarted and its node did not come back within 5 s"),
+            std::string::npos)
+      << waiting.stderr_text();
+  history = listed_sessions("history");
+  ASSERT_EQ(history.size(), 2u) << history.dump();
+  ::system("pkill -f '[s]leep 615'");
+}
+
 // A node that does not come back within the grace: the gateway ends the session and the agent,
 // back later, has hung up its processes; so has an agent that restarts (it keeps nothing).
 TEST_F(Sessions, ANodeThatDoesNotComeBackEndsItsSessionsAfterTheGrace) {

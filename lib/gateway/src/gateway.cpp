@@ -72,12 +72,16 @@ struct Gateway::Impl {
         hangups(io, SIGHUP) {
     notice = ensure_admin(*store, config, clock);
     api.set_ca_fingerprint(tls.ca_fingerprint);
-    // Links and sessions this gateway held before a crash are gone; agents reconnect by
-    // themselves, and the sessions are recorded as failed.
+    // Links this gateway held before it stopped are gone; agents reconnect by themselves.
+    // Sessions it kept when it stopped gracefully are taken back below; the others (all of
+    // them after a crash) are recorded as failed.
     store->disconnect_gateway_nodes(gateway_id);
-    store->fail_gateway_sessions(gateway_id, clock.now_ms());
+    const auto taken_back = take_kept_sessions(kept_sessions_path());
+    std::vector<std::string> kept_ids;
+    for (const auto& session : taken_back) kept_ids.push_back(session.id);
+    store->fail_gateway_sessions(gateway_id, clock.now_ms(), kept_ids);
     // Their recordings were complete up to the last flush: finish and upload them now.
-    recordings.recover();
+    recordings.recover({kept_ids.begin(), kept_ids.end()});
     recordings.start_worker();
     if (config.recording_enabled) {
       sessions.set_tap(&recorder);
@@ -85,6 +89,7 @@ struct Gateway::Impl {
     } else {
       spdlog::warn("session recording and streaming are OFF (--no-recording)");
     }
+    sessions.restore(taken_back);
     auditor.set_listener([this](const nlohmann::json& event) { events.audit(event); });
     hub.on_channel_frame = [this](const std::string& node_id, const std::shared_ptr<transport::MessageSocket>& link,
                                   std::string frame, wire::Header header) -> asio::awaitable<void> {
@@ -133,6 +138,8 @@ struct Gateway::Impl {
     server = std::make_unique<transport::Server>(io, options, handlers);
     server->start();
   }
+
+  std::filesystem::path kept_sessions_path() const { return config.data_dir / "kept-sessions.json"; }
 
   // Session starts are decided by the same policies as the API, read fresh each time.
   Authorize session_authorizer() {
@@ -276,7 +283,12 @@ void Gateway::run() {
     if (ec) return;
     spdlog::info("signal {} received; shutting down", signal);
     impl_->server->stop();
-    impl_->sessions.close_all("gateway shutting down");
+    // Shells and commands wait for the restart (their clients and agents reconnect to it);
+    // port forwards end.
+    const auto kept = impl_->sessions.keep_all("gateway shutting down");
+    if (!kept.empty() && save_kept_sessions(impl_->kept_sessions_path(), kept)) {
+      spdlog::info("{} session(s) kept for the gateway's restart", kept.size());
+    }
     impl_->forwards.close_all("gateway shutting down");
     impl_->hub.close_all();
     impl_->hangups.cancel();

@@ -58,7 +58,7 @@ struct Session {
   // Resuming (a CLI that asked for it, while reconnect_grace is not 0). The client link is null
   // while the session waits for its client to come back.
   bool resumable = false;
-  std::string resume_token;         // a secret only the client that started the session holds
+  std::string resume_token_sha256;  // of a secret only the client that started the session holds
   wire::ReplayQueue output_replay;  // output sent to the client and not yet credited by it
   std::uint64_t input_frames = 0;   // data and eof frames received from the client, over all its links
   std::uint32_t input_credit_held = 0;  // credit from the node while the client was away
@@ -77,6 +77,23 @@ struct Session {
   std::uint64_t output_frames_from_node = 0;  // data, stderr and exit frames received
   std::uint64_t node_generation = 0;          // the node link in use; an older one's timer is void
   asio::steady_timer node_grace;
+
+  // Frames numbered up to these were recorded and counted by the gateway's run before a restart:
+  // when the client and the agent send them again they are relayed, not recorded twice.
+  std::uint64_t input_recorded_through = 0;
+  std::uint64_t output_recorded_through = 0;
+  // Kept by that run and not yet taken back: the session waits for its node's offer and its
+  // client's resume, and goes on once both are here.
+  struct TakeBack {
+    explicit TakeBack(asio::any_io_executor executor) : both_here(executor) {
+      both_here.expires_at(asio::steady_timer::time_point::max());
+    }
+    std::shared_ptr<transport::MessageSocket> node_link;  // the link the agent offered it on
+    json offer;
+    std::shared_ptr<transport::MessageSocket> client;     // the client waiting for the node
+    asio::steady_timer both_here;                          // cancelled when something changes
+  };
+  std::unique_ptr<TakeBack> taking_back;
 
   // Open, and `generation` is still the client link in use.
   bool current(std::uint64_t generation) const { return state == State::kOpen && link_generation == generation; }
@@ -125,6 +142,13 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     session->watchdog.cancel();
     session->opened.cancel();
     session->reconnect.cancel();
+    if (const auto& back = session->taking_back) {
+      back->both_here.cancel();  // a client waiting for the node hears of the end
+      if (back->node_link) {     // and the node that offered it hangs up
+        session->agent_link = back->node_link;
+        session->node_attached = true;
+      }
+    }
     by_id.erase(session->record.id);
     by_channel.erase({session->record.node_id, session->channel});
     session->record.status = status;
@@ -170,8 +194,9 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     json started = {{"type", wire::msg::kSessionStarted}, {"session_id", session->record.id},
                     {"node_id", session->record.node_id}, {"run_as", session->record.run_as}};
     if (session->resumable) {
-      session->resume_token = crypto::hex_encode(crypto::random_bytes(32));
-      started["resume_token"] = session->resume_token;
+      const std::string token = crypto::hex_encode(crypto::random_bytes(32));
+      session->resume_token_sha256 = crypto::sha256_hex(token);
+      started["resume_token"] = token;
       started["resume_grace_seconds"] = session->settings.reconnect_grace.count();
     }
     std::string started_frame = control(started, wire::kClientChannel);
@@ -279,6 +304,16 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
       co_await link->write(close_frame(id, channel, "the session ended while the node was away"));
       co_return;
     }
+    if (const auto& back = session->taking_back) {
+      // Held until its client is back too: only then is it known where the output goes on.
+      back->node_link = link;
+      back->offer = offer;
+      session->agent_link = link;  // so that the link's end is noticed
+      back->both_here.cancel();
+      spdlog::info("session {}: node {} offered it after the gateway restart{}", id, node_id,
+                   back->client ? "" : "; waiting for its client");
+      co_return;
+    }
     const auto input_frames = offer["input_frames"].get<std::uint64_t>();
     const auto input_credit = offer["input_credit"].get<std::uint64_t>();
     const auto output_credit = offer["output_credit"].get<std::uint64_t>();
@@ -349,7 +384,8 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     const auto session = it == by_id.end() ? nullptr : it->second;
     const bool allowed = session && session->state == Session::State::kOpen && session->resumable &&
                          session->record.owner == user.name &&
-                         crypto::constant_time_equal(session->resume_token, request["resume_token"].get<std::string>());
+                         crypto::constant_time_equal(session->resume_token_sha256,
+                                                     crypto::sha256_hex(request["resume_token"].get<std::string>()));
     if (!allowed) {
       audit.record(user.name, source, "session:Resume", "session/" + id, "denied", "no resumable session with this token");
       std::string code = "not_found", message = "session " + id + " cannot be resumed";
@@ -358,6 +394,10 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         message = "session " + id + " ended while this client was away: " + ended->reason;
       }
       co_await refuse_client(*socket, std::move(code), std::move(message));
+      co_return;
+    }
+    if (session->taking_back) {
+      co_await take_back(session, user, request, std::move(socket), source);
       co_return;
     }
     const auto output_credit = request["output_credit"].get<std::uint64_t>();
@@ -401,6 +441,175 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     spdlog::info("session {}: the client reconnected from {}", id, source);
     if (session->exited) co_await socket->write(exit_frame(session->record));
     co_await relay_from_client(session, generation);
+  }
+
+  // A kept session's client is back (token checked): it waits for the node's offer, then both
+  // are told where to go on from, each side sends again what the other has not received, and
+  // the session goes on as after any resume.
+  asio::awaitable<void> take_back(std::shared_ptr<Session> session, const store::User& user, const json& request,
+                                  std::shared_ptr<transport::MessageSocket> socket, std::string source) {
+    const std::string id = session->record.id;
+    auto& back = *session->taking_back;
+    if (auto old = std::exchange(back.client, socket)) old->close();
+    back.both_here.cancel();  // an older client's wait ends
+    while (session->state == Session::State::kOpen && session->taking_back && back.client == socket &&
+           !back.node_link) {
+      spdlog::info("session {}: its client is back after the gateway restart; waiting for node {}", id,
+                   session->record.node_id);
+      back.both_here.expires_at(asio::steady_timer::time_point::max());
+      boost::system::error_code ignored;
+      co_await back.both_here.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    if (session->state != Session::State::kOpen || !session->taking_back) {
+      // Built outside the co_await: GCC 12 destroys a conditional's temporaries twice in one.
+      const auto ended = store.get_session(id);
+      std::string why = "session " + id + " ended while this client was away";
+      if (ended) why += ": " + ended->reason;
+      co_await refuse_client(*socket, "session_ended", std::move(why));
+      co_return;
+    }
+    if (back.client != socket) co_return;  // a newer client took over
+    const json offer = back.offer;
+    const auto link = back.node_link;
+    // Where each side goes on from: the client received `output_frames` (`output_bytes` in
+    // them), the agent `input_frames`. Neither can have more than this gateway's last run relayed.
+    const auto output_frames = request["output_frames"].get<std::uint64_t>();
+    const auto output_bytes = request.value("output_bytes", std::uint64_t{0});
+    const auto output_credit = request["output_credit"].get<std::uint64_t>();
+    const auto input_frames = offer["input_frames"].get<std::uint64_t>();
+    const auto input_bytes = offer.value("input_bytes", std::uint64_t{0});
+    const auto input_credit = offer["input_credit"].get<std::uint64_t>();
+    const auto node_output_credit = offer["output_credit"].get<std::uint64_t>();
+    const bool counts_agree =
+        request.contains("output_bytes") && offer.contains("input_bytes") &&
+        output_frames <= session->output_recorded_through && input_frames <= session->input_recorded_through &&
+        node_output_credit <= output_credit && session->output_replay.start_at(output_frames, output_bytes, output_credit) &&
+        session->input_replay.start_at(input_frames, input_bytes, input_credit);
+    if (!counts_agree) {
+      audit.record(user.name, source, "session:Resume", "session/" + id, "failure",
+                   "the counts of the client and the node do not agree after the gateway restart");
+      end(session, "Failed", "the counts of its client and node did not agree after the gateway restart", "gateway",
+          true, std::nullopt);
+      co_await refuse_client(*socket, "session_ended",
+                             "session " + id + " cannot be resumed: its client and node disagree on what was sent");
+      co_return;
+    }
+    session->taking_back.reset();
+    session->output_frames_from_node = output_frames;
+    session->input_frames = input_frames;
+    session->output_credit_from_client = output_credit;
+    session->input_credit_from_node = input_credit;
+    session->agent_link = link;
+    ++session->node_generation;
+    const std::uint64_t generation = ++session->link_generation;
+    // The client first: it reads session_resumed before any output the node sends again.
+    std::string resumed = control({{"type", wire::msg::kSessionResumed}, {"session_id", id},
+                                   {"input_frames", input_frames}, {"input_credit", input_credit}},
+                                  wire::kClientChannel);
+    co_await socket->write(std::move(resumed));
+    if (!session->current(generation)) co_return;
+    session->client = socket;
+    session->node_attached = true;
+    std::string reattached =
+        control({{"type", wire::msg::kSessionReattached}, {"output_frames", output_frames}}, session->channel);
+    co_await link->write(std::move(reattached));
+    // Credit the client gave that never reached the node; at most what the agent would hold.
+    const std::uint64_t lost_credit =
+        std::min<std::uint64_t>(output_credit - node_output_credit, 16 * wire::kInitialWindowBytes);
+    if (lost_credit > 0) co_await link->write(wire::encode_credit(session->channel, static_cast<std::uint32_t>(lost_credit)));
+    if (session->record.kind == "shell") {
+      std::string size = control({{"type", wire::msg::kResize}, {"cols", session->cols}, {"rows", session->rows}},
+                                 session->channel);
+      co_await link->write(std::move(size));
+    }
+    audit.record(user.name, source, "session:Resume", "session/" + id, "success", "taken back after a gateway restart");
+    spdlog::info("session {} taken back after the gateway restart: client from {}, node {}", id, source,
+                 session->record.node_id);
+    co_await relay_from_client(session, generation);
+  }
+
+  // At start: sessions the previous run kept when it stopped. Each is open with neither side
+  // attached until both are back, for the reconnect grace; its recording goes on in its file.
+  void restore(const std::vector<KeptSession>& kept) {
+    const SessionSettings current = settings();
+    for (const auto& k : kept) {
+      auto stored = store.get_session(k.id);
+      if (!stored || stored->ended_at != 0 || stored->gateway_id != gateway_id ||
+          (stored->kind != "shell" && stored->kind != "command") || by_id.count(k.id) ||
+          by_channel.count({stored->node_id, k.channel})) {
+        spdlog::warn("session {} kept by the previous run is not active here any more; not taken back", k.id);
+        continue;
+      }
+      auto session = std::make_shared<Session>(executor);
+      session->record = std::move(*stored);
+      session->record.bytes_in = k.bytes_in;
+      session->record.bytes_out = k.bytes_out;
+      session->settings = current;
+      session->state = Session::State::kOpen;
+      session->resumable = true;
+      session->resume_token_sha256 = k.resume_token_sha256;
+      session->channel = k.channel;
+      session->cols = k.cols;
+      session->rows = k.rows;
+      session->last_activity = k.last_activity;
+      session->node_attached = false;
+      session->input_recorded_through = k.input_frames;
+      session->output_recorded_through = k.output_frames;
+      session->taking_back = std::make_unique<Session::TakeBack>(executor);
+      by_id[k.id] = session;
+      by_channel[{session->record.node_id, k.channel}] = session;
+      if (tap && !tap->resumed(session->record, clock.now_ms(), current.required)) {
+        end(session, "Failed", "its recording could not be continued after the gateway restart", "gateway", true,
+            std::nullopt);
+        continue;
+      }
+      const auto grace = current.reconnect_grace.count() > 0 ? current.reconnect_grace : std::chrono::seconds(60);
+      spdlog::info("session {} kept by the previous run: waiting up to {} s for its client and node {}", k.id,
+                   grace.count(), session->record.node_id);
+      asio::co_spawn(executor, watch(session), asio::detached);
+      asio::co_spawn(
+          executor,
+          [self = shared_from_this(), session, grace]() -> asio::awaitable<void> {
+            asio::steady_timer timer(self->executor, grace);
+            boost::system::error_code ec;
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            const auto& back = session->taking_back;
+            if (session->state != Session::State::kOpen || !back) co_return;
+            const std::string missing = !back->client ? (back->node_link ? "its client" : "its client and node") : "its node";
+            self->end(session, "Failed",
+                      "the gateway restarted and " + missing + " did not come back within " + std::to_string(grace.count()) + " s",
+                      "gateway", true, std::nullopt);
+          },
+          asio::detached);
+    }
+  }
+
+  // The gateway stops: an open resumable session is kept for the next run instead of ended. Its
+  // client and node see their links break and reconnect; the recording stays unfinished.
+  KeptSession keep(const std::shared_ptr<Session>& session) {
+    KeptSession kept;
+    kept.id = session->record.id;
+    kept.channel = session->channel;
+    kept.resume_token_sha256 = session->resume_token_sha256;
+    kept.cols = session->cols;
+    kept.rows = session->rows;
+    kept.bytes_in = session->record.bytes_in;
+    kept.bytes_out = session->record.bytes_out;
+    kept.last_activity = session->last_activity;
+    kept.input_frames = std::max(session->input_frames, session->input_recorded_through);
+    kept.output_frames = std::max(session->output_frames_from_node, session->output_recorded_through);
+    session->state = Session::State::kEnded;  // without an end in the store: the next run goes on
+    session->watchdog.cancel();
+    session->reconnect.cancel();
+    session->node_grace.cancel();
+    by_id.erase(session->record.id);
+    by_channel.erase({session->record.node_id, session->channel});
+    if (tap) tap->suspended(session->record.id);
+    for (const auto& client : {session->client, session->taking_back ? session->taking_back->client : nullptr}) {
+      if (client) client->close();
+    }
+    spdlog::info("session {} kept for the gateway's restart", kept.id);
+    return kept;
   }
 
   asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
@@ -537,10 +746,12 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
           end(session, "Terminated", "client ignored flow control", session->record.owner, true, "protocol error: flow control");
           co_return;
         }
-        session->record.bytes_in += size;
         ++session->input_frames;
         session->last_activity = clock.now_ms();
-        if (tap) tap->data(session->record.id, TapStream::kInput, payload);
+        if (session->input_frames > session->input_recorded_through) {
+          session->record.bytes_in += size;
+          if (tap) tap->data(session->record.id, TapStream::kInput, payload);
+        }
         wire::set_channel(*bytes, session->channel);
         co_await send_input(session, std::move(*bytes), static_cast<std::uint64_t>(size));
       } else if (header->type == wire::FrameType::kCredit) {
@@ -596,11 +807,13 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         end(session, "Failed", "agent ignored flow control", "node/" + node_id, true, "the node broke the protocol");
         co_return;
       }
-      session->record.bytes_out += size;
       session->last_activity = clock.now_ms();
-      if (tap) {
-        tap->data(session->record.id, header.type == wire::FrameType::kStderr ? TapStream::kStderr : TapStream::kOutput,
-                  payload);
+      if (session->output_frames_from_node > session->output_recorded_through) {
+        session->record.bytes_out += size;
+        if (tap) {
+          tap->data(session->record.id, header.type == wire::FrameType::kStderr ? TapStream::kStderr : TapStream::kOutput,
+                    payload);
+        }
       }
       wire::set_channel(frame, wire::kClientChannel);
       if (session->resumable) {
@@ -714,6 +927,12 @@ void SessionHub::on_link_closed(const std::string& node_id, const std::shared_pt
   }
   const bool broke = link->lost() || !current;
   for (auto& session : lost) {
+    if (const auto& back = session->taking_back) {  // its offer is gone; another may come
+      back->node_link = nullptr;
+      back->offer = nullptr;
+      session->agent_link = nullptr;
+      continue;
+    }
     if (session->state == Session::State::kOpening) {
       session->failure_code = "node_offline";
       session->failure_message = "the node disconnected while the session was starting";
@@ -749,6 +968,23 @@ bool SessionHub::terminate(const std::string& session_id, const std::string& by,
   return true;
 }
 
+std::vector<KeptSession> SessionHub::keep_all(const std::string& reason) {
+  std::vector<KeptSession> kept;
+  auto sessions = impl_->by_id;
+  for (auto& [id, session] : sessions) {
+    const bool keepable = session->state == Session::State::kOpen && session->resumable && !session->exited &&
+                          !session->resume_token_sha256.empty();
+    if (keepable) {
+      kept.push_back(impl_->keep(session));
+    } else {
+      impl_->end(session, "Terminated", reason, "gateway", true, "session ended: " + reason);
+    }
+  }
+  return kept;
+}
+
+void SessionHub::restore(const std::vector<KeptSession>& kept) { impl_->restore(kept); }
+
 void SessionHub::close_all(const std::string& reason) {
   auto sessions = impl_->by_id;
   for (auto& [id, session] : sessions) impl_->end(session, "Terminated", reason, "gateway", true, "session ended: " + reason);
@@ -763,6 +999,7 @@ recording::RecordingRead SessionHub::read_recording(const std::string& session_i
 std::string SessionHub::waiting_for(const std::string& session_id) {
   const auto it = impl_->by_id.find(session_id);
   if (it == impl_->by_id.end() || it->second->state != Session::State::kOpen) return "";
+  if (const auto& back = it->second->taking_back) return back->client ? "node" : "client";
   if (!it->second->client) return "client";
   return it->second->node_attached ? "" : "node";
 }

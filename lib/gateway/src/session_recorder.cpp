@@ -1,5 +1,6 @@
 #include "session_recorder.hpp"
 
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 namespace sallyport::gateway {
@@ -24,6 +25,23 @@ const char* event_name(ForwardEvent::Kind kind) {
 }
 
 }  // namespace
+
+std::optional<SessionRecorder::Live> SessionRecorder::open_live(
+    const store::SessionRecord& session, bool required, const char* refused,
+    const std::function<std::unique_ptr<recording::RecordingFile>()>& open) {
+  Live live{nullptr, session.owner, session.node_id,
+            recording::EventStream::output_source(session.id, session.owner, session.node_id)};
+  try {
+    live.file = open();
+  } catch (const recording::RecordingError& error) {
+    if (required) {
+      spdlog::error("session {} {}: {}", session.id, refused, error.what());
+      return std::nullopt;
+    }
+    spdlog::error("ALERT session {} goes on without a recording: {}", session.id, error.what());
+  }
+  return live;
+}
 
 std::string SessionRecorder::refusal(const DestinationRequirements& required) {
   std::string why = storage_.refusal(required.local, required.s3);
@@ -53,21 +71,12 @@ bool SessionRecorder::started(const store::SessionRecord& session, int cols, int
   header.run_as = session.run_as;
   header.kind = session.kind;
   header.command = session.command;
-  Live live{nullptr, session.owner, session.node_id,
-            recording::EventStream::output_source(session.id, session.owner, session.node_id)};
-  try {
-    live.file = storage_.create(header);
-  } catch (const recording::RecordingError& error) {
-    if (required.local) {
-      spdlog::error("session {} refused: {}", session.id, error.what());
-      return false;
-    }
-    spdlog::error("ALERT session {} goes on without a recording: {}", session.id, error.what());
-  }
+  auto live = open_live(session, required.local, "refused", [&] { return storage_.create(header); });
+  if (!live) return false;
   events_.session_event(session.id, "start", {{"user", session.owner}, {"node_id", session.node_id},
                                               {"run_as", session.run_as}, {"kind", session.kind},
                                               {"command", session.command}});
-  live_.emplace(session.id, std::move(live));
+  live_.emplace(session.id, std::move(*live));
   return true;
 }
 
@@ -125,6 +134,29 @@ void SessionRecorder::ended(const store::SessionRecord& session) {
                            {"bytes_in", session.bytes_in}, {"bytes_out", session.bytes_out}};
   if (session.exit_code) fields["exit_code"] = *session.exit_code;
   events_.session_event(session.id, "end", fields);
+}
+
+void SessionRecorder::suspended(const std::string& session_id) {
+  const auto it = live_.find(session_id);
+  if (it == live_.end()) return;
+  if (it->second.file && !it->second.file->close()) {
+    spdlog::error("ALERT recording of session {} is incomplete: a write failed", session_id);
+  }
+  live_.erase(it);
+  events_.session_event(session_id, "suspend", {{"reason", "gateway stopping; the session is kept for its restart"}});
+}
+
+bool SessionRecorder::resumed(const store::SessionRecord& session, std::int64_t now_ms,
+                              const DestinationRequirements& required) {
+  const recording::RecordingFile::Continued continued{
+      std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - session.started_at)), session.kind == "command"};
+  auto live = open_live(session, required.local, "cannot be taken back",
+                        [&] { return storage_.reopen(session.id, continued); });
+  if (!live) return false;
+  events_.session_event(session.id, "resume", {{"user", session.owner}, {"node_id", session.node_id},
+                                               {"reason", "taken back after a gateway restart"}});
+  live_.insert_or_assign(session.id, std::move(*live));
+  return true;
 }
 
 recording::RecordingRead SessionRecorder::read(const std::string& session_id) {

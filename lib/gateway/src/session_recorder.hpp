@@ -1,8 +1,10 @@
 #pragma once
 // The SessionTap that keeps recordings (recording::RecordingStorage) and streams session
 // output and events (recording::EventStream), for shell, command and port-forward sessions.
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "sallyport/gateway/session_tap.hpp"
 #include "sallyport/recording/event_stream.hpp"
@@ -23,6 +25,8 @@ class SessionRecorder final : public SessionTap {
   void connection(const ForwardEvent& event) override;
   void tick(const std::string& session_id) override;
   void ended(const store::SessionRecord& session) override;
+  void suspended(const std::string& session_id) override;
+  bool resumed(const store::SessionRecord& session, std::int64_t now_ms, const DestinationRequirements& required) override;
   recording::RecordingRead read(const std::string& session_id) override;
 
  private:
@@ -31,6 +35,11 @@ class SessionRecorder final : public SessionTap {
     std::string owner, node_id;
     recording::EventStream::OutputSource source;  // for the event log's output lines
   };
+  // The session's entry with the file `open` gives; nullopt when that fails and the recording
+  // is required (logged as "session ID <refused>"), else an entry without a file and an alert.
+  std::optional<Live> open_live(const store::SessionRecord& session, bool required, const char* refused,
+                                const std::function<std::unique_ptr<recording::RecordingFile>()>& open);
+
   recording::RecordingStorage& storage_;
   recording::EventStream& events_;
   std::map<std::string, Live> live_;

@@ -17,6 +17,7 @@
 #include "sallyport/gateway/api.hpp"
 #include "sallyport/gateway/audit.hpp"
 #include "sallyport/gateway/auth.hpp"
+#include "sallyport/gateway/kept_sessions.hpp"
 #include "sallyport/gateway/session_tap.hpp"
 #include "sallyport/store/store.hpp"
 #include "sallyport/transport/http_types.hpp"
@@ -65,6 +66,11 @@ class SessionHub final : public SessionControl {
   void on_link_opened(const std::string& node_id, const std::vector<std::string>& kept);
   bool terminate(const std::string& session_id, const std::string& by, const std::string& reason) override;
   void close_all(const std::string& reason);
+  // The gateway stops: resumable sessions are kept for its restart (returned, for the next run's
+  // restore()); the others end with `reason`.
+  std::vector<KeptSession> keep_all(const std::string& reason);
+  // At start, with the tap set: takes back what the previous run kept.
+  void restore(const std::vector<KeptSession>& kept);
   // Recording and log streaming of every session (optional; not owned).
   void set_tap(SessionTap* tap);
   recording::RecordingRead read_recording(const std::string& session_id) override;

@@ -48,6 +48,12 @@ class SessionTap {
   virtual void connection(const ForwardEvent& event) = 0;
   virtual void tick(const std::string& session_id) = 0;  // periodic: flushes what is due
   virtual void ended(const store::SessionRecord& session) = 0;
+  // The gateway stops and keeps the session for its next run: the recording stays unfinished.
+  virtual void suspended(const std::string& session_id) = 0;
+  // The next run took the session back: its recording goes on where it stopped. false when
+  // that cannot be and the recording is required.
+  virtual bool resumed(const store::SessionRecord& session, std::int64_t now_ms,
+                       const DestinationRequirements& required) = 0;
   // The recording's asciicast text for the API.
   virtual recording::RecordingRead read(const std::string& session_id) = 0;
 };
