@@ -6,7 +6,7 @@ namespace sallyport::policy {
 const std::vector<std::string>& known_actions() {
   static const std::vector<std::string> kActions = {
       "session:Start",      "session:Terminate",  "session:List",       "session:Read",
-      "session:PortForward", "node:List",         "node:Read",          "node:Tag",
+      "session:PortForward", "session:Watch",    "node:List",         "node:Read",          "node:Tag",
       "node:Deregister",    "activation:Create",  "activation:List",    "activation:Delete",
       "user:Create",        "user:List",          "user:Read",          "user:Delete",
       "user:UpdatePassword", "user:Tag",          "group:Create",       "group:List",
@@ -55,7 +55,7 @@ const std::map<std::string, std::string>& builtin_policies() {
     {
       "Sid": "ManageOwnSessions",
       "Effect": "Allow",
-      "Action": ["session:Read", "session:Terminate", "recording:Read"],
+      "Action": ["session:Read", "session:Terminate", "session:Watch", "recording:Read"],
       "Resource": "session/*",
       "Condition": {
         "StringEquals": {"session:owner": "${user:name}"}
