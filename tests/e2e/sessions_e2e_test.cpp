@@ -437,6 +437,68 @@ TEST_F(Sessions, DeletingAUserEndsTheirLiveSessions) {
   admins.kill_group();
 }
 
+// Session sharing, read-only: a user granted session:Watch follows a live session's output as
+// it comes, in order, and hears how it ended; the owner is told who watches. A user without the
+// grant is refused (exit 4), as is a session that does not exist (exit 5).
+TEST_F(Sessions, AGrantedUserWatchesALiveSessionReadOnly) {
+  const fs::path policy = sandbox_.root() / "watch-admins.json";
+  std::ofstream(policy) << R"({"Version": "2012-10-17", "Statement": [{"Sid": "WatchAdmins", "Effect": "Allow",
+    "Action": "session:Watch", "Resource": "session/*", "Condition": {"StringEquals": {"session:owner": "admin"}}}]})";
+  ASSERT_EQ(gateway_->cli({"policies", "create", "WatchAdmins", "--file", policy.string()}).exit_code, 0);
+  for (const std::string user : {"bob", "carol"}) {
+    ASSERT_EQ(gateway_->cli({"users", "create", user, "--policy", "SessionUser"}, "admin",
+                            {{"SALLYPORT_NEW_PASSWORD", user + "-Pa55word"}}).exit_code, 0);
+    ASSERT_EQ(gateway_->cli_login(user, user + "-Pa55word").exit_code, 0);
+  }
+  ASSERT_EQ(gateway_->cli({"policies", "attach", "WatchAdmins", "--user", "carol"}).exit_code, 0);
+  auto& owner = sandbox_.spawn(
+      "owner", {Binaries::cli(), "start-session", "--target", "web", "--",
+                "for i in $(seq 1 30); do echo tick-$i; sleep 0.2; done; echo done >&2"},
+      {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir().string()}});
+  std::string id;
+  ASSERT_TRUE(wait_until([&] {
+    const auto active = listed_sessions("active");
+    if (!active.empty()) id = active[0]["id"].get<std::string>();
+    return !id.empty();
+  }, 10s)) << sandbox_.tails();
+  auto& watcher = sandbox_.spawn("carol-watch", {Binaries::cli(), "sessions", "watch", id},
+                                 {{"SALLYPORT_CONFIG_DIR", gateway_->cli_config_dir("carol").string()}});
+  EXPECT_TRUE(wait_until([&] { return watcher.stdout_text().find("tick-") != std::string::npos; }, 10s))
+      << watcher.stderr_text();
+  const auto refused = gateway_->cli({"sessions", "watch", id}, "bob");
+  EXPECT_EQ(refused.exit_code, 4) << refused.describe();
+  EXPECT_NE(refused.err.find("user bob is not allowed to watch session " + id), std::string::npos) << refused.err;
+  const auto unknown = gateway_->cli({"sessions", "watch", "admin-nosuchsession"});
+  EXPECT_EQ(unknown.exit_code, 5) << unknown.describe();
+
+  const auto owner_status = owner.wait_for(30s);
+  ASSERT_TRUE(owner_status.has_value()) << sandbox_.tails();
+  EXPECT_EQ(*owner_status, 0) << owner.stderr_text();
+  EXPECT_NE(owner.stderr_text().find("[sallyport] carol is watching this session (read-only)"), std::string::npos)
+      << owner.stderr_text();
+  const auto watcher_status = watcher.wait_for(15s);
+  ASSERT_TRUE(watcher_status.has_value()) << watcher.stderr_text();
+  EXPECT_EQ(*watcher_status, 0) << watcher.stderr_text();
+  const std::string seen = watcher.stdout_text();
+  const std::string all = owner.stdout_text();
+  // From the moment it joined, everything, in order: a suffix of the owner's output.
+  ASSERT_FALSE(seen.empty());
+  EXPECT_TRUE(all.size() >= seen.size() && all.compare(all.size() - seen.size(), seen.size(), seen) == 0)
+      << "watched:\n" << seen << "\nowner:\n" << all;
+  EXPECT_NE(seen.find("tick-30\n"), std::string::npos) << seen;
+  EXPECT_NE(watcher.stderr_text().find("Watching session " + id + " of admin"), std::string::npos) << watcher.stderr_text();
+  EXPECT_NE(watcher.stderr_text().find("done\n"), std::string::npos) << "the owner's stderr is shown too";
+  EXPECT_NE(watcher.stderr_text().find("the session ended: exited with status 0"), std::string::npos)
+      << watcher.stderr_text();
+  std::map<std::string, std::string> outcomes;
+  for (const auto& line : gateway_->audit_log()) {
+    if (line.value("action", "") == "session:Watch") outcomes[line.value("actor", "")] += line.value("outcome", "") + " ";
+  }
+  EXPECT_EQ(outcomes["carol"], "success ");
+  EXPECT_EQ(outcomes["bob"], "denied ");
+  EXPECT_EQ(outcomes["admin"], "failure ");
+}
+
 TEST_F(Sessions, OwnersTerminateTheirOwnSessionsOnly) {
   for (const std::string user : {"bob", "carol"}) {
     ASSERT_EQ(gateway_->cli({"users", "create", user, "--policy", "SessionUser"}, "admin",

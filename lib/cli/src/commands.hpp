@@ -24,6 +24,7 @@ void add_preference_commands(CLI::App& app, Context& context);  // preferences g
 void add_session_list_commands(CLI::App& app, Context& context);  // sessions ls|show|terminate
 void add_session_client_commands(CLI::App& app, Context& context);  // start-session
 void add_recording_commands(CLI::App& sessions, Context& context);  // sessions recording|play
+void add_watch_command(CLI::App& sessions, Context& context);       // sessions watch
 void add_forward_commands(CLI::App& app, Context& context);  // port-forward, proxy, ssh-config
 
 // The whole app, as `sallyport --help` shows it.

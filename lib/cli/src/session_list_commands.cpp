@@ -146,6 +146,7 @@ void add_session_list_commands(CLI::App& app, Context& context) {
   terminate_command->callback([&context, terminate_options] { terminate(context, *terminate_options); });
 
   add_recording_commands(*group, context);
+  add_watch_command(*group, context);
 }
 
 }  // namespace sallyport::cli

@@ -18,7 +18,7 @@ boost::asio::awaitable<std::optional<ClientHello>> read_client_hello(Authenticat
                                                                      const transport::HttpRequest& request,
                                                                      transport::MessageSocket& socket,
                                                                      const char* expected_type,
-                                                                     const char* also_accepted) {
+                                                                     std::initializer_list<std::string_view> also_accepted) {
   const std::string token = websocket_token(request);
   std::optional<store::User> user;
   if (!token.empty()) user = auth.authenticate(token);

@@ -28,6 +28,6 @@ boost::asio::awaitable<std::optional<ClientHello>> read_client_hello(Authenticat
                                                                      const transport::HttpRequest& request,
                                                                      transport::MessageSocket& socket,
                                                                      const char* expected_type,
-                                                                     const char* also_accepted = "");
+                                                                     std::initializer_list<std::string_view> also_accepted = {});
 
 }  // namespace sallyport::gateway

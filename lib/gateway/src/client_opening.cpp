@@ -1,12 +1,14 @@
 #include "client_opening.hpp"
 
+#include <algorithm>
+
 #include "sallyport/wire/control.hpp"
 #include "sallyport/wire/frame.hpp"
 
 namespace sallyport::gateway {
 
 ClientOpening read_client_opening(const std::optional<std::string>& first, std::string_view expected_type,
-                                  std::string_view also_accepted) {
+                                  std::initializer_list<std::string_view> also_accepted) {
   ClientOpening opening;
   const std::string expected = "expected a " + std::string(expected_type) + " message";
   if (!first) {
@@ -22,7 +24,8 @@ ClientOpening read_client_opening(const std::optional<std::string>& first, std::
   if (!parsed.error.empty()) {
     opening.problem = parsed.error;
   } else if (parsed.message["type"] != expected_type &&
-             (also_accepted.empty() || parsed.message["type"] != also_accepted)) {
+             std::find(also_accepted.begin(), also_accepted.end(), parsed.message["type"].get<std::string>()) ==
+                 also_accepted.end()) {
     opening.problem = expected;
   } else if (parsed.message["protocol"] != wire::kProtocolVersion) {
     opening.problem = "unsupported protocol version " + parsed.message["protocol"].dump() + "; this gateway speaks " +

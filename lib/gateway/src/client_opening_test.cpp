@@ -27,9 +27,15 @@ TEST(ClientOpening, AcceptsTheExpectedMessageInThisProtocolVersion) {
 TEST(ClientOpening, ASecondTypeIsAcceptedOnlyWhereGiven) {
   const json resume = {{"type", wire::msg::kSessionResume}, {"protocol", wire::kProtocolVersion},
                        {"session_id", "alice-1"}, {"resume_token", "t"}, {"output_frames", 3}, {"output_credit", 0}};
-  EXPECT_EQ(read_client_opening(control(resume), wire::msg::kSessionStart, wire::msg::kSessionResume).problem, "");
+  EXPECT_EQ(read_client_opening(control(resume), wire::msg::kSessionStart, {wire::msg::kSessionResume}).problem, "");
   EXPECT_EQ(read_client_opening(control(resume), wire::msg::kSessionStart).problem, "expected a session_start message");
-  EXPECT_EQ(read_client_opening(control(kForward), wire::msg::kSessionStart, wire::msg::kSessionResume).problem,
+  EXPECT_EQ(read_client_opening(control(kForward), wire::msg::kSessionStart, {wire::msg::kSessionResume}).problem,
+            "expected a session_start message");
+  const json watch = {{"type", wire::msg::kSessionWatch}, {"protocol", wire::kProtocolVersion}, {"session_id", "alice-1"}};
+  const std::initializer_list<std::string_view> both = {wire::msg::kSessionResume, wire::msg::kSessionWatch};
+  EXPECT_EQ(read_client_opening(control(watch), wire::msg::kSessionStart, both).problem, "");
+  EXPECT_EQ(read_client_opening(control(resume), wire::msg::kSessionStart, both).problem, "");
+  EXPECT_EQ(read_client_opening(control(watch), wire::msg::kSessionStart, {wire::msg::kSessionResume}).problem,
             "expected a session_start message");
 }
 

@@ -31,6 +31,10 @@ constexpr std::int64_t kWarnBeforeEndMs = 60'000;
 static_assert(wire::kInitialWindowBytes + wire::kDataChunkBytes < transport::kMaxQueuedBytes,
               "a session's window must fit a client socket's write queue");
 constexpr std::int64_t kWindowLimit = static_cast<std::int64_t>(wire::kInitialWindowBytes) + wire::kDataChunkBytes;
+// A watcher more than this behind (written to its socket, not yet sent) is dropped: a viewer
+// never slows the session down, and its memory is bounded.
+constexpr std::int64_t kWatcherLagBytes = static_cast<std::int64_t>(wire::kInitialWindowBytes);
+constexpr std::size_t kMaxWatchers = 8;  // per session
 
 std::string control(const json& message, std::uint32_t channel) { return wire::encode_control(message, channel); }
 
@@ -94,6 +98,14 @@ struct Session {
     asio::steady_timer both_here;                          // cancelled when something changes
   };
   std::unique_ptr<TakeBack> taking_back;
+
+  // Read-only viewers (`sessions watch`): output and resizes are copied to them.
+  struct Watcher {
+    std::shared_ptr<transport::MessageSocket> socket;
+    std::string user;
+    std::int64_t in_flight = 0;  // bytes handed to its socket and not yet written
+  };
+  std::vector<std::shared_ptr<Watcher>> watchers;
 
   // Open, and `generation` is still the client link in use.
   bool current(std::uint64_t generation) const { return state == State::kOpen && link_generation == generation; }
@@ -161,6 +173,17 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     spdlog::info("session {} ended: {} ({})", session->record.id, status, reason);
     session->node_grace.cancel();
     auto client = session->client;
+    for (auto& watcher : std::exchange(session->watchers, {})) {
+      asio::co_spawn(
+          executor,
+          [watcher, reason]() -> asio::awaitable<void> {
+            std::string ended = control({{"type", wire::msg::kSessionEnded}, {"reason", reason.substr(0, 256)}},
+                                        wire::kClientChannel);
+            co_await watcher->socket->write(std::move(ended));
+            co_await watcher->socket->close_gracefully("session ended");
+          },
+          asio::detached);
+    }
     asio::co_spawn(
         executor,
         [session, close_agent, reason, client, client_notice]() -> asio::awaitable<void> {
@@ -443,6 +466,85 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     co_await relay_from_client(session, generation);
   }
 
+  // Hands a frame to every watcher's socket without waiting for it; one too far behind is
+  // dropped (and told so by its closed link), so a slow viewer never slows the session.
+  void copy_to_watchers(const std::shared_ptr<Session>& session, const std::shared_ptr<const std::string>& frame) {
+    auto& watchers = session->watchers;
+    for (auto it = watchers.begin(); it != watchers.end();) {
+      auto watcher = *it;
+      if (watcher->in_flight > kWatcherLagBytes || !watcher->socket->is_open()) {
+        spdlog::info("session {}: {} fell behind and stops watching", session->record.id, watcher->user);
+        watcher->socket->close();
+        it = watchers.erase(it);
+        continue;
+      }
+      const auto size = static_cast<std::int64_t>(frame->size());
+      watcher->in_flight += size;
+      // Started in order on the one executor, and never past the socket's queue bound
+      // (kWatcherLagBytes is below it), so the frames keep their order.
+      asio::co_spawn(
+          executor,
+          [watcher, frame, size]() -> asio::awaitable<void> {
+            co_await watcher->socket->write_shared(frame);
+            watcher->in_flight -= size;
+          },
+          asio::detached);
+      ++it;
+    }
+  }
+
+  // `sessions watch`: a read-only view of a live session for a user allowed session:Watch on it.
+  // The owner is told who watches; nothing the watcher sends reaches the session.
+  asio::awaitable<void> observe(const store::User& user, const std::string& id,
+                                std::shared_ptr<transport::MessageSocket> socket, std::string source) {
+    const auto it = by_id.find(id);
+    const auto session = it == by_id.end() ? nullptr : it->second;
+    if (!session || session->state != Session::State::kOpen) {
+      audit.record(user.name, source, "session:Watch", "session/" + id.substr(0, 128), "failure", "no such live session");
+      co_await refuse_client(*socket, "not_found", "no live session " + id.substr(0, 128) + " on this gateway");
+      co_return;
+    }
+    const std::string resource = "session/" + id;
+    const std::map<std::string, std::vector<std::string>> context = {{"session:owner", {session->record.owner}},
+                                                                     {"session:runAs", {session->record.run_as}},
+                                                                     {"node:id", {session->record.node_id}}};
+    const auto decision = authorize(user, "session:Watch", resource, context);
+    if (!decision.allowed) {
+      audit.record(user.name, source, "session:Watch", resource, "denied", decision.explanation);
+      std::string why = "user " + user.name + " is not allowed to watch session " + id;
+      if (!decision.explanation.empty()) why += " (" + decision.explanation + ")";
+      co_await refuse_client(*socket, "forbidden", std::move(why));
+      co_return;
+    }
+    if (session->watchers.size() >= kMaxWatchers) {
+      audit.record(user.name, source, "session:Watch", resource, "failure", "too many watchers");
+      co_await refuse_client(*socket, "conflict",
+                             "session " + id + " already has " + std::to_string(kMaxWatchers) + " watchers");
+      co_return;
+    }
+    auto watcher = std::make_shared<Session::Watcher>();
+    watcher->socket = socket;
+    watcher->user = user.name;
+    std::string watching = control({{"type", wire::msg::kSessionWatching}, {"session_id", id},
+                                    {"owner", session->record.owner}, {"node_id", session->record.node_id},
+                                    {"kind", session->record.kind}, {"cols", session->cols}, {"rows", session->rows}},
+                                   wire::kClientChannel);
+    co_await socket->write(std::move(watching));
+    if (session->state != Session::State::kOpen) co_return;
+    session->watchers.push_back(watcher);
+    audit.record(user.name, source, "session:Watch", resource, "success", "watching, read-only");
+    spdlog::info("session {}: {} watches from {}", id, user.name, source);
+    co_await notify_client(session, user.name + " is watching this session (read-only)");
+    while (co_await socket->read()) {
+    }  // nothing a watcher sends counts; the read ends with its link
+    auto& watchers = session->watchers;
+    const auto kept = std::find(watchers.begin(), watchers.end(), watcher);
+    if (kept == watchers.end()) co_return;  // dropped, or the session ended
+    watchers.erase(kept);
+    spdlog::info("session {}: {} stopped watching", id, user.name);
+    if (session->state == Session::State::kOpen) co_await notify_client(session, user.name + " stopped watching");
+  }
+
   // A kept session's client is back (token checked): it waits for the node's offer, then both
   // are told where to go on from, each side sends again what the other has not received, and
   // the session goes on as after any resume.
@@ -608,6 +710,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     for (const auto& client : {session->client, session->taking_back ? session->taking_back->client : nullptr}) {
       if (client) client->close();
     }
+    for (const auto& watcher : std::exchange(session->watchers, {})) watcher->socket->close();
     spdlog::info("session {} kept for the gateway's restart", kept.id);
     return kept;
   }
@@ -615,14 +718,20 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
   asio::awaitable<void> serve(transport::HttpRequest request, std::shared_ptr<transport::MessageSocket> socket) {
     auto self = shared_from_this();
     const std::string source = request.remote_address;
+    // Named, not braced in the co_await: GCC 12 mishandles such a temporary in a coroutine.
+    const std::initializer_list<std::string_view> also_accepted = {wire::msg::kSessionResume, wire::msg::kSessionWatch};
     std::optional<ClientHello> hello =
-        co_await read_client_hello(auth, request, *socket, wire::msg::kSessionStart, wire::msg::kSessionResume);
+        co_await read_client_hello(auth, request, *socket, wire::msg::kSessionStart, also_accepted);
     if (!hello) co_return;
     const store::User* user = &hello->user;
     json start = std::move(hello->opening.message);
     std::string problem = std::move(hello->opening.problem);
     if (problem.empty() && start["type"] == wire::msg::kSessionResume) {
       co_await resume(*user, start, socket, source);
+      co_return;
+    }
+    if (problem.empty() && start["type"] == wire::msg::kSessionWatch) {
+      co_await observe(*user, start["session_id"].get<std::string>(), socket, source);
       co_return;
     }
     const std::string mode = problem.empty() ? start["mode"].get<std::string>() : "";
@@ -766,6 +875,9 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
           session->cols = parsed.message["cols"].get<int>();
           session->rows = parsed.message["rows"].get<int>();
           if (tap) tap->resized(session->record.id, session->cols, session->rows);
+          if (!session->watchers.empty()) {
+            copy_to_watchers(session, std::make_shared<const std::string>(control(parsed.message, wire::kClientChannel)));
+          }
           co_await send_to_node(session, control(parsed.message, session->channel));
         } else if (type == wire::msg::kEof) {
           ++session->input_frames;
@@ -816,10 +928,11 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
         }
       }
       wire::set_channel(frame, wire::kClientChannel);
-      if (session->resumable) {
-        // Kept for a resend, and written from the same buffer.
+      if (session->resumable || !session->watchers.empty()) {
+        // Kept for a resend and copied to watchers, all written from the same buffer.
         auto kept = std::make_shared<const std::string>(std::move(frame));
-        session->output_replay.sent(kept, static_cast<std::uint64_t>(size));
+        if (session->resumable) session->output_replay.sent(kept, static_cast<std::uint64_t>(size));
+        copy_to_watchers(session, kept);
         if (auto client = session->client) co_await client->write_shared(std::move(kept));
       } else if (auto client = session->client) {
         co_await client->write(std::move(frame));

@@ -50,6 +50,8 @@ inline constexpr const char* kNotice = "notice";                   // gateway ->
 // data and stderr; input: data and eof) and sends again what came after (wire::ReplayQueue).
 inline constexpr const char* kSessionResume = "session_resume";    // client -> gateway: session_id, resume_token, output_frames, output_bytes, output_credit
 inline constexpr const char* kSessionResumed = "session_resumed";  // gateway -> client: input_frames, input_credit
+inline constexpr const char* kSessionWatch = "session_watch";        // client -> gateway: session_id (read-only view)
+inline constexpr const char* kSessionWatching = "session_watching";  // gateway -> client: session_id, owner, node_id, kind, cols, rows
 // The same between the gateway and the agent after the agent's link broke: session_open gives
 // the grace (resume_grace_seconds), and on its next link the agent offers each session it kept
 // (counts as above, output counting exit too; credit as totals). The gateway answers with its
