@@ -602,6 +602,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     session->output_credit_from_client = output_credit;
     session->input_credit_from_node = input_credit;
     session->agent_link = link;
+    session->node_attached = true;  // an end from here on reaches the node (it sends nothing yet)
     ++session->node_generation;
     const std::uint64_t generation = ++session->link_generation;
     // The client first: it reads session_resumed before any output the node sends again.
@@ -611,7 +612,6 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     co_await socket->write(std::move(resumed));
     if (!session->current(generation)) co_return;
     session->client = socket;
-    session->node_attached = true;
     std::string reattached =
         control({{"type", wire::msg::kSessionReattached}, {"output_frames", output_frames}}, session->channel);
     co_await link->write(std::move(reattached));
