@@ -1,14 +1,9 @@
 #include "sallyport/gateway/kept_sessions.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include "sallyport/util/files.hpp"
 
 namespace sallyport::gateway {
 namespace {
@@ -95,32 +90,27 @@ std::optional<std::vector<KeptSession>> parse_kept_sessions(std::string_view tex
 }
 
 bool save_kept_sessions(const std::filesystem::path& path, const std::vector<KeptSession>& sessions) {
-  const std::string text = encode_kept_sessions(sessions);
-  const auto temporary = path.string() + ".new";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  const std::string why = std::strerror(errno);
-  if (fd >= 0) ok = ::close(fd) == 0 && ok;
-  if (ok) ok = std::rename(temporary.c_str(), path.c_str()) == 0;
-  if (!ok) {
-    spdlog::error("cannot keep sessions for the restart in {}: {}", path.string(), why);
-    ::unlink(temporary.c_str());
+  try {
+    util::write_file_atomic(path, encode_kept_sessions(sessions), 0600);
+    return true;
+  } catch (const util::FileError& error) {
+    spdlog::error("cannot keep sessions for the restart: {}", error.what());
+    return false;
   }
-  return ok;
 }
 
 std::vector<KeptSession> take_kept_sessions(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::string text;
-  text.resize(kMaxKeptSessionsFileBytes + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  in.close();
+  std::string error;
+  std::optional<std::vector<KeptSession>> sessions;
+  try {
+    const auto text = util::read_file_if_exists(path, kMaxKeptSessionsFileBytes);
+    if (!text) return {};
+    sessions = parse_kept_sessions(*text, error);
+  } catch (const util::FileError& problem) {
+    error = problem.what();
+  }
   std::error_code ignored;
   std::filesystem::remove(path, ignored);
-  std::string error;
-  auto sessions = parse_kept_sessions(text, error);
   if (!sessions) {
     spdlog::error("sessions kept by the previous run cannot be taken back: {} is damaged ({})", path.string(), error);
     return {};

@@ -13,6 +13,7 @@
 #include "sallyport/crypto/crypto.hpp"
 #include "sallyport/wire/control.hpp"
 #include "sallyport/wire/replay_queue.hpp"
+#include "authorizer.hpp"
 #include "client_link.hpp"
 #include "targets.hpp"
 
@@ -86,13 +87,12 @@ struct Session {
   // when the client and the agent send them again they are relayed, not recorded twice.
   std::uint64_t input_recorded_through = 0;
   std::uint64_t output_recorded_through = 0;
-  // Kept by that run and not yet taken back: the session waits for its node's offer and its
-  // client's resume, and goes on once both are here.
+  // Kept by that run and not yet taken back: the session waits for its node's offer (agent_link
+  // is set, node_attached is not) and its client's resume, and goes on once both are here.
   struct TakeBack {
     explicit TakeBack(asio::any_io_executor executor) : both_here(executor) {
       both_here.expires_at(asio::steady_timer::time_point::max());
     }
-    std::shared_ptr<transport::MessageSocket> node_link;  // the link the agent offered it on
     json offer;
     std::shared_ptr<transport::MessageSocket> client;     // the client waiting for the node
     asio::steady_timer both_here;                          // cancelled when something changes
@@ -156,10 +156,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     session->reconnect.cancel();
     if (const auto& back = session->taking_back) {
       back->both_here.cancel();  // a client waiting for the node hears of the end
-      if (back->node_link) {     // and the node that offered it hangs up
-        session->agent_link = back->node_link;
-        session->node_attached = true;
-      }
+      if (session->agent_link) session->node_attached = true;  // and the node that offered it hangs up
     }
     by_id.erase(session->record.id);
     by_channel.erase({session->record.node_id, session->channel});
@@ -329,9 +326,8 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     }
     if (const auto& back = session->taking_back) {
       // Held until its client is back too: only then is it known where the output goes on.
-      back->node_link = link;
       back->offer = offer;
-      session->agent_link = link;  // so that the link's end is noticed
+      session->agent_link = link;
       back->both_here.cancel();
       spdlog::info("session {}: node {} offered it after the gateway restart{}", id, node_id,
                    back->client ? "" : "; waiting for its client");
@@ -500,14 +496,14 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     const auto it = by_id.find(id);
     const auto session = it == by_id.end() ? nullptr : it->second;
     if (!session || session->state != Session::State::kOpen) {
-      audit.record(user.name, source, "session:Watch", "session/" + id.substr(0, 128), "failure", "no such live session");
-      co_await refuse_client(*socket, "not_found", "no live session " + id.substr(0, 128) + " on this gateway");
+      audit.record(user.name, source, "session:Watch", "session/" + id, "failure", "no such live session");
+      co_await refuse_client(*socket, "not_found", "no live session " + id + " on this gateway");
       co_return;
     }
     const std::string resource = "session/" + id;
-    const std::map<std::string, std::vector<std::string>> context = {{"session:owner", {session->record.owner}},
-                                                                     {"session:runAs", {session->record.run_as}},
-                                                                     {"node:id", {session->record.node_id}}};
+    RequestContext context;  // as the API decides on a session: its node's tags too
+    if (const auto node = store.get_node(session->record.node_id)) add_node_context(context, *node);
+    add_session_context(context, session->record);
     const auto decision = authorize(user, "session:Watch", resource, context);
     if (!decision.allowed) {
       audit.record(user.name, source, "session:Watch", resource, "denied", decision.explanation);
@@ -554,12 +550,13 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     auto& back = *session->taking_back;
     if (auto old = std::exchange(back.client, socket)) old->close();
     back.both_here.cancel();  // an older client's wait ends
-    while (session->state == Session::State::kOpen && session->taking_back && back.client == socket &&
-           !back.node_link) {
+    if (!session->agent_link) {
       spdlog::info("session {}: its client is back after the gateway restart; waiting for node {}", id,
                    session->record.node_id);
-      back.both_here.expires_at(asio::steady_timer::time_point::max());
-      boost::system::error_code ignored;
+    }
+    while (session->state == Session::State::kOpen && session->taking_back && back.client == socket &&
+           !session->agent_link) {
+      boost::system::error_code ignored;  // cancelled by whatever changes; the expiry stays at max
       co_await back.both_here.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
     if (session->state != Session::State::kOpen || !session->taking_back) {
@@ -572,7 +569,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     }
     if (back.client != socket) co_return;  // a newer client took over
     const json offer = back.offer;
-    const auto link = back.node_link;
+    const auto link = session->agent_link;
     // Where each side goes on from: the client received `output_frames` (`output_bytes` in
     // them), the agent `input_frames`. Neither can have more than this gateway's last run relayed.
     const auto output_frames = request["output_frames"].get<std::uint64_t>();
@@ -601,7 +598,6 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
     session->input_frames = input_frames;
     session->output_credit_from_client = output_credit;
     session->input_credit_from_node = input_credit;
-    session->agent_link = link;
     session->node_attached = true;  // an end from here on reaches the node (it sends nothing yet)
     ++session->node_generation;
     const std::uint64_t generation = ++session->link_generation;
@@ -677,7 +673,7 @@ struct SessionHub::Impl : std::enable_shared_from_this<SessionHub::Impl> {
             co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             const auto& back = session->taking_back;
             if (session->state != Session::State::kOpen || !back) co_return;
-            const std::string missing = !back->client ? (back->node_link ? "its client" : "its client and node") : "its node";
+            const std::string missing = !back->client ? (session->agent_link ? "its client" : "its client and node") : "its node";
             self->end(session, "Failed",
                       "the gateway restarted and " + missing + " did not come back within " + std::to_string(grace.count()) + " s",
                       "gateway", true, std::nullopt);
@@ -1041,7 +1037,6 @@ void SessionHub::on_link_closed(const std::string& node_id, const std::shared_pt
   const bool broke = link->lost() || !current;
   for (auto& session : lost) {
     if (const auto& back = session->taking_back) {  // its offer is gone; another may come
-      back->node_link = nullptr;
       back->offer = nullptr;
       session->agent_link = nullptr;
       continue;

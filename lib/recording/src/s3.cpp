@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "sallyport/recording/recording_file.hpp"
+#include "sallyport/util/files.hpp"
 
 namespace sallyport::recording {
 namespace {
@@ -99,16 +100,15 @@ constexpr std::size_t kSmallAnswerBytes = 64 << 10;  // what a PUT's answer may 
 constexpr int kPartAttempts = 3;  // sends of one part before its upload gives up for now
 constexpr auto kPartRetryPause = std::chrono::milliseconds(500);  // times the attempt so far
 
-constexpr std::uintmax_t kMaxProgressBytes = 2 << 20;  // 10,000 parts of ETags up to 128 bytes
+constexpr std::size_t kMaxProgressBytes = 2 << 20;  // 10,000 parts of ETags up to 128 bytes
 
 std::optional<UploadProgress> read_upload_progress(const std::filesystem::path& file) {
-  std::error_code ec;
-  const auto bytes = std::filesystem::file_size(file, ec);
-  if (ec || bytes > kMaxProgressBytes) return std::nullopt;
-  std::ifstream in(file, std::ios::binary);
-  std::string text(static_cast<std::size_t>(bytes), '\0');
-  if (!in.read(text.data(), static_cast<std::streamsize>(text.size()))) return std::nullopt;
-  return parse_upload_progress(text);
+  try {
+    const auto text = util::read_file_if_exists(file, kMaxProgressBytes);
+    return text ? parse_upload_progress(*text) : std::nullopt;
+  } catch (const util::FileError&) {
+    return std::nullopt;  // unreadable or too large: the upload starts again
+  }
 }
 
 // A store that did not answer or was busy may take the same request later.

@@ -103,15 +103,18 @@ RecordingStorage::~RecordingStorage() {
   if (worker_.joinable()) worker_.join();
 }
 
+fs::path RecordingStorage::live_path(const std::string& session_id) const {
+  if (!valid_session_id(session_id)) throw RecordingError("invalid session ID for a recording");
+  return options_.dir / "live" / (session_id + ".cast");
+}
+
 std::unique_ptr<RecordingFile> RecordingStorage::create(const Header& header) {
-  if (!valid_session_id(header.session_id)) throw RecordingError("invalid session ID for a recording");
-  return std::make_unique<RecordingFile>(options_.dir / "live" / (header.session_id + ".cast"), header);
+  return std::make_unique<RecordingFile>(live_path(header.session_id), header);
 }
 
 std::unique_ptr<RecordingFile> RecordingStorage::reopen(const std::string& session_id,
                                                         RecordingFile::Continued continued) {
-  if (!valid_session_id(session_id)) throw RecordingError("invalid session ID for a recording");
-  return std::make_unique<RecordingFile>(options_.dir / "live" / (session_id + ".cast"), continued);
+  return std::make_unique<RecordingFile>(live_path(session_id), continued);
 }
 
 void RecordingStorage::finish(const std::string& session_id) {

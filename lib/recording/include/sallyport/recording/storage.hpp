@@ -81,6 +81,7 @@ class RecordingStorage {
   bool compress_one(const std::string& id);
   bool upload_one(const std::string& id);
   void probe_s3();
+  std::filesystem::path live_path(const std::string& id) const;  // for create/reopen; throws for a bad ID
   std::filesystem::path finished_path(const std::string& id) const;  // the .cast or .cast.zst present
   std::filesystem::path uploaded_marker(const std::string& id) const;  // exists once the bucket has it
   std::filesystem::path upload_progress(const std::string& id) const;  // a multipart upload's parts so far
